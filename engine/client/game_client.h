@@ -1,0 +1,78 @@
+// GameClient: the client side of a player's connection — joins, sends movement inputs and applies the
+// AOI stream to its local view of the world.
+//
+// What the player *wants* to do comes from a Driver (a human, or in the simulator a movement model);
+// what the player *sees* is exactly what the server's stream said, applied in order. Inputs are sent
+// over the reliable channel; a client-side timer retransmits them while unacknowledged.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "engine/net/reliable_channel.h"
+#include "engine/runtime/env.h"
+#include "engine/wire/messages.h"
+
+namespace shardsim {
+
+class Driver {
+ public:
+  virtual ~Driver() = default;
+  virtual Vec2 spawn() = 0;
+  // Called after each applied batch that moved the player. Returns an input to send, if any.
+  virtual std::optional<wire::MoveInput> on_position(Vec2 self, Time now) = 0;
+};
+
+// Sees every batch the client applies (the simulator's AOI continuity checker).
+class StreamObserver {
+ public:
+  virtual ~StreamObserver() = default;
+  virtual void on_batch(std::uint64_t player_id, const wire::AoiBatch& batch, Time now) = 0;
+};
+
+class GameClient final : public Process {
+ public:
+  struct Stats {
+    std::uint64_t batches{0};
+    std::uint64_t inputs{0};
+    std::uint64_t decode_errors{0};
+    std::uint64_t anomalies{0};  // ops that contradict the local view (the checker counts them too)
+  };
+  struct Seen {
+    EntityId id;
+    Vec2 pos;
+  };
+
+  GameClient(Env env, HostId server, std::uint64_t player_id, Driver& driver,
+             StreamObserver* observer, ReliableChannel::Config channel);
+
+  void on_start() override;
+  void on_message(HostId from, std::span<const std::uint8_t> bytes) override;
+  void on_timer(std::uint64_t tag) override;
+
+  const std::vector<Seen>& view() const { return view_; }  // sorted by id
+  std::uint64_t last_tick() const { return last_tick_; }
+  const Stats& stats() const { return stats_; }
+
+ private:
+  void apply(std::span<const std::uint8_t> payload);
+  void send(std::span<const std::uint8_t> payload);
+  void arm_retransmit();
+
+  Env env_;
+  HostId server_;
+  std::uint64_t player_id_;
+  Driver& driver_;
+  StreamObserver* observer_;
+  ReliableChannel channel_;
+  ReliableChannel::Config channel_config_;
+  TimerId retransmit_timer_;
+  std::vector<Seen> view_;
+  std::uint64_t last_tick_{0};
+  wire::AoiBatch batch_;
+  std::vector<std::uint8_t> bytes_;
+  Stats stats_;
+};
+
+}  // namespace shardsim

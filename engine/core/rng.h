@@ -1,0 +1,37 @@
+// Deterministic pseudo-random numbers: xoshiro256** (Blackman & Vigna, 2018) seeded by splitmix64.
+//
+// One scenario seed drives everything. Independent streams are derived from (seed, stream name) by
+// hashing the name with XXH3-64 and mixing it with the seed through splitmix64, so adding a component
+// (a new stream name) never perturbs the numbers any other component draws.
+//
+// Distribution arithmetic is our own and integer-only on the per-draw path: std::*_distribution
+// algorithms differ between standard libraries and would break cross-compiler digests.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace shardsim {
+
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed);
+  // A stream derived from (seed, name). Same inputs, same stream, on every platform.
+  static Rng stream(std::uint64_t seed, std::string_view name);
+  static Rng stream(std::uint64_t seed, std::string_view name, std::uint64_t index);
+
+  std::uint64_t next_u64();
+  // Uniform in [0, bound) without modulo bias (Lemire's multiply-shift with rejection). bound > 0.
+  std::uint64_t below(std::uint64_t bound);
+  // Uniform in [lo, hi] inclusive. lo <= hi.
+  std::int64_t between(std::int64_t lo, std::int64_t hi);
+  // True with probability ppm / 1'000'000.
+  bool chance_ppm(std::uint32_t ppm);
+
+ private:
+  std::uint64_t s_[4];
+};
+
+std::uint64_t splitmix64(std::uint64_t& state);
+
+}  // namespace shardsim

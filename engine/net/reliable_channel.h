@@ -1,0 +1,130 @@
+// ReliableChannel: one direction-pair of a reliable, ordered, deduplicated message stream over an
+// unreliable transport (loss, duplication, reordering). Used for client <-> node streams.
+//
+// Frames:  data 0x01 seq ack payload...     ack 0x02 ack        (seq, ack: varints; seq starts at 1)
+// `ack` is cumulative: every seq <= ack arrived. Every data frame piggybacks the sender's current ack.
+//
+// Sender: keeps each unacknowledged payload (at most window_max of them; a full window refuses the send
+// and the caller decides — the AOI stream, for instance, retries the same diff next tick) and resends
+// it when its retransmission timer (rto, doubling per retry up to rto_max) expires. Nothing here owns a
+// timer: the owner calls retransmit_due() from its own tick or timer, so a node with thousands of
+// channels pays one scan per tick rather than thousands of timer events.
+// Receiver: delivers payloads exactly once, in seq order; buffers up to window_max out-of-order frames;
+// owes an ack after every `ack_every` in-order frames and immediately after a duplicate or a gap.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <span>
+#include <vector>
+
+#include "engine/core/time.h"
+#include "engine/runtime/env.h"
+#include "engine/wire/buffer.h"
+
+namespace shardsim {
+
+class ReliableChannel {
+ public:
+  struct Config {
+    Duration rto{Duration::millis(200)};
+    Duration rto_max{Duration::seconds(2)};
+    std::uint32_t window_max{256};
+    std::uint32_t ack_every{2};
+  };
+  struct Stats {
+    std::uint64_t retransmits{0};
+    std::uint64_t window_full{0};
+    std::uint64_t duplicates{0};
+    std::uint64_t malformed{0};
+  };
+  enum class FrameResult { ok, malformed };
+
+  ReliableChannel() = default;
+  explicit ReliableChannel(Config config) : config_{config} {}
+
+  // Sends `payload` reliably to `peer`. False (and counted) if the window is full.
+  bool send(std::span<const std::uint8_t> payload, Time now, Transport& transport, HostId peer);
+  // Resends every frame whose timer expired. Returns how many were resent.
+  std::uint32_t retransmit_due(Time now, Transport& transport, HostId peer);
+  // Sends a standalone ack if one is owed.
+  void flush_ack(Transport& transport, HostId peer);
+  bool ack_owed() const { return ack_owed_; }
+  std::uint32_t unacked() const { return count_; }
+  const Stats& stats() const { return stats_; }
+
+  // Processes one received frame; calls deliver(std::span<const uint8_t>) for each payload that is now
+  // in order. Malformed frames are rejected and counted, never crash.
+  template <class Deliver>
+  FrameResult on_frame(std::span<const std::uint8_t> bytes, Transport& transport, HostId peer,
+                       Deliver&& deliver);
+
+ private:
+  struct Pending {
+    std::uint64_t seq{0};
+    Time sent_at;
+    std::uint32_t retries{0};
+    std::vector<std::uint8_t> payload;
+  };
+  void on_ack(std::uint64_t ack);
+  void send_frame(const Pending& p, Transport& transport, HostId peer);
+  void send_ack(Transport& transport, HostId peer);
+  Duration timeout(std::uint32_t retries) const;
+
+  Config config_;
+  // Sender state: ring of unacked frames in seq order.
+  std::vector<Pending> ring_;
+  std::uint32_t head_{0};
+  std::uint32_t count_{0};
+  std::uint64_t next_seq_{1};
+  // Receiver state.
+  std::uint64_t delivered_{0};  // highest seq delivered in order (= our cumulative ack)
+  std::map<std::uint64_t, std::vector<std::uint8_t>> out_of_order_;
+  std::uint32_t since_ack_{0};
+  bool ack_owed_{false};
+  std::vector<std::uint8_t> scratch_;
+  Stats stats_;
+};
+
+template <class Deliver>
+ReliableChannel::FrameResult ReliableChannel::on_frame(std::span<const std::uint8_t> bytes,
+                                                       Transport& transport, HostId peer,
+                                                       Deliver&& deliver) {
+  wire::Reader r{bytes};
+  const std::uint8_t type = r.u8();
+  if (type == 0x02) {
+    const std::uint64_t ack = r.varint();
+    if (!r.ok() || !r.at_end() || ack >= next_seq_) return ++stats_.malformed, FrameResult::malformed;
+    on_ack(ack);
+    return FrameResult::ok;
+  }
+  if (type != 0x01) return ++stats_.malformed, FrameResult::malformed;
+  const std::uint64_t seq = r.varint();
+  const std::uint64_t ack = r.varint();
+  if (!r.ok() || seq == 0 || ack >= next_seq_) return ++stats_.malformed, FrameResult::malformed;
+  const std::span<const std::uint8_t> payload = r.rest();
+  on_ack(ack);
+  if (seq <= delivered_ || out_of_order_.count(seq) != 0) {
+    ++stats_.duplicates;
+    send_ack(transport, peer);  // the peer evidently missed our ack
+    return FrameResult::ok;
+  }
+  if (seq > delivered_ + 1) {
+    if (seq - delivered_ > config_.window_max) return ++stats_.malformed, FrameResult::malformed;
+    out_of_order_.emplace(seq, std::vector<std::uint8_t>(payload.begin(), payload.end()));
+    send_ack(transport, peer);  // a gap: tell the sender early
+    return FrameResult::ok;
+  }
+  delivered_ = seq;
+  deliver(payload);
+  while (!out_of_order_.empty() && out_of_order_.begin()->first == delivered_ + 1) {
+    auto node = out_of_order_.extract(out_of_order_.begin());
+    delivered_ = node.key();
+    deliver(std::span<const std::uint8_t>{node.mapped()});
+  }
+  ack_owed_ = true;
+  if (++since_ack_ >= config_.ack_every) send_ack(transport, peer);
+  return FrameResult::ok;
+}
+
+}  // namespace shardsim

@@ -1,0 +1,83 @@
+// Byte-level encoding primitives: LEB128 varints, zigzag for signed values, fixed bytes.
+//
+// Writer appends to a caller-owned vector (reused across messages, so encoding does not allocate in
+// steady state). Reader never reads past its span: every read reports failure instead, and once a read
+// fails the reader stays failed, so a decoder can check `ok()` once at the end. Malformed input —
+// truncation, over-long varints, values out of range — is an ordinary outcome, never a crash.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace shardsim::wire {
+
+inline std::uint64_t zigzag(std::int64_t v) {
+  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+inline std::int64_t unzigzag(std::uint64_t v) {
+  return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
+}
+
+class Writer {
+ public:
+  explicit Writer(std::vector<std::uint8_t>& out) : out_{out} {}
+  void u8(std::uint8_t v) { out_.push_back(v); }
+  void varint(std::uint64_t v) {
+    while (v >= 0x80) {
+      out_.push_back(static_cast<std::uint8_t>(v | 0x80));
+      v >>= 7;
+    }
+    out_.push_back(static_cast<std::uint8_t>(v));
+  }
+  void svarint(std::int64_t v) { varint(zigzag(v)); }
+  std::size_t size() const { return out_.size(); }
+
+ private:
+  std::vector<std::uint8_t>& out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::span<const std::uint8_t> in) : in_{in} {}
+  bool ok() const { return ok_; }
+  bool at_end() const { return pos_ == in_.size(); }
+  std::size_t remaining() const { return in_.size() - pos_; }
+  std::size_t position() const { return pos_; }
+  void fail() { ok_ = false; }
+
+  std::uint8_t u8() {
+    if (!ok_ || pos_ >= in_.size()) return fail(), 0;
+    return in_[pos_++];
+  }
+  std::uint64_t varint() {
+    std::uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (!ok_ || pos_ >= in_.size()) return fail(), 0;
+      const std::uint8_t b = in_[pos_++];
+      if (shift == 63 && b > 1) return fail(), 0;  // overflows 64 bits
+      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    return fail(), 0;  // more than 10 bytes
+  }
+  // A varint that must not exceed `max` (counts, enums): fails otherwise.
+  std::uint64_t varint_max(std::uint64_t max) {
+    const std::uint64_t v = varint();
+    if (v > max) return fail(), 0;
+    return v;
+  }
+  std::int64_t svarint() { return unzigzag(varint()); }
+  std::span<const std::uint8_t> rest() {
+    auto r = in_.subspan(pos_);
+    pos_ = in_.size();
+    return r;
+  }
+
+ private:
+  std::span<const std::uint8_t> in_;
+  std::size_t pos_{0};
+  bool ok_{true};
+};
+
+}  // namespace shardsim::wire

@@ -1,0 +1,135 @@
+#include "engine/wire/messages.h"
+
+#include "engine/wire/buffer.h"
+
+namespace shardsim::wire {
+namespace {
+
+bool coord_ok(std::int64_t v) { return v > -kCoordAbsMax && v < kCoordAbsMax; }
+
+// Reads a strictly ascending id from a delta; the first delta of a list may be 0.
+bool next_id(Reader& r, std::uint64_t& prev, bool first, EntityId& out) {
+  const std::uint64_t delta = r.varint();
+  if (!r.ok() || (!first && delta == 0) || delta > UINT64_MAX - prev) return false;
+  prev += delta;
+  out = EntityId{prev};
+  return true;
+}
+
+}  // namespace
+
+bool peek_type(std::span<const std::uint8_t> bytes, MsgType& type) {
+  if (bytes.empty()) return false;
+  switch (bytes[0]) {
+    case 0x10: type = MsgType::join; return true;
+    case 0x11: type = MsgType::move_input; return true;
+    case 0x20: type = MsgType::aoi_batch; return true;
+    default: return false;
+  }
+}
+
+void encode(const Join& m, std::vector<std::uint8_t>& out) {
+  Writer w{out};
+  w.u8(static_cast<std::uint8_t>(MsgType::join));
+  w.varint(m.player_id);
+  w.svarint(m.spawn.x);
+  w.svarint(m.spawn.y);
+}
+
+void encode(const MoveInput& m, std::vector<std::uint8_t>& out) {
+  Writer w{out};
+  w.u8(static_cast<std::uint8_t>(MsgType::move_input));
+  w.svarint(m.target.x);
+  w.svarint(m.target.y);
+  w.varint(static_cast<std::uint64_t>(m.speed_mm_s));
+}
+
+void encode(const AoiBatch& m, std::vector<std::uint8_t>& out) {
+  Writer w{out};
+  w.u8(static_cast<std::uint8_t>(MsgType::aoi_batch));
+  w.varint(m.tick);
+  std::uint64_t prev = 0;
+  w.varint(m.enters.size());
+  for (const auto& e : m.enters) {
+    w.varint(e.id.value() - prev);
+    prev = e.id.value();
+    w.u8(static_cast<std::uint8_t>(e.kind));
+    w.svarint(e.pos.x);
+    w.svarint(e.pos.y);
+  }
+  prev = 0;
+  w.varint(m.updates.size());
+  for (const auto& u : m.updates) {
+    w.varint(u.id.value() - prev);
+    prev = u.id.value();
+    w.svarint(u.delta.x);
+    w.svarint(u.delta.y);
+  }
+  prev = 0;
+  w.varint(m.leaves.size());
+  for (const auto& id : m.leaves) {
+    w.varint(id.value() - prev);
+    prev = id.value();
+  }
+}
+
+bool decode(std::span<const std::uint8_t> bytes, Join& m) {
+  Reader r{bytes};
+  if (r.u8() != static_cast<std::uint8_t>(MsgType::join)) return false;
+  m.player_id = r.varint();
+  m.spawn.x = r.svarint();
+  m.spawn.y = r.svarint();
+  return r.ok() && r.at_end() && coord_ok(m.spawn.x) && coord_ok(m.spawn.y);
+}
+
+bool decode(std::span<const std::uint8_t> bytes, MoveInput& m) {
+  Reader r{bytes};
+  if (r.u8() != static_cast<std::uint8_t>(MsgType::move_input)) return false;
+  m.target.x = r.svarint();
+  m.target.y = r.svarint();
+  m.speed_mm_s = static_cast<std::int64_t>(r.varint_max(std::uint64_t{1} << 40));
+  return r.ok() && r.at_end() && coord_ok(m.target.x) && coord_ok(m.target.y);
+}
+
+bool decode(std::span<const std::uint8_t> bytes, AoiBatch& m) {
+  m.clear();
+  Reader r{bytes};
+  if (r.u8() != static_cast<std::uint8_t>(MsgType::aoi_batch)) return false;
+  m.tick = r.varint();
+  std::uint64_t prev = 0;
+  const std::uint64_t n_enter = r.varint_max(kAoiOpsMax);
+  if (!r.ok() || n_enter > r.remaining()) return false;  // each op needs >= 1 byte: bound allocation
+  for (std::uint64_t i = 0; i < n_enter; ++i) {
+    AoiEnter e;
+    if (!next_id(r, prev, i == 0, e.id)) return false;
+    const std::uint8_t kind = r.u8();
+    if (kind > 1) return false;
+    e.kind = static_cast<EntityKind>(kind);
+    e.pos.x = r.svarint();
+    e.pos.y = r.svarint();
+    if (!r.ok() || !coord_ok(e.pos.x) || !coord_ok(e.pos.y)) return false;
+    m.enters.push_back(e);
+  }
+  prev = 0;
+  const std::uint64_t n_update = r.varint_max(kAoiOpsMax);
+  if (!r.ok() || n_update > r.remaining()) return false;
+  for (std::uint64_t i = 0; i < n_update; ++i) {
+    AoiUpdate u;
+    if (!next_id(r, prev, i == 0, u.id)) return false;
+    u.delta.x = r.svarint();
+    u.delta.y = r.svarint();
+    if (!r.ok() || !coord_ok(u.delta.x) || !coord_ok(u.delta.y)) return false;
+    m.updates.push_back(u);
+  }
+  prev = 0;
+  const std::uint64_t n_leave = r.varint_max(kAoiOpsMax);
+  if (!r.ok() || n_leave > r.remaining()) return false;
+  for (std::uint64_t i = 0; i < n_leave; ++i) {
+    EntityId id;
+    if (!next_id(r, prev, i == 0, id)) return false;
+    m.leaves.push_back(id);
+  }
+  return r.ok() && r.at_end();
+}
+
+}  // namespace shardsim::wire

@@ -1,0 +1,77 @@
+// Client <-> node application messages and their codec.
+//
+// Every message crosses the simulated network as bytes: the sender encodes, the receiver decodes, so
+// payload sizes are real and codec bugs surface as checker failures. Layout (all integers LEB128 varints,
+// signed ones zigzag):
+//
+//   Join      0x10 player_id x y
+//   MoveInput 0x11 target_x target_y speed_mm_s
+//   AoiBatch  0x20 tick n_enter {id_delta kind x y}* n_update {id_delta dx dy}* n_leave {id_delta}*
+//
+// AOI ids in each list are strictly ascending and sent as deltas from the previous id (the first from
+// 0). Enter carries an absolute position; update carries the delta from the last position this client
+// was sent for that entity, which is sound because the stream runs over a reliable ordered channel.
+// decode_* return false on any malformed input (truncated, trailing bytes, non-ascending ids, counts
+// beyond kAoiOpsMax) and never read out of bounds.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "engine/core/geometry.h"
+#include "engine/core/ids.h"
+
+namespace shardsim::wire {
+
+enum class MsgType : std::uint8_t { join = 0x10, move_input = 0x11, aoi_batch = 0x20 };
+enum class EntityKind : std::uint8_t { player = 0, npc = 1 };
+
+inline constexpr std::uint64_t kAoiOpsMax = 1u << 16;
+inline constexpr std::int64_t kCoordAbsMax = std::int64_t{1} << 40;
+
+struct Join {
+  std::uint64_t player_id{0};
+  Vec2 spawn;
+};
+
+struct MoveInput {
+  Vec2 target;
+  std::int64_t speed_mm_s{0};
+};
+
+struct AoiEnter {
+  EntityId id;
+  EntityKind kind{EntityKind::player};
+  Vec2 pos;
+};
+struct AoiUpdate {
+  EntityId id;
+  Vec2 delta;
+};
+
+struct AoiBatch {
+  std::uint64_t tick{0};
+  std::vector<AoiEnter> enters;
+  std::vector<AoiUpdate> updates;
+  std::vector<EntityId> leaves;
+  void clear() {
+    enters.clear();
+    updates.clear();
+    leaves.clear();
+  }
+  bool empty() const { return enters.empty() && updates.empty() && leaves.empty(); }
+};
+
+// Peeks the type byte; false if empty or unknown.
+bool peek_type(std::span<const std::uint8_t> bytes, MsgType& type);
+
+void encode(const Join& m, std::vector<std::uint8_t>& out);
+void encode(const MoveInput& m, std::vector<std::uint8_t>& out);
+void encode(const AoiBatch& m, std::vector<std::uint8_t>& out);
+
+bool decode(std::span<const std::uint8_t> bytes, Join& m);
+bool decode(std::span<const std::uint8_t> bytes, MoveInput& m);
+bool decode(std::span<const std::uint8_t> bytes, AoiBatch& m);  // reuses m's vectors
+
+}  // namespace shardsim::wire

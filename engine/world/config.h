@@ -1,0 +1,48 @@
+// NodeConfig: everything a world node needs to know, as validated numbers (the simulator translates the
+// scenario into this; a real deployment would read it from its own config).
+#pragma once
+
+#include <cstdint>
+
+#include "engine/core/geometry.h"
+#include "engine/core/time.h"
+#include "engine/net/reliable_channel.h"
+
+namespace shardsim {
+
+struct NodeConfig {
+  std::uint64_t seed{1};  // seeds NPC behaviour; the engine has no other randomness
+  std::int64_t width_mm{0};
+  std::int64_t height_mm{0};
+  int cells_x{1};
+  int cells_y{1};
+  std::int64_t aoi_radius_mm{0};
+  std::int64_t hysteresis_mm{0};
+  Duration handover_dwell{Duration::millis(500)};
+  Duration tick{Duration::millis(50)};
+  std::uint32_t max_players{0};  // player ids are 1..max_players; NPC ids start above
+  std::int64_t player_speed_max_mm_s{6000};
+  int bots_min{0};
+  int bots_max{0};
+  std::int64_t bot_speed_min_mm_s{500};
+  std::int64_t bot_speed_max_mm_s{2000};
+  Duration density_interval{Duration::seconds(1)};
+  ReliableChannel::Config channel;
+
+  std::int64_t cell_width_mm() const { return width_mm / cells_x; }
+  std::int64_t cell_height_mm() const { return height_mm / cells_y; }
+  std::int64_t aoi_outer_mm() const { return aoi_radius_mm + hysteresis_mm; }
+  std::int64_t max_speed_mm_s() const {
+    return player_speed_max_mm_s > bot_speed_max_mm_s ? player_speed_max_mm_s : bot_speed_max_mm_s;
+  }
+  // How far beyond its cell's rectangle a real entity can be: the hysteresis plus what it can travel
+  // during the dwell and two ticks of slack.
+  std::int64_t owner_slack_mm() const {
+    return hysteresis_mm + max_speed_mm_s() * (handover_dwell + tick * 2).us() / 1'000'000;
+  }
+  // Entities within this distance of a cell's rectangle are ghosted into it: a viewer up to the slack
+  // outside the rectangle sees up to the outer AOI radius.
+  std::int64_t ghost_margin_mm() const { return owner_slack_mm() + aoi_outer_mm(); }
+};
+
+}  // namespace shardsim

@@ -1,0 +1,337 @@
+#include "engine/world/world_node.h"
+
+#include <algorithm>
+
+#include "engine/core/assert.h"
+#include "engine/wire/messages.h"
+
+namespace shardsim {
+namespace {
+constexpr std::uint64_t kTickTimer = 1;
+}
+
+WorldNode::WorldNode(Env env, NodeConfig config, TickObserver* observer)
+    : env_{env}, config_{config}, observer_{observer}, next_bot_id_{config.max_players + 1ULL} {
+  SHARD_ASSERT(config_.cells_x >= 1);
+  SHARD_ASSERT(config_.cells_y >= 1);
+  SHARD_ASSERT(config_.aoi_radius_mm > 0);
+  SHARD_ASSERT(config_.tick > Duration::zero());
+  const std::int64_t cw = config_.cell_width_mm();
+  const std::int64_t ch = config_.cell_height_mm();
+  const std::int64_t margin = config_.ghost_margin_mm();
+  cells_.reserve(static_cast<std::size_t>(config_.cells_x) * config_.cells_y);
+  for (int cy = 0; cy < config_.cells_y; ++cy) {
+    for (int cx = 0; cx < config_.cells_x; ++cx) {
+      const auto id = static_cast<std::uint32_t>(cy * config_.cells_x + cx);
+      // The last row/column absorbs the remainder so the grid covers the world exactly.
+      const Rect rect{{cx * cw, cy * ch},
+                      {cx == config_.cells_x - 1 ? config_.width_mm : (cx + 1) * cw,
+                       cy == config_.cells_y - 1 ? config_.height_mm : (cy + 1) * ch}};
+      const Rect bounds{{rect.min.x - margin, rect.min.y - margin},
+                        {rect.max.x + margin, rect.max.y + margin}};
+      cells_.emplace_back(CellId{id}, rect, bounds, config_.aoi_outer_mm(),
+                          Rng::stream(config_.seed, "engine.cell", id));
+    }
+  }
+  player_cell_.assign(config_.max_players, -1);
+  const std::int64_t ticks_per_check = config_.density_interval / config_.tick;
+  density_every_ = ticks_per_check > 0 ? static_cast<std::uint64_t>(ticks_per_check) : 1;
+}
+
+void WorldNode::on_start() {
+  // NPCs exist from the first instant so the first density pass has nothing to catch up on.
+  for (auto& cell : cells_)
+    for (int i = 0; i < config_.bots_min; ++i) spawn_bot(cell);
+  next_tick_at_ = env_.clock.now() + config_.tick;
+  env_.timers.set_timer(next_tick_at_, kTickTimer);
+}
+
+void WorldNode::on_timer(std::uint64_t tag) {
+  SHARD_ASSERT(tag == kTickTimer);
+  run_tick();
+  next_tick_at_ += config_.tick;
+  env_.timers.set_timer(next_tick_at_, kTickTimer);
+}
+
+std::size_t WorldNode::cell_index_at(Vec2 p) const {
+  const auto cx = std::clamp<std::int64_t>(p.x / config_.cell_width_mm(), 0, config_.cells_x - 1);
+  const auto cy = std::clamp<std::int64_t>(p.y / config_.cell_height_mm(), 0, config_.cells_y - 1);
+  return static_cast<std::size_t>(cy * config_.cells_x + cx);
+}
+
+Vec2 WorldNode::clamp_to_world(Vec2 p) const {
+  return {std::clamp<std::int64_t>(p.x, 0, config_.width_mm - 1),
+          std::clamp<std::int64_t>(p.y, 0, config_.height_mm - 1)};
+}
+
+void WorldNode::run_tick() {
+  ++tick_;
+  env_.tracer.record(TraceKind::tick, tick_, 0, 0);
+  move_entities();
+  handovers();
+  if (tick_ % density_every_ == 0) control_density();
+  exchange_ghosts();
+  publish_aoi();
+  service_channels();
+  std::uint64_t entities = 0;
+  for (const auto& cell : cells_) entities += cell.reals.size();
+  stats_.entities_max = std::max(stats_.entities_max, entities);
+  if (observer_ != nullptr) observer_->on_tick_end(*this, tick_);
+}
+
+void WorldNode::step_toward(Entity& e) const {
+  const std::int64_t step = e.speed_mm_s * config_.tick.us() / 1'000'000;
+  const std::int64_t d2 = dist2(e.pos, e.target);
+  if (d2 <= step * step) {
+    e.pos = e.target;
+    return;
+  }
+  const std::int64_t d = isqrt(d2);
+  SHARD_ASSERT(d > 0);
+  const Vec2 delta = e.target - e.pos;
+  e.pos = clamp_to_world({e.pos.x + delta.x * step / d, e.pos.y + delta.y * step / d});
+}
+
+void WorldNode::move_entities() {
+  const std::int64_t wander = 100'000;  // NPCs wander within 100 m of where they stand
+  for (auto& cell : cells_) {
+    for (auto& e : cell.reals) {
+      if (e.kind == wire::EntityKind::npc && e.pos == e.target) {
+        e.target = clamp_to_world({e.pos.x + cell.rng.between(-wander, wander),
+                                   e.pos.y + cell.rng.between(-wander, wander)});
+        e.speed_mm_s = cell.rng.between(config_.bot_speed_min_mm_s, config_.bot_speed_max_mm_s);
+      }
+      if (e.pos != e.target) step_toward(e);
+    }
+  }
+}
+
+void WorldNode::handovers() {
+  const std::int64_t h = config_.hysteresis_mm;
+  const std::int64_t dwell_ticks = std::max<std::int64_t>(1, config_.handover_dwell / config_.tick);
+  for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
+    Cell& cell = cells_[ci];
+    const Rect& r = cell.rect;
+    std::size_t keep = 0;
+    for (std::size_t i = 0; i < cell.reals.size(); ++i) {
+      Entity& e = cell.reals[i];
+      const bool outside = e.pos.x < r.min.x - h || e.pos.x >= r.max.x + h || e.pos.y < r.min.y - h ||
+                           e.pos.y >= r.max.y + h;
+      e.outside_ticks = outside ? e.outside_ticks + 1 : 0;
+      const std::size_t target = cell_index_at(e.pos);
+      if (e.outside_ticks >= dwell_ticks && target != ci) {
+        e.outside_ticks = 0;
+        env_.tracer.record(TraceKind::handover_local, e.id.value(), ci, target);
+        ++stats_.handovers_local;
+        if (e.kind == wire::EntityKind::player)
+          player_cell_[e.id.value() - 1] = static_cast<std::int32_t>(target);
+        SHARD_ASSERT(target != ci);
+        cells_[target].reals.push_back(std::move(e));
+        continue;
+      }
+      if (keep != i) cell.reals[keep] = std::move(e);
+      ++keep;
+    }
+    cell.reals.resize(keep);
+  }
+}
+
+void WorldNode::spawn_bot(Cell& cell) {
+  Entity e;
+  e.id = EntityId{next_bot_id_++};
+  e.kind = wire::EntityKind::npc;
+  e.pos = {cell.rng.between(cell.rect.min.x, cell.rect.max.x - 1),
+           cell.rng.between(cell.rect.min.y, cell.rect.max.y - 1)};
+  e.target = e.pos;
+  ++stats_.bots_spawned;
+  env_.tracer.record(TraceKind::entity_spawn, e.id.value(), cell.id.value(), 1);
+  cell.reals.push_back(std::move(e));
+}
+
+void WorldNode::control_density() {
+  for (auto& cell : cells_) {
+    int bots = 0;
+    for (const auto& e : cell.reals) bots += e.kind == wire::EntityKind::npc;
+    for (; bots < config_.bots_min; ++bots) spawn_bot(cell);
+    if (bots <= config_.bots_max) continue;
+    // Despawn the most recently added NPCs first: newcomers by handover leave before long-time residents.
+    int excess = bots - config_.bots_max;
+    for (std::size_t i = cell.reals.size(); i-- > 0 && excess > 0;) {
+      if (cell.reals[i].kind != wire::EntityKind::npc) continue;
+      env_.tracer.record(TraceKind::entity_despawn, cell.reals[i].id.value(), cell.id.value(), 0);
+      ++stats_.bots_despawned;
+      cell.reals.erase(cell.reals.begin() + static_cast<std::ptrdiff_t>(i));
+      --excess;
+    }
+  }
+}
+
+void WorldNode::exchange_ghosts() {
+  for (auto& cell : cells_) cell.ghosts.clear();
+  const std::int64_t g = config_.ghost_margin_mm();
+  const std::int64_t g2 = g * g;
+  const std::int64_t cw = config_.cell_width_mm();
+  const std::int64_t ch = config_.cell_height_mm();
+  for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
+    for (const auto& e : cells_[ci].reals) {
+      const auto x0 = std::clamp<std::int64_t>((e.pos.x - g) / cw, 0, config_.cells_x - 1);
+      const auto x1 = std::clamp<std::int64_t>((e.pos.x + g) / cw, 0, config_.cells_x - 1);
+      const auto y0 = std::clamp<std::int64_t>((e.pos.y - g) / ch, 0, config_.cells_y - 1);
+      const auto y1 = std::clamp<std::int64_t>((e.pos.y + g) / ch, 0, config_.cells_y - 1);
+      for (auto cy = y0; cy <= y1; ++cy) {
+        for (auto cx = x0; cx <= x1; ++cx) {
+          const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
+          if (k == ci || cells_[k].rect.dist2_to(e.pos) > g2) continue;
+          cells_[k].ghosts.push_back(Ghost{e.id, e.kind, e.pos});
+        }
+      }
+    }
+  }
+}
+
+void WorldNode::publish_aoi() {
+  for (auto& cell : cells_) {
+    cell.index.clear();
+    for (const auto& e : cell.reals) cell.index.add(AoiEntry{e.id, e.pos, e.kind});
+    for (const auto& g : cell.ghosts) cell.index.add(AoiEntry{g.id, g.pos, g.kind});
+    cell.index.build();
+    for (auto& e : cell.reals)
+      if (e.kind == wire::EntityKind::player) publish_view(cell, e);
+  }
+}
+
+// Diffs the player's witness (what its client has) against the entities in range now, and sends the
+// difference. Entities enter inside the AOI radius and leave only beyond radius + hysteresis, so an
+// entity on the rim does not flicker. If the channel refuses the batch, the witness is left unchanged
+// and the same diff (plus whatever changed meanwhile) goes out next tick.
+void WorldNode::publish_view(Cell& cell, Entity& player) {
+  const std::int64_t r_in2 = config_.aoi_radius_mm * config_.aoi_radius_mm;
+  candidates_.clear();
+  cell.index.query(player.pos, config_.aoi_outer_mm(), candidates_);
+  std::sort(candidates_.begin(), candidates_.end(),
+            [](const AoiEntry& a, const AoiEntry& b) { return a.id < b.id; });
+  batch_.clear();
+  batch_.tick = tick_;
+  new_view_.clear();
+  const auto& view = player.view;
+  std::size_t i = 0;
+  std::size_t j = 0;
+  while (i < view.size() || j < candidates_.size()) {
+    if (j == candidates_.size() || (i < view.size() && view[i].id < candidates_[j].id)) {
+      batch_.leaves.push_back(view[i].id);
+      ++i;
+    } else if (i == view.size() || candidates_[j].id < view[i].id) {
+      const AoiEntry& c = candidates_[j];
+      if (dist2(c.pos, player.pos) <= r_in2) {
+        batch_.enters.push_back({c.id, c.kind, c.pos});
+        new_view_.push_back({c.id, c.pos});
+      }
+      ++j;
+    } else {
+      const AoiEntry& c = candidates_[j];
+      if (c.pos != view[i].sent_pos) batch_.updates.push_back({c.id, c.pos - view[i].sent_pos});
+      new_view_.push_back({c.id, c.pos});
+      ++i;
+      ++j;
+    }
+  }
+  ++stats_.aoi_client_ticks;
+  if (batch_.empty()) return;
+  Session& session = sessions_[player.session];
+  bytes_.clear();
+  wire::encode(batch_, bytes_);
+  if (!session.channel.send(bytes_, env_.clock.now(), env_.transport, session.client)) {
+    ++stats_.channel_overflows;
+    env_.tracer.record(TraceKind::channel_overflow, player.id.value(), session.client.value(), 0);
+    return;
+  }
+  ++stats_.aoi_messages;
+  stats_.aoi_bytes += bytes_.size();
+  stats_.aoi_enters += batch_.enters.size();
+  stats_.aoi_leaves += batch_.leaves.size();
+  player.view.swap(new_view_);
+}
+
+void WorldNode::service_channels() {
+  const Time now = env_.clock.now();
+  for (auto& s : sessions_) {
+    const std::uint32_t resent = s.channel.retransmit_due(now, env_.transport, s.client);
+    if (resent > 0) {
+      stats_.retransmits += resent;
+      env_.tracer.record(TraceKind::channel_retransmit, s.client.value(), resent, 0);
+    }
+    s.channel.flush_ack(env_.transport, s.client);
+  }
+}
+
+void WorldNode::on_message(HostId from, std::span<const std::uint8_t> bytes) {
+  auto [it, inserted] =
+      session_of_host_.try_emplace(from.value(), static_cast<std::uint32_t>(sessions_.size()));
+  if (inserted) sessions_.push_back(Session{from, 0, ReliableChannel{config_.channel}});
+  Session& session = sessions_[it->second];
+  const auto result = session.channel.on_frame(
+      bytes, env_.transport, from,
+      [&](std::span<const std::uint8_t> payload) { handle_payload(session, payload); });
+  if (result == ReliableChannel::FrameResult::malformed) {
+    ++stats_.decode_errors;
+    env_.tracer.record(TraceKind::decode_error, from.value(), bytes.size(), 0);
+  }
+}
+
+void WorldNode::handle_payload(Session& session, std::span<const std::uint8_t> payload) {
+  wire::MsgType type;
+  bool ok = wire::peek_type(payload, type);
+  if (ok && type == wire::MsgType::join) {
+    wire::Join join;
+    ok = wire::decode(payload, join);
+    if (ok) on_join(session, join);
+  } else if (ok && type == wire::MsgType::move_input) {
+    wire::MoveInput input;
+    ok = wire::decode(payload, input);
+    if (ok) on_move(session, input);
+  } else {
+    ok = false;
+  }
+  if (!ok) {
+    ++stats_.decode_errors;
+    env_.tracer.record(TraceKind::decode_error, session.client.value(), payload.size(), 1);
+  }
+}
+
+void WorldNode::on_join(Session& session, const wire::Join& join) {
+  if (session.player_id != 0 || join.player_id == 0 || join.player_id > config_.max_players ||
+      player_cell_[join.player_id - 1] >= 0) {
+    ++stats_.rejected_joins;  // a second join, an id out of range, or a player already in the world
+    return;
+  }
+  session.player_id = join.player_id;
+  Entity e;
+  e.id = EntityId{join.player_id};
+  e.kind = wire::EntityKind::player;
+  e.pos = clamp_to_world(join.spawn);
+  e.target = e.pos;
+  e.session = session_of_host_.at(session.client.value());
+  const std::size_t ci = cell_index_at(e.pos);
+  player_cell_[join.player_id - 1] = static_cast<std::int32_t>(ci);
+  ++players_spawned_;
+  env_.tracer.record(TraceKind::entity_spawn, e.id.value(), ci, 0);
+  cells_[ci].reals.push_back(std::move(e));
+}
+
+void WorldNode::on_move(Session& session, const wire::MoveInput& input) {
+  if (session.player_id == 0) return;  // input before join: the channel orders them, so a bad client
+  const std::int32_t ci = player_cell_[session.player_id - 1];
+  SHARD_ASSERT(ci >= 0);
+  for (auto& e : cells_[static_cast<std::size_t>(ci)].reals) {
+    if (e.id.value() != session.player_id) continue;
+    e.target = clamp_to_world(input.target);
+    e.speed_mm_s = std::clamp<std::int64_t>(input.speed_mm_s, 0, config_.player_speed_max_mm_s);
+    ++stats_.inputs;
+    env_.tracer.record(TraceKind::client_input, e.id.value(), static_cast<std::uint64_t>(e.target.x),
+                       static_cast<std::uint64_t>(e.target.y));
+    return;
+  }
+  SHARD_ASSERT_MSG(false, "player {} not found in its cell {}", session.player_id, ci);
+}
+
+}  // namespace shardsim

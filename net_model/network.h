@@ -1,0 +1,156 @@
+// NetworkModel: decides the fate of every message the simulated hosts send to each other.
+//
+// The model never schedules anything and never sees the kernel: for each message, decide() answers
+// "drop (why)", "deliver at t1, maybe a duplicate at t2", or "hold"; an adapter in sim/ turns that into
+// kernel events. It is a pure function of (seed, configuration calls, sequence of decide() calls).
+//
+// Order of checks in decide(from, to, now):
+//   1. hold:      a held (clogged) directed link answers FateKind::hold and draws no random numbers.
+//                 After release() the caller re-decides the held messages, in their send order.
+//   2. partition: if ANY active partition cuts from -> to, the message is dropped (reason partition, or
+//                 isolated when the first cutting partition, in creation order, came from isolate()).
+//                 A message from a host to itself is never cut.
+//   3. loss:      dropped with probability loss_ppm.
+//   4. deliver:   deliver_at = now + latency, clamped to be no earlier than the previous delivery on
+//                 the same directed link (FIFO; equal times keep send order because the kernel breaks
+//                 ties by insertion sequence). With probability reorder_ppm the message instead gets
+//                 now + latency + one extra latency sample, skips the clamp and does not advance it,
+//                 so later messages may overtake it. With probability duplicate_ppm a second copy
+//                 arrives at duplicate_at = deliver_at + an independent latency sample (never before
+//                 the original; the copy neither obeys nor advances the FIFO clamp).
+//
+// Random streams: one per purpose, Rng::stream(seed, "net.latency" | "net.loss" | "net.duplicate" |
+// "net.reorder"). Every decide() that does not hold draws the same numbers whatever the partitions or
+// the other streams decide: one latency draw; for loss, duplicate and reorder one decision draw each
+// when that ppm is non-zero, plus one delay draw on the duplicate / reorder stream when it fires. So
+// changing the loss rate or a partition does not change which latency a message gets.
+//
+// State and cost: per-directed-link state (FIFO clamp, overrides, holds) lives in hash maps keyed by
+// (from, to) packed into a uint64; they are only looked up, never iterated, so their order cannot reach
+// any output. Partitions are a short list in creation order, each with a dense per-host tag table, so
+// ~10,000 hosts cost O(hosts) per partition and never O(hosts^2). With no partitions, holds or
+// overrides active, decide() is two draws and one hash lookup. The FIFO table holds one entry per
+// directed link that has ever delivered a message.
+//
+// Not thread-safe (nothing in the simulator is).
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/core/ids.h"
+#include "engine/core/rng.h"
+#include "engine/core/time.h"
+#include "net_model/latency.h"
+#include "net_model/link.h"
+
+namespace shardsim::net {
+
+using PartitionId = Id<struct PartitionTag>;
+
+enum class FateKind : std::uint8_t { deliver, drop, hold };
+enum class DropReason : std::uint8_t { none, loss, partition, isolated };
+
+struct Fate {
+  FateKind kind{FateKind::deliver};
+  DropReason reason{DropReason::none};  // none unless kind == drop
+  bool duplicate{false};                // only with kind == deliver
+  Time deliver_at{};                    // meaningful only with kind == deliver
+  Time duplicate_at{};                  // meaningful only with duplicate
+
+  friend bool operator==(const Fate&, const Fate&) = default;
+};
+
+class NetworkModel {
+ public:
+  struct Stats {
+    // Every decide() call counts in sent and in exactly one of delivered, dropped_loss,
+    // dropped_partition (which includes isolation) and held; a re-decided held message counts again.
+    std::uint64_t sent{0};
+    std::uint64_t delivered{0};
+    std::uint64_t dropped_loss{0};
+    std::uint64_t dropped_partition{0};
+    std::uint64_t duplicated{0};  // delivered messages that also got a duplicate
+    std::uint64_t reordered{0};   // delivered messages that skipped the FIFO clamp
+    std::uint64_t held{0};
+  };
+
+  NetworkModel(std::uint64_t seed, LinkConfig default_link);
+
+  // One call per message sent. `now` is the virtual send time.
+  Fate decide(HostId from, HostId to, Time now);
+
+  // Link configuration. Overrides replace the default for one directed link (or both directions).
+  void set_default_link(LinkConfig cfg);
+  void set_link(HostId a, HostId b, LinkConfig cfg, bool both_directions);
+  void clear_link(HostId a, HostId b, bool both_directions = true);
+  const LinkConfig& link(HostId from, HostId to) const;
+
+  // Partitions. Each returns a fresh id (never reused) that heal() accepts.
+  // groups: messages between hosts named in different groups are cut, both ways; hosts not named in
+  // any group stay connected to everyone. A host may appear in at most one group.
+  PartitionId partition(std::vector<std::vector<HostId>> groups);
+  // Only from -> to is cut: messages from any host in `from` to any host in `to`.
+  PartitionId partition_oneway(std::vector<HostId> from, std::vector<HostId> to);
+  // Cuts h from every other host, both directions.
+  PartitionId isolate(HostId h);
+  // Removes one partition; healing an already healed id is a no-op (heal_all may have removed it).
+  void heal(PartitionId id);
+  void heal_all();
+
+  // Clog: messages a -> b get FateKind::hold until release(a, b). Directed; idempotent.
+  void hold(HostId a, HostId b);
+  void release(HostId a, HostId b);
+
+  // True when no active partition cuts from -> to. Ignores holds and loss.
+  bool connected(HostId from, HostId to) const;
+  std::size_t active_partitions() const { return partitions_.size(); }
+  Stats stats() const { return stats_; }
+
+ private:
+  struct Link {
+    LinkConfig config;
+    std::uint32_t sampler{0};  // index into samplers_
+  };
+  enum class PartitionKind : std::uint8_t { groups, oneway, isolate };
+  struct Partition {
+    PartitionId id;
+    PartitionKind kind{PartitionKind::groups};
+    HostId host;  // isolate only
+    // groups: group index + 1 per host value, 0 = not named. oneway: bit 1 = in from, bit 2 = in to.
+    std::vector<std::uint32_t> tag_by_host;
+
+    std::uint32_t tag(HostId h) const {
+      return h.value() < tag_by_host.size() ? tag_by_host[h.value()] : 0;
+    }
+    bool cuts(HostId from, HostId to) const;
+  };
+
+  static std::uint64_t link_key(HostId from, HostId to) {
+    return (static_cast<std::uint64_t>(from.value()) << 32) | to.value();
+  }
+  Link make_link(const LinkConfig& cfg);
+  const Link& link_for(std::uint64_t key) const;
+  DropReason cut_reason(HostId from, HostId to) const;
+  PartitionId add_partition(Partition p);
+
+  Link default_link_;
+  // Distinct latency specs in first-use order; links refer to them by index. Never shrinks, so an
+  // index stays valid; a simulation uses a handful of specs.
+  std::vector<LatencySampler> samplers_;
+  std::unordered_map<std::uint64_t, Link> overrides_;
+  std::unordered_map<std::uint64_t, Time> fifo_last_;  // last clamped deliver_at per directed link
+  std::unordered_set<std::uint64_t> held_;
+  std::vector<Partition> partitions_;  // active, in creation order
+  std::uint32_t next_partition_{1};
+
+  Rng latency_rng_;
+  Rng loss_rng_;
+  Rng duplicate_rng_;
+  Rng reorder_rng_;
+  Stats stats_;
+};
+
+}  // namespace shardsim::net

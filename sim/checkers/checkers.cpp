@@ -1,0 +1,157 @@
+#include "sim/checkers/checkers.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace shardsim::sim {
+
+void ViolationLog::add(const char* checker, Time at, std::uint64_t entity, std::string detail) {
+  ++total_;
+  if (first_.size() < kKeep) first_.push_back(Violation{checker, at, entity, std::move(detail)});
+}
+
+void AuthorityChecker::check(const WorldNode& node, Time now) {
+  const std::uint32_t players = node.config().max_players;
+  count_.assign(players + 1, 0);
+  for (const auto& cell : node.cells())
+    for (const auto& e : cell.reals)
+      if (e.kind == wire::EntityKind::player && e.id.value() <= players) ++count_[e.id.value()];
+  for (std::uint32_t id = 1; id <= players; ++id) {
+    if (count_[id] > 1) {
+      ++duplicated_;
+      log_.add("players.duplicated", now, id, fmt::format("player real in {} cells", count_[id]));
+    } else if (count_[id] == 0 && node.player_spawned(id)) {
+      ++lost_;
+      log_.add("players.lost", now, id, "joined player is real in no cell");
+    }
+  }
+}
+
+bool OracleChecker::in_range(const Snapshot& s, std::uint64_t a, std::uint64_t b,
+                             std::int64_t r2) const {
+  return a < s.present.size() && b < s.present.size() && s.present[a] && s.present[b] &&
+         dist2(s.pos[a], s.pos[b]) <= r2;
+}
+
+bool OracleChecker::beyond(const Snapshot& s, std::uint64_t a, std::uint64_t b,
+                           std::int64_t r2) const {
+  if (a >= s.present.size() || !s.present[a]) return false;  // viewer unknown: no claim
+  if (b >= s.present.size() || !s.present[b]) return true;    // entity gone
+  return dist2(s.pos[a], s.pos[b]) > r2;
+}
+
+void OracleChecker::check(const WorldNode& node, Time now) {
+  const std::int64_t r = node.config().aoi_radius_mm;
+  const std::int64_t r_out = node.config().aoi_outer_mm();
+  const std::int64_t r2 = r * r;
+  const std::int64_t r_out2 = r_out * r_out;
+
+  std::swap(prev_, now_);
+  items_.clear();
+  std::uint64_t max_id = 0;
+  for (const auto& cell : node.cells())
+    for (const auto& e : cell.reals) {
+      items_.push_back({e.pos.x, e.pos.y, e.id.value()});
+      max_id = std::max(max_id, e.id.value());
+    }
+  now_.pos.resize(max_id + 1);
+  now_.present.assign(max_id + 1, 0);
+  for (const auto& it : items_) {
+    now_.pos[it.id] = {it.x, it.y};
+    now_.present[it.id] = 1;
+  }
+  std::sort(items_.begin(), items_.end(),
+            [](const Item& a, const Item& b) { return a.x != b.x ? a.x < b.x : a.id < b.id; });
+
+  for (const auto& cell : node.cells()) {
+    for (const auto& p : cell.reals) {
+      if (p.kind != wire::EntityKind::player) continue;
+      const std::uint64_t pid = p.id.value();
+      const auto& view = p.view;
+      // Must see: everything within the radius, now and one tick ago.
+      auto lo = std::lower_bound(items_.begin(), items_.end(), p.pos.x - r,
+                                 [](const Item& a, std::int64_t x) { return a.x < x; });
+      for (auto it = lo; it != items_.end() && it->x <= p.pos.x + r; ++it) {
+        const std::int64_t dy = it->y - p.pos.y;
+        const std::int64_t dx = it->x - p.pos.x;
+        if (dx * dx + dy * dy > r2) continue;
+        if (!in_range(prev_, pid, it->id, r2)) continue;  // just came into range: one tick allowed
+        const auto vit = std::lower_bound(
+            view.begin(), view.end(), EntityId{it->id},
+            [](const ViewEntry& a, EntityId b) { return a.id < b; });
+        const bool seen = vit != view.end() && vit->id.value() == it->id;
+        if (!seen) {
+          ++mismatches_;
+          log_.add("aoi.oracle_mismatches", now, pid,
+                   fmt::format("entity {} within radius for 2 ticks but not in view", it->id));
+        }
+      }
+      // Must not see: anything beyond radius + hysteresis, now and one tick ago, or gone.
+      for (const auto& v : view) {
+        if (beyond(now_, pid, v.id.value(), r_out2) && beyond(prev_, pid, v.id.value(), r_out2)) {
+          ++mismatches_;
+          log_.add("aoi.oracle_mismatches", now, pid,
+                   fmt::format("entity {} in view but beyond radius + hysteresis", v.id.value()));
+        }
+      }
+    }
+  }
+}
+
+void ContinuityChecker::on_batch(std::uint64_t player_id, const wire::AoiBatch& batch, Time now) {
+  if (player_id >= visible_.size()) return;
+  auto& vis = visible_[player_id];
+  if (batch.tick <= last_tick_[player_id]) {
+    ++violations_;
+    log_.add("aoi.continuity_violations", now, player_id,
+             fmt::format("batch for tick {} after tick {}", batch.tick, last_tick_[player_id]));
+  }
+  last_tick_[player_id] = batch.tick;
+  const Duration lag = now - Time::from_micros(static_cast<std::int64_t>(batch.tick) * tick_.us());
+  max_lag_ = std::max(max_lag_, lag);
+  for (const auto& e : batch.enters) {
+    auto it = std::lower_bound(vis.begin(), vis.end(), e.id.value());
+    if (it != vis.end() && *it == e.id.value()) {
+      ++violations_;
+      log_.add("aoi.continuity_violations", now, player_id,
+               fmt::format("duplicate enter of entity {}", e.id.value()));
+      continue;
+    }
+    vis.insert(it, e.id.value());
+  }
+  for (const auto& u : batch.updates) {
+    if (!std::binary_search(vis.begin(), vis.end(), u.id.value())) {
+      ++violations_;
+      log_.add("aoi.continuity_violations", now, player_id,
+               fmt::format("update of entity {} not in view", u.id.value()));
+    }
+  }
+  for (const auto& id : batch.leaves) {
+    auto it = std::lower_bound(vis.begin(), vis.end(), id.value());
+    if (it == vis.end() || *it != id.value()) {
+      ++violations_;
+      log_.add("aoi.continuity_violations", now, player_id,
+               fmt::format("leave of entity {} not in view", id.value()));
+      continue;
+    }
+    vis.erase(it);
+  }
+}
+
+void DensityChecker::check(const WorldNode& node, Time now) {
+  if (node.tick() % node.density_every() != 0) return;
+  const auto& cfg = node.config();
+  for (const auto& cell : node.cells()) {
+    int bots = 0;
+    for (const auto& e : cell.reals) bots += e.kind == wire::EntityKind::npc;
+    if (bots < cfg.bots_min || bots > cfg.bots_max) {
+      ++violations_;
+      log_.add("bots.density_violations", now, cell.id.value(),
+               fmt::format("cell {} has {} NPCs, outside [{}, {}]", cell.id.value(), bots,
+                           cfg.bots_min, cfg.bots_max));
+    }
+  }
+}
+
+}  // namespace shardsim::sim

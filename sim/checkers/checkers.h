@@ -1,0 +1,116 @@
+// Checkers: the simulator sees every host's state at once, so it checks what no single node can.
+//
+//   AuthorityChecker   every joined player is real in exactly one cell          players.lost / .duplicated
+//   OracleChecker      each server-side AOI view agrees with a brute-force oracle aoi.oracle_mismatches
+//   ContinuityChecker  each client's stream: enter first, updates while visible,  aoi.continuity_violations
+//                      leave last, no duplicate enter, ticks in order
+//   DensityChecker     right after each density pass, every cell's NPC count is   bots.density_violations
+//                      within [min, max]
+//
+// All run every tick (or every batch). Each keeps a count and the first few violations in detail (virtual
+// time, entity, what was wrong) for the failure report.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/client/game_client.h"
+#include "engine/world/world_node.h"
+
+namespace shardsim::sim {
+
+struct Violation {
+  std::string checker;
+  Time at;
+  std::uint64_t entity{0};
+  std::string detail;
+};
+
+class ViolationLog {
+ public:
+  void add(const char* checker, Time at, std::uint64_t entity, std::string detail);
+  const std::vector<Violation>& first() const { return first_; }
+  std::uint64_t total() const { return total_; }
+
+ private:
+  static constexpr std::size_t kKeep = 20;
+  std::vector<Violation> first_;
+  std::uint64_t total_{0};
+};
+
+class AuthorityChecker {
+ public:
+  explicit AuthorityChecker(ViolationLog& log) : log_{log} {}
+  void check(const WorldNode& node, Time now);
+  std::uint64_t lost() const { return lost_; }
+  std::uint64_t duplicated() const { return duplicated_; }
+
+ private:
+  ViolationLog& log_;
+  std::vector<std::uint32_t> count_;
+  std::uint64_t lost_{0};
+  std::uint64_t duplicated_{0};
+};
+
+// The oracle does not use the engine's index or ghosts: it sorts every real entity by x and, for each
+// player, scans the x-window of the AOI radius, comparing exact squared distances. That is the O(n^2)
+// brute force restricted to pairs that can possibly be in range (tests/sim/checkers_test.cpp verifies it
+// against the literal all-pairs loop). Allowed slack: the hysteresis band (an entity between radius and
+// radius + hysteresis may or may not be visible) and one tick (a mismatch must hold on two consecutive
+// ticks to count).
+class OracleChecker {
+ public:
+  explicit OracleChecker(ViolationLog& log) : log_{log} {}
+  void check(const WorldNode& node, Time now);
+  std::uint64_t mismatches() const { return mismatches_; }
+
+ private:
+  struct Item {
+    std::int64_t x;
+    std::int64_t y;
+    std::uint64_t id;
+  };
+  struct Snapshot {
+    std::vector<Vec2> pos;          // by entity id
+    std::vector<std::uint8_t> present;
+  };
+  bool in_range(const Snapshot& s, std::uint64_t a, std::uint64_t b, std::int64_t r2) const;
+  bool beyond(const Snapshot& s, std::uint64_t a, std::uint64_t b, std::int64_t r2) const;
+
+  ViolationLog& log_;
+  std::vector<Item> items_;
+  Snapshot now_;
+  Snapshot prev_;
+  std::uint64_t mismatches_{0};
+};
+
+class ContinuityChecker final : public StreamObserver {
+ public:
+  ContinuityChecker(ViolationLog& log, std::uint32_t players, Duration tick)
+      : log_{log}, visible_(players + 1), last_tick_(players + 1, 0), tick_{tick} {}
+  void on_batch(std::uint64_t player_id, const wire::AoiBatch& batch, Time now) override;
+  std::uint64_t violations() const { return violations_; }
+  Duration max_lag() const { return max_lag_; }
+
+ private:
+  ViolationLog& log_;
+  std::vector<std::vector<std::uint64_t>> visible_;  // per player, sorted
+  std::vector<std::uint64_t> last_tick_;
+  Duration tick_;
+  Duration max_lag_{Duration::zero()};
+  std::uint64_t violations_{0};
+};
+
+class DensityChecker {
+ public:
+  explicit DensityChecker(ViolationLog& log) : log_{log} {}
+  void check(const WorldNode& node, Time now);
+  std::uint64_t violations() const { return violations_; }
+
+ private:
+  ViolationLog& log_;
+  std::uint64_t violations_{0};
+};
+
+}  // namespace shardsim::sim

@@ -1,0 +1,284 @@
+#include "sim/kernel/simulator.h"
+
+#include <fmt/format.h>
+
+#include "engine/core/assert.h"
+
+namespace shardsim::sim {
+namespace {
+__extension__ typedef __int128 i128;  // exact clock conversion (GCC/Clang)
+}
+
+// The per-host face of the simulator that the engine sees through Env.
+struct HostEnv final : Clock, Timers, Transport, Tracer {
+  HostEnv(Simulator& sim, HostId id) : sim_{sim}, id_{id} {}
+  Time now() const override;
+  TimerId set_timer(Time at, std::uint64_t tag) override { return sim_.set_timer(id_, at, tag); }
+  void cancel(TimerId id) override { sim_.cancel_timer(id); }
+  HostId self() const override { return id_; }
+  void send(HostId to, std::span<const std::uint8_t> bytes) override { sim_.send(id_, to, bytes); }
+  void record(TraceKind kind, std::uint64_t a, std::uint64_t b, std::uint64_t c) override {
+    sim_.trace_.record(sim_.now_, kind, id_, a, b, c);
+  }
+  Simulator& sim_;
+  HostId id_;
+};
+
+struct Simulator::Host {
+  Host(Simulator& sim, HostId id, std::string n, ProcessFactory f)
+      : name{std::move(n)}, factory{std::move(f)}, host_env{sim, id},
+        env{host_env, host_env, host_env, host_env} {}
+  std::string name;
+  ProcessFactory factory;
+  HostEnv host_env;
+  Env env;
+  std::unique_ptr<Process> process;
+  bool up{false};
+  bool paused{false};
+  std::uint32_t incarnation{0};
+  Duration clock_offset{Duration::zero()};
+  std::int64_t drift_ppm{0};
+  std::vector<Event> deferred;  // events that fell due while paused, in order
+};
+
+Time HostEnv::now() const { return sim_.local_time(*sim_.hosts_[id_.value()]); }
+
+Simulator::Simulator(std::uint64_t seed, net::NetworkModel& network, Trace& trace)
+    : seed_{seed}, network_{network}, trace_{trace} {
+  timers_.emplace_back();  // slot 0 is never used: TimerId 0 means "no timer"
+}
+
+Simulator::~Simulator() = default;
+
+HostId Simulator::add_host(std::string name, ProcessFactory factory) {
+  SHARD_ASSERT(!started_);
+  const HostId id{static_cast<std::uint32_t>(hosts_.size())};
+  hosts_.push_back(std::make_unique<Host>(*this, id, std::move(name), std::move(factory)));
+  return id;
+}
+
+const std::string& Simulator::host_name(HostId h) const { return hosts_.at(h.value())->name; }
+
+Process* Simulator::process(HostId h) { return hosts_.at(h.value())->process.get(); }
+
+bool Simulator::is_up(HostId h) const { return hosts_.at(h.value())->up; }
+bool Simulator::is_paused(HostId h) const { return hosts_.at(h.value())->paused; }
+
+void Simulator::at(Time t, std::function<void()> action) {
+  actions_.push_back(std::move(action));
+  queue_.push(Event{t, 0, static_cast<std::uint32_t>(Kind::action), 0, actions_.size() - 1, 0});
+}
+
+void Simulator::boot(Host& h) {
+  h.up = true;
+  h.paused = false;
+  h.process = h.factory(h.env);
+  SHARD_ASSERT(h.process != nullptr);
+  trace_.record(now_, TraceKind::host_start, h.host_env.id_, h.incarnation, 0, 0);
+  h.process->on_start();
+}
+
+void Simulator::start() {
+  SHARD_ASSERT(!started_);
+  started_ = true;
+  for (auto& h : hosts_) boot(*h);
+}
+
+std::uint64_t Simulator::run_until(Time end) {
+  SHARD_ASSERT(started_);
+  stopped_ = false;
+  const std::uint64_t before = events_;
+  while (!queue_.empty() && !stopped_) {
+    if (queue_.next_time() > end) break;
+    const Event e = queue_.pop();
+    now_ = e.time;
+    dispatch(e);
+  }
+  if (!stopped_ && now_ < end) now_ = end;
+  return events_ - before;
+}
+
+void Simulator::dispatch(const Event& e) {
+  const auto kind = static_cast<Kind>(e.kind);
+  if (kind == Kind::action) {
+    ++events_;
+    actions_[e.a]();
+    return;
+  }
+  Host& h = *hosts_[e.host];
+  if (kind == Kind::timer) {
+    TimerSlot& slot = timers_[e.a >> 32];
+    if (!slot.armed || slot.generation != static_cast<std::uint32_t>(e.a)) return;  // cancelled
+    if (slot.incarnation != h.incarnation || !h.up) {  // the host crashed since: timer lost
+      slot.armed = false;
+      free_timers_.push_back(static_cast<std::uint32_t>(e.a >> 32));
+      return;
+    }
+    if (h.paused) {
+      h.deferred.push_back(e);
+      return;
+    }
+    slot.armed = false;
+    free_timers_.push_back(static_cast<std::uint32_t>(e.a >> 32));
+    ++events_;
+    ++stats_.timers;
+    trace_.record(now_, TraceKind::timer, HostId{e.host}, e.b, 0, 0);
+    h.process->on_timer(e.b);
+    return;
+  }
+  // Delivery.
+  const auto buffer = static_cast<std::uint32_t>(e.a);
+  const HostId from{static_cast<std::uint32_t>(e.b)};
+  if (!h.up) {
+    ++stats_.dropped;
+    trace_.record(now_, TraceKind::drop, HostId{e.host}, from.value(), buffers_[buffer].size(), 1);
+    free_buffer(buffer);
+    return;
+  }
+  if (h.paused) {
+    h.deferred.push_back(e);
+    return;
+  }
+  ++events_;
+  ++stats_.delivered;
+  const auto& bytes = buffers_[buffer];
+  trace_.record(now_, TraceKind::deliver, HostId{e.host}, from.value(), bytes.size(), 0);
+  trace_.record_bytes(bytes);
+  h.process->on_message(from, bytes);
+  free_buffer(buffer);
+}
+
+void Simulator::send(HostId from, HostId to, std::span<const std::uint8_t> bytes) {
+  SHARD_ASSERT(to.value() < hosts_.size());
+  ++stats_.sent;
+  stats_.bytes += bytes.size();
+  trace_.record(now_, TraceKind::send, from, to.value(), bytes.size(), 0);
+  const net::Fate fate = network_.decide(from, to, now_);
+  if (fate.kind == net::FateKind::drop) {
+    ++stats_.dropped;
+    trace_.record(now_, TraceKind::drop, from, to.value(), bytes.size(), 0);
+    return;
+  }
+  SHARD_ASSERT(fate.kind == net::FateKind::deliver);  // hold/release arrives with the fault issue
+  SHARD_ASSERT(fate.deliver_at >= now_);
+  schedule_delivery(from, to, fate.deliver_at, alloc_buffer(bytes));
+  if (fate.duplicate) {
+    ++stats_.duplicated;
+    trace_.record(now_, TraceKind::duplicate, from, to.value(), bytes.size(), 0);
+    schedule_delivery(from, to, fate.duplicate_at, alloc_buffer(bytes));
+  }
+}
+
+void Simulator::schedule_delivery(HostId from, HostId to, Time at, std::uint32_t buffer) {
+  queue_.push(Event{at, 0, static_cast<std::uint32_t>(Kind::deliver), to.value(), buffer, from.value()});
+}
+
+std::uint32_t Simulator::alloc_buffer(std::span<const std::uint8_t> bytes) {
+  std::uint32_t index;
+  if (!free_buffers_.empty()) {
+    index = free_buffers_.back();
+    free_buffers_.pop_back();
+  } else {
+    index = static_cast<std::uint32_t>(buffers_.size());
+    buffers_.emplace_back();
+  }
+  buffers_[index].assign(bytes.begin(), bytes.end());  // keeps capacity: no allocation in steady state
+  return index;
+}
+
+void Simulator::free_buffer(std::uint32_t index) { free_buffers_.push_back(index); }
+
+TimerId Simulator::set_timer(HostId h, Time local_at, std::uint64_t tag) {
+  Host& host = *hosts_[h.value()];
+  SHARD_ASSERT(host.up);
+  std::uint32_t slot;
+  if (!free_timers_.empty()) {
+    slot = free_timers_.back();
+    free_timers_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(timers_.size());
+    timers_.emplace_back();
+  }
+  TimerSlot& s = timers_[slot];
+  ++s.generation;
+  s.host = h.value();
+  s.incarnation = host.incarnation;
+  s.armed = true;
+  Time at = virtual_from_local(host, local_at);
+  if (at < now_) at = now_;
+  const std::uint64_t id = (static_cast<std::uint64_t>(slot) << 32) | s.generation;
+  queue_.push(Event{at, 0, static_cast<std::uint32_t>(Kind::timer), h.value(), id, tag});
+  return TimerId{id};
+}
+
+void Simulator::cancel_timer(TimerId id) {
+  if (!id) return;
+  TimerSlot& s = timers_.at(id.value >> 32);
+  if (s.generation == static_cast<std::uint32_t>(id.value)) s.armed = false;
+  // The slot returns to the free list when its event pops (lazy deletion).
+}
+
+Time Simulator::local_time(const Host& h) const {
+  return now_ + h.clock_offset + Duration::micros(now_.us() / 1'000'000 * h.drift_ppm +
+                                                  now_.us() % 1'000'000 * h.drift_ppm / 1'000'000);
+}
+
+Time Simulator::virtual_from_local(const Host& h, Time local) const {
+  if (h.drift_ppm == 0) return local - h.clock_offset;
+  // local = v + off + v*drift/1e6  =>  v = (local - off) * 1e6 / (1e6 + drift), rounded up so a timer
+  // never fires before its local deadline.
+  const i128 num = static_cast<i128>((local - h.clock_offset).us()) * 1'000'000;
+  const i128 den = 1'000'000 + h.drift_ppm;
+  return Time::from_micros(static_cast<std::int64_t>((num + den - 1) / den));
+}
+
+void Simulator::crash(HostId id) {
+  Host& h = *hosts_.at(id.value());
+  if (!h.up) return;
+  trace_.record(now_, TraceKind::fault, id, 1, h.incarnation, 0);
+  h.up = false;
+  h.paused = false;
+  h.process.reset();
+  for (const Event& e : h.deferred)
+    if (static_cast<Kind>(e.kind) == Kind::deliver) free_buffer(static_cast<std::uint32_t>(e.a));
+  h.deferred.clear();
+  ++h.incarnation;  // every timer of the old incarnation is now dead
+}
+
+void Simulator::restart(HostId id) {
+  Host& h = *hosts_.at(id.value());
+  if (h.up) return;
+  trace_.record(now_, TraceKind::fault, id, 2, h.incarnation, 0);
+  boot(h);
+}
+
+void Simulator::pause(HostId id) {
+  Host& h = *hosts_.at(id.value());
+  if (!h.up || h.paused) return;
+  trace_.record(now_, TraceKind::fault, id, 3, 0, 0);
+  h.paused = true;
+}
+
+void Simulator::resume(HostId id) {
+  Host& h = *hosts_.at(id.value());
+  if (!h.up || !h.paused) return;
+  trace_.record(now_, TraceKind::fault, id, 4, h.deferred.size(), 0);
+  h.paused = false;
+  // Re-queue in original order at the resume instant: FIFO keeps their relative order.
+  for (Event e : h.deferred) {
+    e.time = now_;
+    queue_.push(e);
+  }
+  h.deferred.clear();
+}
+
+void Simulator::set_clock(HostId id, Duration offset, std::int64_t drift_ppm) {
+  Host& h = *hosts_.at(id.value());
+  SHARD_ASSERT(drift_ppm > -1'000'000);
+  trace_.record(now_, TraceKind::fault, id, 5, static_cast<std::uint64_t>(offset.us()),
+                static_cast<std::uint64_t>(drift_ppm));
+  h.clock_offset = offset;
+  h.drift_ppm = drift_ppm;
+}
+
+}  // namespace shardsim::sim

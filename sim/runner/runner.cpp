@@ -1,0 +1,220 @@
+#include "sim/runner/runner.h"
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "engine/core/assert.h"
+#include "engine/world/world_node.h"
+#include "net_model/network.h"
+#include "sim/kernel/simulator.h"
+#include "sim/runner/metrics.h"
+#include "sim/workload/player_driver.h"
+
+namespace shardsim::sim {
+namespace {
+
+// Assertion context: a failed SHARD_ASSERT names the virtual time and seed of the run it killed.
+const Simulator* g_current = nullptr;
+std::string assert_context() {
+  if (g_current == nullptr) return {};
+  return fmt::format("t={}us seed={}", g_current->now().us(), g_current->seed());
+}
+
+NodeConfig node_config(const scenario::ScenarioSpec& spec, std::uint64_t seed) {
+  NodeConfig c;
+  c.seed = seed;
+  c.width_mm = spec.world.width_mm;
+  c.height_mm = spec.world.height_mm;
+  c.cells_x = spec.world.cells_x;
+  c.cells_y = spec.world.cells_y;
+  c.aoi_radius_mm = spec.world.aoi_radius_mm;
+  c.hysteresis_mm = spec.world.hysteresis_mm;
+  c.handover_dwell = spec.world.handover_dwell;
+  c.tick = spec.tick;
+  c.max_players = static_cast<std::uint32_t>(spec.players.count);
+  c.player_speed_max_mm_s = spec.players.speed_max_mm_s;
+  c.bots_min = spec.bots.density_min;
+  c.bots_max = spec.bots.density_max;
+  c.bot_speed_min_mm_s = spec.bots.speed_min_mm_s;
+  c.bot_speed_max_mm_s = spec.bots.speed_max_mm_s;
+  return c;
+}
+
+// Runs the checkers at the end of every node tick.
+class CheckingObserver final : public TickObserver {
+ public:
+  CheckingObserver(ViolationLog& log, const Simulator& sim)
+      : authority{log}, oracle{log}, density{log}, sim_{sim} {}
+  void on_tick_end(const WorldNode& node, std::uint64_t) override {
+    authority.check(node, sim_.now());
+    oracle.check(node, sim_.now());
+    density.check(node, sim_.now());
+  }
+  AuthorityChecker authority;
+  OracleChecker oracle;
+  DensityChecker density;
+
+ private:
+  const Simulator& sim_;
+};
+
+}  // namespace
+
+bool compare(double actual, scenario::CompareOp op, double value) {
+  switch (op) {
+    case scenario::CompareOp::lt: return actual < value;
+    case scenario::CompareOp::le: return actual <= value;
+    case scenario::CompareOp::eq: return actual == value;
+    case scenario::CompareOp::ne: return actual != value;
+    case scenario::CompareOp::ge: return actual >= value;
+    case scenario::CompareOp::gt: return actual > value;
+  }
+  return false;
+}
+
+const char* op_text(scenario::CompareOp op) {
+  switch (op) {
+    case scenario::CompareOp::lt: return "<";
+    case scenario::CompareOp::le: return "<=";
+    case scenario::CompareOp::eq: return "==";
+    case scenario::CompareOp::ne: return "!=";
+    case scenario::CompareOp::ge: return ">=";
+    case scenario::CompareOp::gt: return ">";
+  }
+  return "?";
+}
+
+double RunResult::metric(std::string_view name) const {
+  for (const auto& [n, v] : metrics)
+    if (n == name) return v;
+  SHARD_ASSERT_MSG(false, "unknown metric {}", name);
+  return 0;
+}
+
+std::string RunResult::digest_hex() const { return fmt::format("{:016x}", digest); }
+
+std::string RunResult::replay_command() const {
+  return fmt::format("shardsim replay {} --seed {} --digest {}", file, seed, digest_hex());
+}
+
+RunResult run_scenario(const scenario::ScenarioSpec& spec, const RunOptions& options) {
+  const auto wall_start = std::chrono::steady_clock::now();
+  const std::uint64_t seed = options.seed.value_or(spec.seed);
+  RunResult result;
+  result.scenario = spec.name;
+  result.file = spec.file;
+  result.seed = seed;
+
+  Trace trace;
+  trace.set_hashing(options.hashing);
+  net::NetworkModel network{seed, spec.network};
+  Simulator sim{seed, network, trace};
+  g_current = &sim;
+  set_assert_context(&assert_context);
+
+  ViolationLog log;
+  CheckingObserver observer{log, sim};
+  const auto players = static_cast<std::uint32_t>(spec.players.count);
+  ContinuityChecker continuity{log, players, spec.tick};
+
+  const NodeConfig config = node_config(spec, seed);
+  WorldNode* node = nullptr;
+  // Phase A: the first node owns every cell. (Hosts are numbered in creation order: node first.)
+  const HostId node_host = sim.add_host(spec.node_names.at(0), [&](Env& env) {
+    auto p = std::make_unique<WorldNode>(env, config, options.checkers ? &observer : nullptr);
+    node = p.get();
+    return p;
+  });
+  std::vector<std::unique_ptr<PlayerDriver>> drivers;
+  std::vector<GameClient*> clients(players, nullptr);
+  drivers.reserve(players);
+  for (std::uint32_t i = 0; i < players; ++i) {
+    drivers.push_back(std::make_unique<PlayerDriver>(spec, seed, i + 1));
+    sim.add_host(fmt::format("client-{}", i + 1), [&, i](Env& env) {
+      auto c = std::make_unique<GameClient>(env, node_host, i + 1, *drivers[i],
+                                            options.checkers ? &continuity : nullptr,
+                                            config.channel);
+      clients[i] = c.get();
+      return c;
+    });
+  }
+
+  std::FILE* trace_file = nullptr;
+  if (!options.trace_path.empty()) {
+    trace_file = std::fopen(options.trace_path.c_str(), "w");
+    if (trace_file == nullptr)
+      throw std::runtime_error(fmt::format("cannot write trace file {}", options.trace_path));
+    trace.attach_jsonl(trace_file, [&](HostId h) { return sim.host_name(h); });
+  }
+
+  sim.start();
+  sim.run_until(Time::zero() + spec.duration);
+  if (trace_file != nullptr) std::fclose(trace_file);
+
+  // Metrics, in registry order.
+  const auto& ns = node->stats();
+  const auto& ss = sim.stats();
+  std::uint64_t client_inputs = 0;
+  std::uint64_t client_decode_errors = 0;
+  for (const auto* c : clients) {
+    client_inputs += c->stats().inputs;
+    client_decode_errors += c->stats().decode_errors;
+  }
+  auto value_of = [&](std::string_view name) -> double {
+    if (name == "players.lost") return static_cast<double>(observer.authority.lost());
+    if (name == "players.duplicated") return static_cast<double>(observer.authority.duplicated());
+    if (name == "aoi.continuity_violations") return static_cast<double>(continuity.violations());
+    if (name == "aoi.oracle_mismatches") return static_cast<double>(observer.oracle.mismatches());
+    if (name == "aoi.messages") return static_cast<double>(ns.aoi_messages);
+    if (name == "aoi.bytes") return static_cast<double>(ns.aoi_bytes);
+    if (name == "aoi.bytes_per_client_tick")
+      return ns.aoi_client_ticks == 0
+                 ? 0.0
+                 : static_cast<double>(ns.aoi_bytes * 100 / ns.aoi_client_ticks) / 100.0;
+    if (name == "aoi.enters") return static_cast<double>(ns.aoi_enters);
+    if (name == "aoi.leaves") return static_cast<double>(ns.aoi_leaves);
+    if (name == "handover.local.count") return static_cast<double>(ns.handovers_local);
+    if (name == "bots.spawned") return static_cast<double>(ns.bots_spawned);
+    if (name == "bots.despawned") return static_cast<double>(ns.bots_despawned);
+    if (name == "bots.density_violations") return static_cast<double>(observer.density.violations());
+    if (name == "entities.max") return static_cast<double>(ns.entities_max);
+    if (name == "events") return static_cast<double>(sim.events_executed());
+    if (name == "net.messages") return static_cast<double>(ss.sent);
+    if (name == "net.bytes") return static_cast<double>(ss.bytes);
+    if (name == "net.dropped") return static_cast<double>(ss.dropped);
+    if (name == "net.duplicated") return static_cast<double>(ss.duplicated);
+    if (name == "net.decode_errors")
+      return static_cast<double>(ns.decode_errors + client_decode_errors);
+    if (name == "channel.retransmits") return static_cast<double>(ns.retransmits);
+    if (name == "channel.overflows") return static_cast<double>(ns.channel_overflows);
+    if (name == "client.inputs") return static_cast<double>(client_inputs);
+    if (name == "client.view_lag.max") return static_cast<double>(continuity.max_lag().us()) / 1000.0;
+    SHARD_ASSERT_MSG(false, "metric {} has no source", name);
+    return 0;
+  };
+  for (const auto& m : kMetrics) result.metrics.emplace_back(std::string{m.name}, value_of(m.name));
+
+  result.digest = trace.digest();
+  result.trace_records = trace.records();
+  result.events = sim.events_executed();
+  result.sim_seconds = static_cast<double>(spec.duration.us()) / 1e6;
+  result.violations = log.first();
+  result.violation_count = log.total();
+  result.passed = log.total() == 0;
+  for (const auto& e : spec.expect) {
+    ExpectationResult er{e, result.metric(e.metric), false};
+    er.passed = compare(er.actual, e.op, e.value);
+    result.passed = result.passed && er.passed;
+    result.expectations.push_back(std::move(er));
+  }
+  g_current = nullptr;
+  result.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  return result;
+}
+
+}  // namespace shardsim::sim

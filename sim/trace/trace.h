@@ -1,0 +1,77 @@
+// Trace: every externally visible event of a run, folded into an XXH3-64 digest.
+//
+// Records are appended to a fixed buffer and hashed in bulk when it fills (streaming XXH3 over 64 KiB
+// chunks costs a fraction of per-record updates). The digest therefore depends on the exact sequence of
+// records and their bytes — time, kind, host, three operands and, for deliveries, the payload — which is
+// what "same scenario + seed + build => same digest" promises. When a JSONL sink is attached every record
+// is also written as one JSON object per line (slow path; off by default).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <xxhash.h>
+
+#include "engine/core/ids.h"
+#include "engine/core/time.h"
+#include "engine/runtime/env.h"
+
+namespace shardsim::sim {
+
+const char* trace_kind_name(TraceKind kind);
+
+class Trace {
+ public:
+  Trace();
+  ~Trace();
+  Trace(const Trace&) = delete;
+  Trace& operator=(const Trace&) = delete;
+
+  void record(Time t, TraceKind kind, HostId host, std::uint64_t a, std::uint64_t b, std::uint64_t c) {
+    if (pos_ + kRecordSize > kBufferSize) flush();
+    std::uint8_t* p = buffer_.data() + pos_;
+    put(p, t.us());
+    put(p + 8, (static_cast<std::uint64_t>(kind) << 32) | host.value());
+    put(p + 16, a);
+    put(p + 24, b);
+    put(p + 32, c);
+    pos_ += kRecordSize;
+    ++records_;
+    if (jsonl_) write_jsonl(t, kind, host, a, b, c);
+  }
+  // Folds raw bytes (a delivered payload) into the digest right after the preceding record.
+  void record_bytes(std::span<const std::uint8_t> bytes);
+
+  // Writes records as JSON Lines to `out` (not owned); host names come from `host_name`.
+  void attach_jsonl(std::FILE* out, std::function<std::string(HostId)> host_name);
+
+  std::uint64_t digest();  // flushes; may be called repeatedly
+  std::uint64_t records() const { return records_; }
+  // When false, record() only counts: used by the benchmark that measures digest overhead.
+  void set_hashing(bool on) { hashing_ = on; }
+
+ private:
+  static constexpr std::size_t kRecordSize = 40;
+  static constexpr std::size_t kBufferSize = 64 * 1024;
+  static void put(std::uint8_t* p, std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));  // little-endian, always
+  }
+  void put(std::uint8_t* p, std::int64_t v) { put(p, static_cast<std::uint64_t>(v)); }
+  void flush();
+  void write_jsonl(Time t, TraceKind kind, HostId host, std::uint64_t a, std::uint64_t b,
+                   std::uint64_t c);
+
+  std::vector<std::uint8_t> buffer_;
+  std::size_t pos_{0};
+  std::uint64_t records_{0};
+  bool hashing_{true};
+  XXH3_state_t* state_;
+  std::FILE* jsonl_{nullptr};
+  std::function<std::string(HostId)> host_name_;
+};
+
+}  // namespace shardsim::sim

@@ -1,0 +1,245 @@
+// EventQueue (monotone radix heap): order is (time, insertion sequence), ties FIFO, times monotone.
+#include "sim/kernel/event_queue.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <queue>
+#include <vector>
+
+#include "engine/core/rng.h"
+
+namespace shardsim::sim {
+namespace {
+
+Event at(std::int64_t us, std::uint64_t tag = 0) {
+  Event e;
+  e.time = Time::from_micros(us);
+  e.a = tag;
+  return e;
+}
+
+// The reference: a binary heap ordered by (time, seq), the definition of the kernel's event order.
+struct Later {
+  bool operator()(const Event& x, const Event& y) const {
+    return x.time != y.time ? x.time > y.time : x.seq > y.seq;
+  }
+};
+using ReferenceQueue = std::priority_queue<Event, std::vector<Event>, Later>;
+
+void require_same(const Event& got, const Event& want) {
+  REQUIRE(got.time == want.time);
+  REQUIRE(got.seq == want.seq);
+  REQUIRE(got.kind == want.kind);
+  REQUIRE(got.host == want.host);
+  REQUIRE(got.a == want.a);
+  REQUIRE(got.b == want.b);
+}
+
+}  // namespace
+
+TEST_CASE("event queue: a new queue is empty", "[sim][kernel][event_queue]") {
+  EventQueue q;
+  REQUIRE(q.empty());
+  REQUIRE(q.size() == 0);
+}
+
+TEST_CASE("event queue: size and empty track pushes and pops", "[sim][kernel][event_queue]") {
+  EventQueue q;
+  q.push(at(30));
+  q.push(at(10));
+  q.push(at(20));
+  REQUIRE_FALSE(q.empty());
+  REQUIRE(q.size() == 3);
+  REQUIRE(q.next_time() == Time::from_micros(10));
+  REQUIRE(q.pop().time == Time::from_micros(10));
+  REQUIRE(q.size() == 2);
+  REQUIRE(q.next_time() == Time::from_micros(20));
+  REQUIRE(q.pop().time == Time::from_micros(20));
+  REQUIRE(q.pop().time == Time::from_micros(30));
+  REQUIRE(q.empty());
+  REQUIRE(q.size() == 0);
+  // Reusable after draining, from the last popped time on.
+  q.push(at(30));
+  REQUIRE(q.size() == 1);
+  REQUIRE(q.next_time() == Time::from_micros(30));
+  REQUIRE(q.pop().time == Time::from_micros(30));
+  REQUIRE(q.empty());
+}
+
+TEST_CASE("event queue: push assigns increasing sequence numbers and keeps the payload",
+          "[sim][kernel][event_queue]") {
+  EventQueue q;
+  Event e = at(5, 77);
+  e.seq = 12345;  // ignored: push assigns
+  e.kind = 3;
+  e.host = 9;
+  e.b = 0xdeadbeef;
+  q.push(e);
+  q.push(at(5));
+  const Event first = q.pop();
+  REQUIRE(first.seq == 0);
+  REQUIRE(first.kind == 3);
+  REQUIRE(first.host == 9);
+  REQUIRE(first.a == 77);
+  REQUIRE(first.b == 0xdeadbeef);
+  REQUIRE(q.pop().seq == 1);
+}
+
+TEST_CASE("event queue: equal times pop first-in first-out among interleaved others",
+          "[sim][kernel][event_queue]") {
+  EventQueue q;
+  // 1000 events at t=100 interleaved with events before, after and far after it.
+  for (std::uint64_t i = 0; i < 1000; ++i) {
+    q.push(at(100, i));
+    q.push(at(static_cast<std::int64_t>(200 + i % 7), 1'000'000 + i));
+    if (i % 3 == 0) q.push(at(static_cast<std::int64_t>(i % 100), 2'000'000 + i));
+    if (i % 5 == 0) q.push(at(std::int64_t{1} << 40, 3'000'000 + i));
+  }
+  while (q.next_time() < Time::from_micros(100)) q.pop();
+  // Pushes at the current time while the tie group drains join the back of that group.
+  q.push(at(100, 1000));
+  std::uint64_t next_tag = 0;
+  while (q.next_time() == Time::from_micros(100)) {
+    const Event e = q.pop();
+    REQUIRE(e.a == next_tag);
+    ++next_tag;
+    if (next_tag == 500) q.push(at(100, 1001));
+  }
+  REQUIRE(next_tag == 1002);
+  // The groups at t = 200..206 are FIFO too: tags rise within each time.
+  std::int64_t time = -1;
+  std::uint64_t tag = 0;
+  std::size_t popped = 0;
+  while (q.next_time() < Time::from_micros(std::int64_t{1} << 40)) {
+    const Event e = q.pop();
+    if (e.time.us() == time) REQUIRE(e.a > tag);
+    time = e.time.us();
+    tag = e.a;
+    ++popped;
+  }
+  REQUIRE(popped == 1000);
+  REQUIRE(q.size() == 200);
+  for (std::uint64_t i = 0; i < 1000; i += 5) REQUIRE(q.pop().a == 3'000'000 + i);
+  REQUIRE(q.empty());
+}
+
+TEST_CASE("event queue: events pushed at the time just popped run after the ones already there",
+          "[sim][kernel][event_queue]") {
+  EventQueue q;
+  q.push(at(10, 0));
+  q.push(at(10, 1));
+  q.push(at(20, 2));
+  REQUIRE(q.pop().a == 0);
+  q.push(at(10, 3));  // "now": joins the back of the t=10 group
+  q.push(at(15, 4));
+  REQUIRE(q.pop().a == 1);
+  REQUIRE(q.pop().a == 3);
+  REQUIRE(q.pop().a == 4);
+  REQUIRE(q.pop().a == 2);
+  REQUIRE(q.empty());
+}
+
+TEST_CASE("event queue: large time jumps near 2^62", "[sim][kernel][event_queue]") {
+  EventQueue q;
+  const std::int64_t big = std::int64_t{1} << 62;
+  const std::int64_t top = Time::max().us();  // INT64_MAX / 2 == 2^62 - 1
+  q.push(at(top, 0));
+  q.push(at(0, 1));
+  q.push(at(big - 2, 2));
+  q.push(at(top, 3));
+  q.push(at(big + 5, 4));
+  q.push(at(1, 5));
+  q.push(at(std::numeric_limits<std::int64_t>::max(), 6));
+  q.push(at(big + 5, 7));
+  REQUIRE(q.size() == 8);
+  REQUIRE(q.next_time() == Time::from_micros(0));
+  for (const std::uint64_t tag : {1, 5, 2}) REQUIRE(q.pop().a == tag);
+  // After a jump the queue accepts times at and after "now". This one ties with tags 0 and 3 and,
+  // pushed last, runs after them.
+  q.push(at(top, 8));
+  REQUIRE(q.next_time() == Time::from_micros(top));
+  for (const std::uint64_t tag : {0, 3, 8, 4, 7}) REQUIRE(q.pop().a == tag);
+  REQUIRE(q.next_time() == Time::from_micros(std::numeric_limits<std::int64_t>::max()));
+  REQUIRE(q.pop().a == 6);
+  REQUIRE(q.empty());
+}
+
+TEST_CASE("event queue: matches a (time, seq) binary heap over 1e5 random operations",
+          "[sim][kernel][event_queue]") {
+  Rng rng = Rng::stream(42, "test.event_queue");
+  EventQueue q;
+  ReferenceQueue ref;
+  std::uint64_t ref_seq = 0;
+  Time now = Time::zero();
+  auto push_both = [&](std::int64_t delta_us) {
+    Event e = at((now + Duration::micros(delta_us)).us(), rng.next_u64());
+    e.kind = static_cast<std::uint32_t>(rng.below(16));
+    e.host = static_cast<std::uint32_t>(rng.below(1000));
+    e.b = rng.next_u64();
+    q.push(e);
+    e.seq = ref_seq++;
+    ref.push(e);
+  };
+  for (int i = 0; i < 100'000; ++i) {
+    // Pushes slightly outnumber pops, so the queue grows to a few thousand; it drains at the end.
+    if (ref.empty() || rng.below(100) < 52) {
+      // Mixed delays: many exact ties, short, medium and rare huge jumps.
+      const std::uint64_t shape = rng.below(100);
+      std::int64_t delta = 0;
+      if (shape < 20) {
+        delta = 0;
+      } else if (shape < 60) {
+        delta = rng.between(1, 16);
+      } else if (shape < 95) {
+        delta = rng.between(1, 1'000'000);
+      } else if (shape < 99) {
+        delta = rng.between(1, std::int64_t{1} << 40);
+      } else {
+        delta = rng.between(1, std::int64_t{1} << 55);
+      }
+      push_both(std::min(delta, Time::max().us() - now.us()));
+    } else {
+      REQUIRE(q.next_time() == ref.top().time);
+      const Event got = q.pop();
+      require_same(got, ref.top());
+      ref.pop();
+      now = got.time;
+    }
+    REQUIRE(q.size() == ref.size());
+  }
+  while (!ref.empty()) {
+    require_same(q.pop(), ref.top());
+    ref.pop();
+  }
+  REQUIRE(q.empty());
+}
+
+TEST_CASE("event queue: a constant-size hold loop matches the reference over many refills",
+          "[sim][kernel][event_queue]") {
+  // Every pop is followed by a push: the kernel's steady state.
+  Rng rng = Rng::stream(7, "test.event_queue.hold");
+  EventQueue q;
+  ReferenceQueue ref;
+  std::uint64_t ref_seq = 0;
+  for (int i = 0; i < 1000; ++i) {
+    Event e = at(rng.between(0, 5000), static_cast<std::uint64_t>(i));
+    q.push(e);
+    e.seq = ref_seq++;
+    ref.push(e);
+  }
+  for (int i = 0; i < 100'000; ++i) {
+    const Event got = q.pop();
+    require_same(got, ref.top());
+    ref.pop();
+    Event e = at((got.time + Duration::micros(rng.between(0, 3000))).us(), rng.next_u64());
+    q.push(e);
+    e.seq = ref_seq++;
+    ref.push(e);
+  }
+  REQUIRE(q.size() == 1000);
+}
+
+}  // namespace shardsim::sim

@@ -1,0 +1,125 @@
+#include "tools/shardsim/report.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "sim/runner/metrics.h"
+
+namespace shardsim::tools {
+namespace {
+
+std::string format_value(std::string_view metric, double v) {
+  const auto info = find_metric(metric);
+  if (info && info->unit == MetricUnit::duration_ms) return fmt::format("{:.3f}ms", v);
+  if (info && info->unit == MetricUnit::percent) return fmt::format("{:.3f}%", v);
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<long long>(v));
+  return fmt::format("{:.2f}", v);
+}
+
+// Numbers in JSON: integers for counts, plain decimals otherwise.
+std::string json_number(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<long long>(v));
+  return fmt::format("{:.6g}", v);
+}
+
+}  // namespace
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20)
+          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+        else
+          out += c;
+    }
+  }
+  return out;
+}
+
+void print_summary(std::FILE* out, const sim::RunResult& r) {
+  const double speed = r.wall_seconds > 0 ? r.sim_seconds / r.wall_seconds : 0;
+  fmt::print(out, "scenario   {} ({})\n", r.scenario, r.file);
+  fmt::print(out, "seed       {}\n", r.seed);
+  fmt::print(out, "simulated  {:.1f} s   wall {:.3f} s   speed {:.0f}x real time\n", r.sim_seconds,
+             r.wall_seconds, speed);
+  fmt::print(out, "events     {}   trace records {}\n", r.events, r.trace_records);
+  fmt::print(out, "\n{:<30} {:>14}\n", "metric", "value");
+  for (const auto& [name, value] : r.metrics)
+    fmt::print(out, "{:<30} {:>14}\n", name, format_value(name, value));
+  if (!r.expectations.empty()) {
+    fmt::print(out, "\n{:<42} {:>14}  {}\n", "expectation", "actual", "verdict");
+    for (const auto& e : r.expectations) {
+      fmt::print(out, "{:<42} {:>14}  {}\n",
+                 fmt::format("{} {}", e.expectation.metric, e.expectation.text),
+                 format_value(e.expectation.metric, e.actual), e.passed ? "ok" : "FAILED");
+    }
+  }
+  if (r.violation_count > 0) {
+    fmt::print(out, "\nviolations ({} in all; first {}):\n", r.violation_count, r.violations.size());
+    for (const auto& v : r.violations)
+      fmt::print(out, "  {} at t={:.6f}s entity {}: {}\n", v.checker,
+                 static_cast<double>(v.at.us()) / 1e6, v.entity, v.detail);
+  }
+  fmt::print(out, "\ndigest     {}\n", r.digest_hex());
+  fmt::print(out, "verdict    {}\n", r.passed ? "PASS" : "FAIL");
+  if (!r.passed) fmt::print(out, "replay     {}\n", r.replay_command());
+}
+
+bool write_json(const std::string& path, const sim::RunResult& r, std::string& error) {
+  std::string j = "{\n";
+  j += fmt::format("  \"scenario\": \"{}\",\n", json_escape(r.scenario));
+  j += fmt::format("  \"file\": \"{}\",\n", json_escape(r.file));
+  j += fmt::format("  \"seed\": {},\n", r.seed);
+  j += fmt::format("  \"digest\": \"{}\",\n", r.digest_hex());
+  j += fmt::format("  \"sim_seconds\": {},\n", json_number(r.sim_seconds));
+  j += fmt::format("  \"wall_seconds\": {:.6f},\n", r.wall_seconds);
+  j += fmt::format("  \"speedup\": {:.2f},\n", r.wall_seconds > 0 ? r.sim_seconds / r.wall_seconds : 0);
+  j += fmt::format("  \"events\": {},\n", r.events);
+  j += fmt::format("  \"verdict\": \"{}\",\n", r.passed ? "pass" : "fail");
+  j += fmt::format("  \"replay\": \"{}\",\n", json_escape(r.replay_command()));
+  j += "  \"violations\": [";
+  for (std::size_t i = 0; i < r.violations.size(); ++i) {
+    const auto& v = r.violations[i];
+    j += fmt::format("{}\n    {{\"checker\": \"{}\", \"t_us\": {}, \"entity\": {}, \"detail\": \"{}\"}}",
+                     i ? "," : "", v.checker, v.at.us(), v.entity, json_escape(v.detail));
+  }
+  j += r.violations.empty() ? "],\n" : "\n  ],\n";
+  j += fmt::format("  \"violation_count\": {},\n", r.violation_count);
+  j += "  \"metrics\": {";
+  for (std::size_t i = 0; i < r.metrics.size(); ++i)
+    j += fmt::format("{}\n    \"{}\": {}", i ? "," : "", r.metrics[i].first,
+                     json_number(r.metrics[i].second));
+  j += "\n  },\n  \"expectations\": [";
+  for (std::size_t i = 0; i < r.expectations.size(); ++i) {
+    const auto& e = r.expectations[i];
+    j += fmt::format("{}\n    {{\"metric\": \"{}\", \"expect\": \"{}\", \"actual\": {}, \"passed\": {}}}",
+                     i ? "," : "", e.expectation.metric, json_escape(e.expectation.text),
+                     json_number(e.actual), e.passed ? "true" : "false");
+  }
+  j += r.expectations.empty() ? "]\n}\n" : "\n  ]\n}\n";
+
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr) {
+    error = fmt::format("cannot write {}", path);
+    return false;
+  }
+  const bool written = std::fwrite(j.data(), 1, j.size(), f) == j.size();
+  const bool closed = std::fclose(f) == 0;
+  if (!written || !closed || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    error = fmt::format("cannot write {}", path);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace shardsim::tools
