@@ -12,8 +12,8 @@ double normal_cdf(double x) { return 0.5 * std::erfc(-x / 1.41421356237309504880
 
 double normal_quantile(double p) {
   SHARD_ASSERT_MSG(p > 0.0 && p < 1.0, "p={}", p);
-  // Work in the lower half only: for p > 0.5, 1 - p is exact (Sterbenz) and the symmetric lower-tail
-  // branch keeps full relative precision in the refinement step.
+  // Work in the lower half only: for p > 0.5, 1 - p is exact (Sterbenz) and the symmetric
+  // lower-tail branch keeps full relative precision in the refinement step.
   if (p > 0.5) return -normal_quantile(1.0 - p);
 
   // P. J. Acklam, "An algorithm for computing the inverse normal cumulative distribution function"
@@ -112,8 +112,8 @@ LatencySampler::LatencySampler(const LatencySpec& spec) : spec_{spec} {
         const double p = knot_probability(i);
         const double lower = below + p * kept;  // P(X <= x) of the untruncated normal
         const double upper = (1.0 - p) * kept;  // P(X > x)
-        const double z = lower <= 0.5 ? detail::normal_quantile(lower)
-                                      : -detail::normal_quantile(upper);
+        const double z =
+            lower <= 0.5 ? detail::normal_quantile(lower) : -detail::normal_quantile(upper);
         knots_us_[i] = to_knot_us(mean + sd * z);
       }
       break;
@@ -186,7 +186,8 @@ Duration LatencySampler::quantile_ppm(std::uint32_t ppm) const {
       [[fallthrough]];
     case LatencyKind::lognormal: {
       // ppm / 1e6 as a table position with 32 fraction bits; ppm * 2^44 < 2^64.
-      const std::uint64_t pos = (static_cast<std::uint64_t>(ppm) << (kIntervalBits + 32)) / 1'000'000;
+      const std::uint64_t pos =
+          (static_cast<std::uint64_t>(ppm) << (kIntervalBits + 32)) / 1'000'000;
       return Duration::micros(interpolate(pos));
     }
   }

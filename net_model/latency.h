@@ -1,28 +1,28 @@
 // LatencySampler: draws one-way message latencies from a LatencySpec, deterministically.
 //
 // Invariants:
-// - The per-draw path is integer-only. Floating-point math (std::log, std::exp, std::sqrt, std::erfc
-//   and our own inverse normal CDF) runs once, at construction, to build an inverse-CDF table of
-//   kIntervals + 1 knots in whole microseconds. The project compiles with -ffp-contract=off, so the
-//   table, and therefore every sample, has the same bits under g++ and clang++.
-// - Every sample consumes exactly one 64-bit draw, whatever the kind (constant too), so switching a
-//   link's latency kind never shifts which draw later samples get.
-// - Every sample is in [0, kLatencyMax]. Samples are non-decreasing in the draw: a larger u64 never
-//   yields a smaller latency.
+// - The per-draw path is integer-only. Floating-point math (std::log, std::exp, std::sqrt,
+//   std::erfc and our own inverse normal CDF) runs once, at construction, to build an inverse-CDF
+//   table of kIntervals + 1 knots in whole microseconds. The project compiles with
+//   -ffp-contract=off, so the table, and so every sample, has the same bits under g++ and clang++.
+// - Every sample consumes exactly one 64-bit draw, whatever the kind (constant too), so switching
+//   a link's latency kind never shifts which draw later samples get.
+// - Every sample is in [0, kLatencyMax]. Samples are non-decreasing in the draw: a larger u64
+//   never yields a smaller latency.
 //
 // Kinds (see LatencySpec in link.h):
 // - constant:  always a.
-// - uniform:   integer microseconds uniform on [a, b] (multiply-shift: relative bias <= span / 2^64).
-// - normal:    mean a, stddev b, truncated at 0 by conditioning: the table is the quantile function of
-//              the normal distribution restricted to [0, inf), which is exactly what resampling
-//              negative draws would give (no point mass at 0, unlike clamping). stddev 0 = constant.
+// - uniform:   integer microseconds uniform on [a, b]; multiply-shift, relative bias <= span/2^64.
+// - normal:    mean a, stddev b, truncated at 0 by conditioning: the table is the quantile
+//              function of the normal restricted to [0, inf), which is exactly what resampling
+//              negative draws would give (no point mass at 0, unlike clamping). stddev 0 means
+//              constant a.
 // - lognormal: median a, p99 b: mu = ln(a), sigma = (ln(b) - mu) / z(0.99).
 //
-// Table: knot i sits at probability i / kIntervals, except that the two ends, whose quantiles are 0 or
-// infinite, are capped at 1 / (2 * kIntervals) and 1 - 1 / (2 * kIntervals). A draw u picks interval
-// u >> 52 and interpolates linearly between its two knots with the next 32 bits of u as the fraction.
-// The sampled distribution therefore has no mass beyond the capped high quantile (for the default
-// lognormal tail: q(1 - 1/8192), about z = 3.67).
+// Table: knot i sits at probability i / kIntervals, except that the two ends, whose quantiles are
+// 0 or infinite, are capped at 1 / (2 * kIntervals) and 1 - 1 / (2 * kIntervals). A draw u picks
+// interval u >> 52 and interpolates linearly between its two knots, with the next 32 bits of u as
+// the fraction. So no sample exceeds the capped high quantile q(1 - 1/8192) (z = 3.67).
 #pragma once
 
 #include <cstdint>
@@ -61,7 +61,7 @@ class LatencySampler {
   std::int64_t interpolate(std::uint64_t pos) const;
 
   LatencySpec spec_;
-  // kIntervals + 1 knots in microseconds, non-decreasing, for normal and lognormal; empty otherwise.
+  // kIntervals + 1 knots in microseconds, non-decreasing, for normal and lognormal, else empty.
   std::vector<std::int64_t> knots_us_;
 };
 

@@ -27,9 +27,9 @@ struct LinkConfig {
   LatencySpec latency;
   std::uint32_t loss_ppm{0};
   std::uint32_t duplicate_ppm{0};
-  // Without reordering a link is FIFO: a message never overtakes an earlier one on the same directed
-  // link. With probability reorder_ppm a message skips that clamp and takes extra delay, so later
-  // messages can overtake it.
+  // Without reordering a link is FIFO: a message never overtakes an earlier one on the same
+  // directed link. With probability reorder_ppm a message skips that clamp and takes extra delay,
+  // so later messages can overtake it.
   std::uint32_t reorder_ppm{0};
 
   friend bool operator==(const LinkConfig&, const LinkConfig&) = default;

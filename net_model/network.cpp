@@ -1,6 +1,7 @@
 #include "net_model/network.h"
 
 #include <algorithm>
+#include <bit>
 #include <utility>
 
 #include "engine/core/assert.h"
@@ -21,6 +22,38 @@ void set_tag(std::vector<std::uint32_t>& tags, HostId h, std::uint32_t tag) {
 }
 
 }  // namespace
+
+Time& NetworkModel::FifoTable::at(std::uint64_t key) {
+  SHARD_ASSERT(key != kEmpty);
+  for (;;) {
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = slots_.empty() ? 0 : home(key); !slots_.empty(); i = (i + 1) & mask) {
+      Slot& slot = slots_[i];
+      if (slot.key == key) return slot.last;
+      if (slot.key != kEmpty) continue;
+      if ((size_ + 1) * 2 > slots_.size()) break;  // would exceed load 1/2: grow, then probe again
+      slot.key = key;
+      slot.last = Time::zero();
+      ++size_;
+      return slot.last;
+    }
+    grow();
+  }
+}
+
+void NetworkModel::FifoTable::grow() {
+  std::vector<Slot> old = std::move(slots_);
+  const std::size_t capacity = old.empty() ? 64 : old.size() * 2;
+  slots_.assign(capacity, Slot{});
+  shift_ = 64 - std::countr_zero(capacity);
+  const std::size_t mask = capacity - 1;
+  for (const Slot& s : old) {
+    if (s.key == kEmpty) continue;
+    std::size_t i = home(s.key);
+    while (slots_[i].key != kEmpty) i = (i + 1) & mask;
+    slots_[i] = s;
+  }
+}
 
 bool NetworkModel::Partition::cuts(HostId from, HostId to) const {
   switch (kind) {
@@ -118,7 +151,7 @@ Fate NetworkModel::decide(HostId from, HostId to, Time now) {
     fate.deliver_at = now + latency + reorder_delay;
     ++stats_.reordered;
   } else {
-    Time& last = fifo_last_[key];
+    Time& last = fifo_last_.at(key);
     fate.deliver_at = std::max(now + latency, last);
     last = fate.deliver_at;
   }

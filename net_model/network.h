@@ -1,36 +1,36 @@
 // NetworkModel: decides the fate of every message the simulated hosts send to each other.
 //
 // The model never schedules anything and never sees the kernel: for each message, decide() answers
-// "drop (why)", "deliver at t1, maybe a duplicate at t2", or "hold"; an adapter in sim/ turns that into
-// kernel events. It is a pure function of (seed, configuration calls, sequence of decide() calls).
+// "drop (why)", "deliver at t1, maybe a duplicate at t2" or "hold"; an adapter in sim/ turns that
+// into kernel events. It is a pure function of (seed, configuration calls, decide() calls).
 //
 // Order of checks in decide(from, to, now):
-//   1. hold:      a held (clogged) directed link answers FateKind::hold and draws no random numbers.
-//                 After release() the caller re-decides the held messages, in their send order.
-//   2. partition: if ANY active partition cuts from -> to, the message is dropped (reason partition, or
-//                 isolated when the first cutting partition, in creation order, came from isolate()).
-//                 A message from a host to itself is never cut.
-//   3. loss:      dropped with probability loss_ppm.
-//   4. deliver:   deliver_at = now + latency, clamped to be no earlier than the previous delivery on
-//                 the same directed link (FIFO; equal times keep send order because the kernel breaks
-//                 ties by insertion sequence). With probability reorder_ppm the message instead gets
-//                 now + latency + one extra latency sample, skips the clamp and does not advance it,
-//                 so later messages may overtake it. With probability duplicate_ppm a second copy
-//                 arrives at duplicate_at = deliver_at + an independent latency sample (never before
-//                 the original; the copy neither obeys nor advances the FIFO clamp).
+// 1. hold: a held (clogged) directed link answers FateKind::hold and draws no random numbers.
+//    After release() the caller re-decides the held messages, in their send order.
+// 2. partition: if ANY active partition cuts from -> to, the message is dropped, with reason
+//    isolated when the first cutting partition (in creation order) came from isolate(), partition
+//    otherwise. A message from a host to itself is never cut.
+// 3. loss: dropped with probability loss_ppm.
+// 4. deliver: deliver_at = now + latency, clamped to no earlier than the previous delivery on the
+//    same directed link (FIFO; equal times keep send order because the kernel breaks ties by
+//    insertion sequence). With probability reorder_ppm the message instead gets now + latency +
+//    one extra latency sample, skips the clamp and does not advance it, so later messages may
+//    overtake it. With probability duplicate_ppm a second copy arrives at duplicate_at =
+//    deliver_at + an independent latency sample: never before the original; the copy neither
+//    obeys nor advances the FIFO clamp.
 //
-// Random streams: one per purpose, Rng::stream(seed, "net.latency" | "net.loss" | "net.duplicate" |
-// "net.reorder"). Every decide() that does not hold draws the same numbers whatever the partitions or
-// the other streams decide: one latency draw; for loss, duplicate and reorder one decision draw each
-// when that ppm is non-zero, plus one delay draw on the duplicate / reorder stream when it fires. So
-// changing the loss rate or a partition does not change which latency a message gets.
+// Random streams: one per purpose, Rng::stream(seed, "net.latency" | "net.loss" | "net.duplicate"
+// | "net.reorder"). Every decide() that does not hold draws the same numbers whatever partitions
+// or other streams decide: one latency draw; for loss, duplicate and reorder one decision draw
+// each when that ppm is non-zero, plus one delay draw on the duplicate / reorder stream when it
+// fires. So changing the loss rate or a partition does not change which latency a message gets.
 //
-// State and cost: per-directed-link state (FIFO clamp, overrides, holds) lives in hash maps keyed by
-// (from, to) packed into a uint64; they are only looked up, never iterated, so their order cannot reach
-// any output. Partitions are a short list in creation order, each with a dense per-host tag table, so
-// ~10,000 hosts cost O(hosts) per partition and never O(hosts^2). With no partitions, holds or
-// overrides active, decide() is two draws and one hash lookup. The FIFO table holds one entry per
-// directed link that has ever delivered a message.
+// State and cost: per-directed-link state (FIFO clamp, overrides, holds) is keyed by (from, to)
+// packed into a uint64 and only looked up, never iterated, so no hash order can reach any output.
+// Partitions are a short list in creation order, each with a dense per-host tag table: O(hosts)
+// per partition, never O(hosts^2). With no partitions, holds or overrides active, decide() is one
+// latency draw and one probe of the FIFO table, which holds one entry per directed link that has
+// ever delivered a message (so it is bounded by the links in use).
 //
 // Not thread-safe (nothing in the simulator is).
 #pragma once
@@ -67,7 +67,7 @@ class NetworkModel {
  public:
   struct Stats {
     // Every decide() call counts in sent and in exactly one of delivered, dropped_loss,
-    // dropped_partition (which includes isolation) and held; a re-decided held message counts again.
+    // dropped_partition (isolation included) and held; a re-decided held message counts again.
     std::uint64_t sent{0};
     std::uint64_t delivered{0};
     std::uint64_t dropped_loss{0};
@@ -107,6 +107,8 @@ class NetworkModel {
   // True when no active partition cuts from -> to. Ignores holds and loss.
   bool connected(HostId from, HostId to) const;
   std::size_t active_partitions() const { return partitions_.size(); }
+  // Directed links with FIFO state (16-byte slots at load 1/4..1/2: 32 to 64 bytes per link).
+  std::size_t tracked_links() const { return fifo_last_.size(); }
   Stats stats() const { return stats_; }
 
  private:
@@ -119,13 +121,39 @@ class NetworkModel {
     PartitionId id;
     PartitionKind kind{PartitionKind::groups};
     HostId host;  // isolate only
-    // groups: group index + 1 per host value, 0 = not named. oneway: bit 1 = in from, bit 2 = in to.
+    // groups: group index + 1 per host value, 0 = not named. oneway: bit 1 = from, bit 2 = to.
     std::vector<std::uint32_t> tag_by_host;
 
     std::uint32_t tag(HostId h) const {
       return h.value() < tag_by_host.size() ? tag_by_host[h.value()] : 0;
     }
     bool cuts(HostId from, HostId to) const;
+  };
+
+  // The FIFO clamp per directed link: an open-addressing (linear probing) table from link key to
+  // the last clamped deliver_at, because std::unordered_map's node chase and prime modulo would
+  // dominate decide(). Looked up, never iterated; load factor <= 1/2; 16-byte slots (about 2 MiB
+  // for 10,000 clients each talking to 4 servers, both directions).
+  class FifoTable {
+   public:
+    // The entry for key, inserted as Time::zero() when absent. key != ~0 (host ids < 2^32 - 1).
+    Time& at(std::uint64_t key);
+    std::size_t size() const { return size_; }
+
+   private:
+    static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
+    struct Slot {
+      std::uint64_t key{kEmpty};
+      Time last;
+    };
+    std::size_t home(std::uint64_t key) const {
+      return static_cast<std::size_t>(((key ^ (key >> 29)) * 0x9e3779b97f4a7c15ULL) >> shift_);
+    }
+    void grow();
+
+    std::vector<Slot> slots_;  // size is 0 or a power of two
+    std::size_t size_{0};
+    int shift_{64};  // 64 - log2(slots_.size())
   };
 
   static std::uint64_t link_key(HostId from, HostId to) {
@@ -141,7 +169,7 @@ class NetworkModel {
   // index stays valid; a simulation uses a handful of specs.
   std::vector<LatencySampler> samplers_;
   std::unordered_map<std::uint64_t, Link> overrides_;
-  std::unordered_map<std::uint64_t, Time> fifo_last_;  // last clamped deliver_at per directed link
+  FifoTable fifo_last_;
   std::unordered_set<std::uint64_t> held_;
   std::vector<Partition> partitions_;  // active, in creation order
   std::uint32_t next_partition_{1};

@@ -2,6 +2,7 @@
 // same on every compiler: distances are compared squared, never through sqrt.
 #pragma once
 
+#include <cmath>
 #include <compare>
 #include <cstdint>
 
@@ -21,23 +22,15 @@ constexpr std::int64_t dist2(Vec2 a, Vec2 b) {
   return dx * dx + dy * dy;
 }
 
-// Integer square root (floor), exact for all int64 inputs >= 0.
-constexpr std::int64_t isqrt(std::int64_t v) {
+// Integer square root (floor), exact for all int64 inputs >= 0. The double sqrt is only a first guess
+// (IEEE 754 sqrt is correctly rounded, so the guess is the same on every platform); the integer fix-up
+// makes the result exact regardless.
+inline std::int64_t isqrt(std::int64_t v) {
   if (v <= 0) return 0;
-  auto x = static_cast<std::uint64_t>(v);
-  std::uint64_t r = 0;
-  std::uint64_t bit = std::uint64_t{1} << 62;
-  while (bit > x) bit >>= 2;
-  while (bit != 0) {
-    if (x >= r + bit) {
-      x -= r + bit;
-      r = (r >> 1) + bit;
-    } else {
-      r >>= 1;
-    }
-    bit >>= 2;
-  }
-  return static_cast<std::int64_t>(r);
+  auto r = static_cast<std::int64_t>(std::sqrt(static_cast<double>(v)));
+  while (r > 0 && r > v / r) --r;                 // r*r > v, without overflow
+  while ((r + 1) <= v / (r + 1)) ++r;             // (r+1)^2 <= v
+  return r;
 }
 
 // Axis-aligned rectangle [min, max) in millimetres.

@@ -48,21 +48,35 @@ void OracleChecker::check(const WorldNode& node, Time now) {
   const std::int64_t r_out2 = r_out * r_out;
 
   std::swap(prev_, now_);
-  items_.clear();
   std::uint64_t max_id = 0;
   for (const auto& cell : node.cells())
-    for (const auto& e : cell.reals) {
-      items_.push_back({e.pos.x, e.pos.y, e.id.value()});
-      max_id = std::max(max_id, e.id.value());
-    }
+    for (const auto& e : cell.reals) max_id = std::max(max_id, e.id.value());
   now_.pos.resize(max_id + 1);
   now_.present.assign(max_id + 1, 0);
-  for (const auto& it : items_) {
-    now_.pos[it.id] = {it.x, it.y};
-    now_.present[it.id] = 1;
-  }
-  std::sort(items_.begin(), items_.end(),
-            [](const Item& a, const Item& b) { return a.x != b.x ? a.x < b.x : a.id < b.id; });
+  for (const auto& cell : node.cells())
+    for (const auto& e : cell.reals) {
+      now_.pos[e.id.value()] = e.pos;
+      now_.present[e.id.value()] = 1;
+    }
+  // Strips of width r along x; within a strip, entities sorted by (y, id). A player's disc of radius r
+  // touches at most three strips, and in each a binary search on y bounds the scan.
+  const std::int64_t width = node.config().width_mm;
+  const auto strips = static_cast<std::size_t>(width / r + 2);
+  items_.clear();
+  for (std::uint64_t id = 0; id <= max_id; ++id)
+    if (now_.present[id])
+      items_.push_back(Item{now_.pos[id].x, now_.pos[id].y, id, 0});
+  const auto strip_of = [&](std::int64_t x) {
+    return static_cast<std::size_t>(std::clamp<std::int64_t>(x / r, 0, static_cast<std::int64_t>(strips) - 1));
+  };
+  for (auto& it : items_) it.strip = strip_of(it.x);
+  std::sort(items_.begin(), items_.end(), [](const Item& a, const Item& b) {
+    if (a.strip != b.strip) return a.strip < b.strip;
+    return a.y != b.y ? a.y < b.y : a.id < b.id;
+  });
+  strip_begin_.assign(strips + 1, 0);
+  for (const auto& it : items_) ++strip_begin_[it.strip + 1];
+  for (std::size_t i = 1; i <= strips; ++i) strip_begin_[i] += strip_begin_[i - 1];
 
   for (const auto& cell : node.cells()) {
     for (const auto& p : cell.reals) {
@@ -70,22 +84,26 @@ void OracleChecker::check(const WorldNode& node, Time now) {
       const std::uint64_t pid = p.id.value();
       const auto& view = p.view;
       // Must see: everything within the radius, now and one tick ago.
-      auto lo = std::lower_bound(items_.begin(), items_.end(), p.pos.x - r,
-                                 [](const Item& a, std::int64_t x) { return a.x < x; });
-      for (auto it = lo; it != items_.end() && it->x <= p.pos.x + r; ++it) {
+      for (std::size_t strip = strip_of(p.pos.x - r); strip <= strip_of(p.pos.x + r); ++strip) {
+      const auto first = items_.begin() + static_cast<std::ptrdiff_t>(strip_begin_[strip]);
+      const auto last = items_.begin() + static_cast<std::ptrdiff_t>(strip_begin_[strip + 1]);
+      auto lo = std::lower_bound(first, last, p.pos.y - r,
+                                 [](const Item& a, std::int64_t y) { return a.y < y; });
+      for (auto it = lo; it != last && it->y <= p.pos.y + r; ++it) {
         const std::int64_t dy = it->y - p.pos.y;
         const std::int64_t dx = it->x - p.pos.x;
         if (dx * dx + dy * dy > r2) continue;
-        if (!in_range(prev_, pid, it->id, r2)) continue;  // just came into range: one tick allowed
         const auto vit = std::lower_bound(
             view.begin(), view.end(), EntityId{it->id},
             [](const ViewEntry& a, EntityId b) { return a.id < b; });
         const bool seen = vit != view.end() && vit->id.value() == it->id;
-        if (!seen) {
+        // Not seen is only a mismatch if it was in range a tick ago too: one tick of delay is allowed.
+        if (!seen && in_range(prev_, pid, it->id, r2)) {
           ++mismatches_;
           log_.add("aoi.oracle_mismatches", now, pid,
                    fmt::format("entity {} within radius for 2 ticks but not in view", it->id));
         }
+      }
       }
       // Must not see: anything beyond radius + hysteresis, now and one tick ago, or gone.
       for (const auto& v : view) {

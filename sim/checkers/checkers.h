@@ -53,9 +53,10 @@ class AuthorityChecker {
   std::uint64_t duplicated_{0};
 };
 
-// The oracle does not use the engine's index or ghosts: it sorts every real entity by x and, for each
-// player, scans the x-window of the AOI radius, comparing exact squared distances. That is the O(n^2)
-// brute force restricted to pairs that can possibly be in range (tests/sim/checkers_test.cpp verifies it
+// The oracle does not use the engine's index, cells or ghosts: it sorts every real entity into strips of
+// the AOI radius along x, by y within a strip, and for each player scans the y-window of the three strips
+// its disc touches, comparing exact squared distances. That is the O(n^2) brute force restricted to pairs
+// that can possibly be in range (tests/sim/checkers_test.cpp verifies it
 // against the literal all-pairs loop). Allowed slack: the hysteresis band (an entity between radius and
 // radius + hysteresis may or may not be visible) and one tick (a mismatch must hold on two consecutive
 // ticks to count).
@@ -70,6 +71,7 @@ class OracleChecker {
     std::int64_t x;
     std::int64_t y;
     std::uint64_t id;
+    std::size_t strip;
   };
   struct Snapshot {
     std::vector<Vec2> pos;          // by entity id
@@ -79,7 +81,8 @@ class OracleChecker {
   bool beyond(const Snapshot& s, std::uint64_t a, std::uint64_t b, std::int64_t r2) const;
 
   ViolationLog& log_;
-  std::vector<Item> items_;
+  std::vector<Item> items_;  // every real entity, sorted by (x strip, y, id)
+  std::vector<std::size_t> strip_begin_;
   Snapshot now_;
   Snapshot prev_;
   std::uint64_t mismatches_{0};

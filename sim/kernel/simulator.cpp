@@ -219,6 +219,7 @@ void Simulator::cancel_timer(TimerId id) {
 }
 
 Time Simulator::local_time(const Host& h) const {
+  if (h.drift_ppm == 0) return now_ + h.clock_offset;
   return now_ + h.clock_offset + Duration::micros(now_.us() / 1'000'000 * h.drift_ppm +
                                                   now_.us() % 1'000'000 * h.drift_ppm / 1'000'000);
 }

@@ -1,5 +1,8 @@
 #include "sim/scenario/loader.h"
 
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -9,9 +12,7 @@
 #include <numeric>
 #include <span>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
+#include <tuple>
 
 #include "sim/runner/metrics.h"
 #include "sim/scenario/units.h"
@@ -66,7 +67,8 @@ struct Entry {
 
 Entry child_entry(const Diagnostics& diag, const Entry& parent, std::string_view key,
                   const YAML::Node& key_node, const YAML::Node& value) {
-  std::string path = parent.path.empty() ? std::string{key} : fmt::format("{}.{}", parent.path, key);
+  std::string path =
+      parent.path.empty() ? std::string{key} : fmt::format("{}.{}", parent.path, key);
   const SourceLoc key_loc = diag.at(key_node.Mark());
   const SourceLoc loc = value.IsNull() ? key_loc : diag.at(value.Mark());
   return Entry{path, fmt::format("`{}`", path), value, key_loc, loc};
@@ -136,8 +138,8 @@ struct Reserved {
 // closed: only the listed keys; metric_names: any key, checked later against the metric registry.
 enum class Keys { closed, metric_names };
 
-// Checks a map's keys once — unknown, reserved, duplicate and non-scalar keys are reported here — and
-// hands out its entries by key.
+// Checks a map's keys once — unknown, reserved, duplicate and non-scalar keys are reported here —
+// and hands out its entries by key.
 class MapReader {
  public:
   MapReader(Diagnostics& diag, const Entry& self, std::span<const std::string_view> known,
@@ -171,9 +173,9 @@ class MapReader {
     // A misspelt key was already reported with this key as the suggestion; say it once.
     const bool suggested = std::find(suggested_.begin(), suggested_.end(), key) != suggested_.end();
     if (e == nullptr && is_map_ && !suggested) {
-      diag_.error(self_.key_loc, self_.path.empty()
-                                     ? fmt::format("missing required key `{}`", key)
-                                     : fmt::format("{} is missing required key `{}`", self_.name, key));
+      diag_.error(self_.key_loc, self_.path.empty() ? fmt::format("missing required key `{}`", key)
+                                                    : fmt::format("{} is missing required key `{}`",
+                                                                  self_.name, key));
     }
     return e;
   }
@@ -200,8 +202,8 @@ class MapReader {
            Keys policy) {
     const SourceLoc key_loc = diag_.at(key_node.Mark());
     if (!key_node.IsScalar()) {
-      diag_.error(key_loc, fmt::format("keys must be plain names, got {} {}", kind_name(key_node),
-                                       where()));
+      diag_.error(key_loc,
+                  fmt::format("keys must be plain names, got {} {}", kind_name(key_node), where()));
       return;
     }
     const std::string& key = key_node.Scalar();
@@ -214,8 +216,9 @@ class MapReader {
     }
     for (const auto& r : reserved) {
       if (r.key == key) {
-        diag_.error(key_loc, fmt::format("`{}` is not supported yet (planned: {}); remove it for now",
-                                         child_path(key), r.planned));
+        diag_.error(key_loc,
+                    fmt::format("`{}` is not supported yet (planned: {}); remove it for now",
+                                child_path(key), r.planned));
         return;
       }
     }
@@ -260,7 +263,8 @@ const Quantity kPercent{"a percentage such as 0.5%", parse_percent_ppm, format_p
 const Quantity kCount{"a whole number", parse_integer,
                       [](std::int64_t v) { return fmt::format("{}", v); }};
 
-std::optional<std::string> read_scalar(Diagnostics& diag, const Entry& e, std::string_view expected) {
+std::optional<std::string> read_scalar(Diagnostics& diag, const Entry& e,
+                                       std::string_view expected) {
   if (e.value.IsScalar()) return e.value.Scalar();
   diag.error(e.loc, fmt::format("{} must be {}, got {}", e.name, expected, kind_name(e.value)));
   return std::nullopt;
@@ -356,9 +360,9 @@ std::optional<T> read_choice(Diagnostics& diag, const Entry& e,
 // wrong; checks that relate several values run only when all of those values were valid, so one
 // mistake yields one message, not a cascade.
 
-constexpr std::string_view kRootKeys[] = {"name",    "description", "seed",    "duration",
-                                          "tick",    "world",       "cluster", "players",
-                                          "bots",    "network",     "expect"};
+constexpr std::string_view kRootKeys[] = {"name", "description", "seed",    "duration",
+                                          "tick", "world",       "cluster", "players",
+                                          "bots", "network",     "expect"};
 constexpr Reserved kRootReserved[] = {
     {"faults", "cross-node issue, a timeline of crashes, pauses and partitions"},
     {"chaos", "cross-node issue, random fault rates"},
@@ -375,8 +379,8 @@ std::string divisible_sizes(std::int64_t mm, std::int64_t cells) {
 
 // Cells must be equal to the millimetre, and wide enough for the ghost scheme.
 void check_cell_size(Diagnostics& diag, const Entry& cells_entry, const WorldSpec& w) {
-  const std::array<std::pair<std::int64_t, int>, 2> axes{{{w.width_mm, w.cells_x},
-                                                          {w.height_mm, w.cells_y}}};
+  const std::array<std::pair<std::int64_t, int>, 2> axes{
+      {{w.width_mm, w.cells_x}, {w.height_mm, w.cells_y}}};
   const std::array<std::string_view, 2> names{"width", "height"};
   bool equal = true;
   for (std::size_t i = 0; i < 2; ++i) {
@@ -391,15 +395,16 @@ void check_cell_size(Diagnostics& diag, const Entry& cells_entry, const WorldSpe
   if (!equal) return;
   const std::int64_t need = 2 * (w.aoi_radius_mm + 2 * w.hysteresis_mm);
   if (std::min(w.cell_width_mm(), w.cell_height_mm()) >= need) return;
-  diag.error(cells_entry.loc,
-             fmt::format("cells are {} x {}, too small for aoi_radius {} and hysteresis {}: cells "
-                         "must be at least 2 * (aoi_radius + 2 * hysteresis) = {} across, because "
-                         "a cell keeps ghosts only of its direct neighbours, so an AOI circle "
-                         "widened by the AOI rim and the handover margin must not reach past them; "
-                         "use fewer cells, a larger world or a smaller aoi_radius",
-                         format_distance_mm(w.cell_width_mm()), format_distance_mm(w.cell_height_mm()),
-                         format_distance_mm(w.aoi_radius_mm), format_distance_mm(w.hysteresis_mm),
-                         format_distance_mm(need)));
+  diag.error(
+      cells_entry.loc,
+      fmt::format("cells are {} x {}, too small for aoi_radius {} and hysteresis {}: cells "
+                  "must be at least 2 * (aoi_radius + 2 * hysteresis) = {} across, because "
+                  "a cell keeps ghosts only of its direct neighbours, so an AOI circle "
+                  "widened by the AOI rim and the handover margin must not reach past them; "
+                  "use fewer cells, a larger world or a smaller aoi_radius",
+                  format_distance_mm(w.cell_width_mm()), format_distance_mm(w.cell_height_mm()),
+                  format_distance_mm(w.aoi_radius_mm), format_distance_mm(w.hysteresis_mm),
+                  format_distance_mm(need)));
 }
 
 // Returns the world only when every part of it is valid, for checks in other sections.
@@ -411,11 +416,15 @@ std::optional<WorldSpec> parse_world(Diagnostics& diag, const Entry& e) {
   WorldSpec w;
   bool ok = true;
   const auto set = [&ok](auto& field, const auto& value) {
-    if (value) field = *value; else ok = false;
+    if (value)
+      field = *value;
+    else
+      ok = false;
   };
   if (const Entry* s = m.require("size")) {
-    const auto items = read_pair(diag, *s, "a list of two distances [width, height] such as "
-                                 "[4000m, 4000m]", {"width", "height"});
+    constexpr std::string_view kExpected =
+        "a list of two distances [width, height] such as [4000m, 4000m]";
+    const auto items = read_pair(diag, *s, kExpected, {"width", "height"});
     set(w.width_mm, items ? read(diag, (*items)[0], kDistance, 1, kMaxWorldMm) : std::nullopt);
     set(w.height_mm, items ? read(diag, (*items)[1], kDistance, 1, kMaxWorldMm) : std::nullopt);
   } else {
@@ -423,8 +432,8 @@ std::optional<WorldSpec> parse_world(Diagnostics& diag, const Entry& e) {
   }
   const Entry* cells = m.require("cells");
   if (cells != nullptr) {
-    const auto items = read_pair(diag, *cells, "a list of two whole numbers [x, y] such as [8, 8]",
-                                 {"x", "y"});
+    const auto items =
+        read_pair(diag, *cells, "a list of two whole numbers [x, y] such as [8, 8]", {"x", "y"});
     set(w.cells_x, items ? read(diag, (*items)[0], kCount, 1, kMaxCellsPerAxis) : std::nullopt);
     set(w.cells_y, items ? read(diag, (*items)[1], kCount, 1, kMaxCellsPerAxis) : std::nullopt);
   } else {
@@ -433,8 +442,8 @@ std::optional<WorldSpec> parse_world(Diagnostics& diag, const Entry& e) {
   const Entry* aoi = m.require("aoi_radius");
   set(w.aoi_radius_mm, aoi ? read(diag, *aoi, kDistance, 1, kMaxWorldMm) : std::nullopt);
   const Entry* hysteresis = m.require("hysteresis");
-  set(w.hysteresis_mm, hysteresis ? read(diag, *hysteresis, kDistance, 0, kMaxWorldMm)
-                                  : std::nullopt);
+  set(w.hysteresis_mm,
+      hysteresis ? read(diag, *hysteresis, kDistance, 0, kMaxWorldMm) : std::nullopt);
   if (const Entry* dwell = m.get("handover_dwell")) {
     set(w.handover_dwell, read_duration(diag, *dwell, Duration::zero(), kMaxDuration));
   }
@@ -469,7 +478,8 @@ std::vector<std::string> parse_node_list(Diagnostics& diag, const Entry& e) {
     if (!valid_node_name(*name)) {
       diag.error(loc, fmt::format("node name `{}` is invalid: use lowercase letters, digits and "
                                   "'-', starting with a letter, at most {} characters "
-                                  "(like `node-1`)", *name, kMaxNodeNameLength));
+                                  "(like `node-1`)",
+                                  *name, kMaxNodeNameLength));
       continue;
     }
     const auto dup = std::find(names.begin(), names.end(), *name);
@@ -487,8 +497,9 @@ std::vector<std::string> parse_node_list(Diagnostics& diag, const Entry& e) {
 std::vector<std::string> parse_cluster(Diagnostics& diag, const Entry& e) {
   static constexpr std::string_view kKeys[] = {"nodes"};
   static constexpr Reserved kReserved[] = {
-      {"assignment", kPlanCrossNode}, {"lease", kPlanCrossNode},     {"heartbeat", kPlanCrossNode},
-      {"gateways", kPlanCrossNode},   {"directory", kPlanCrossNode}, {"session_store", kPlanCrossNode},
+      {"assignment", kPlanCrossNode}, {"lease", kPlanCrossNode},
+      {"heartbeat", kPlanCrossNode},  {"gateways", kPlanCrossNode},
+      {"directory", kPlanCrossNode},  {"session_store", kPlanCrossNode},
       {"clock_drift", kPlanCrossNode}};
   MapReader m{diag, e, kKeys, kReserved};
   const Entry* nodes = m.require("nodes");
@@ -513,15 +524,16 @@ void check_hotspot_center(Diagnostics& diag, const Entry& e, Vec2 c, const World
                                 format_distance_mm(w.width_mm), format_distance_mm(w.height_mm)));
 }
 
-HotspotSpawn parse_hotspot(Diagnostics& diag, const Entry& e, const std::optional<WorldSpec>& world) {
+HotspotSpawn parse_hotspot(Diagnostics& diag, const Entry& e,
+                           const std::optional<WorldSpec>& world) {
   static constexpr std::string_view kKeys[] = {"center", "radius", "fraction"};
   MapReader m{diag, e, kKeys};
   HotspotSpawn h;
   h.enabled = true;
   h.fraction_ppm = 1'000'000;
   if (const Entry* c = m.require("center")) {
-    const auto items = read_pair(diag, *c, "a list of two distances [x, y] such as "
-                                 "[2000m, 2000m]", {"x", "y"});
+    constexpr std::string_view kExpected = "a list of two distances [x, y] such as [2000m, 2000m]";
+    const auto items = read_pair(diag, *c, kExpected, {"x", "y"});
     const auto x = items ? read(diag, (*items)[0], kDistance, 0, kMaxWorldMm) : std::nullopt;
     const auto y = items ? read(diag, (*items)[1], kDistance, 0, kMaxWorldMm) : std::nullopt;
     if (x && y) {
@@ -533,7 +545,8 @@ HotspotSpawn parse_hotspot(Diagnostics& diag, const Entry& e, const std::optiona
     if (auto v = read(diag, *r, kDistance, 1, kMaxWorldMm)) h.radius_mm = *v;
   }
   if (const Entry* f = m.get("fraction")) {
-    if (auto v = read(diag, *f, kPercent, 0, 1'000'000)) h.fraction_ppm = static_cast<std::uint32_t>(*v);
+    if (auto v = read(diag, *f, kPercent, 0, 1'000'000))
+      h.fraction_ppm = static_cast<std::uint32_t>(*v);
   }
   return h;
 }
@@ -554,7 +567,8 @@ HotspotSpawn parse_spawn(Diagnostics& diag, const Entry& e, const std::optional<
   return {};
 }
 
-PlayersSpec parse_players(Diagnostics& diag, const Entry& e, const std::optional<WorldSpec>& world) {
+PlayersSpec parse_players(Diagnostics& diag, const Entry& e,
+                          const std::optional<WorldSpec>& world) {
   static constexpr std::string_view kKeys[] = {"count", "spawn", "movement", "speed"};
   static constexpr Reserved kReserved[] = {{"actions", "session-state issue"}};
   static constexpr std::array<std::pair<std::string_view, Movement>, 3> kMovements{
@@ -592,8 +606,9 @@ BotsSpec parse_bots(Diagnostics& diag, const Entry& e, const std::optional<World
       const std::int64_t cells = world ? std::int64_t{world->cells_x} * world->cells_y : 0;
       if (cells * b.density_max > kMaxTotalBots) {
         diag.error(d->loc, fmt::format("{} max {} in each of {} cells allows {} NPCs, above the "
-                                       "limit of {}", d->name, b.density_max, cells,
-                                       cells * b.density_max, kMaxTotalBots));
+                                       "limit of {}",
+                                       d->name, b.density_max, cells, cells * b.density_max,
+                                       kMaxTotalBots));
       }
     }
   }
@@ -645,13 +660,16 @@ std::optional<net::LatencySpec> parse_latency_map(Diagnostics& diag, const Entry
     const std::string_view key = std::string_view{p.path}.substr(e.path.size() + 1);
     if (key == "distribution" || key == d.params[0] || key == d.params[1]) continue;
     diag.error(p.key_loc, fmt::format("{} does not apply to the {} distribution, which takes `{}` "
-                                      "and `{}`", p.name, d.name, d.params[0], d.params[1]));
+                                      "and `{}`",
+                                      p.name, d.name, d.params[0], d.params[1]));
   }
   const Entry* a_entry = m.require(d.params[0]);
   const Entry* b_entry = m.require(d.params[1]);
-  const Duration a_min = d.kind == net::LatencyKind::lognormal ? Duration::micros(1) : Duration::zero();
+  const Duration a_min =
+      d.kind == net::LatencyKind::lognormal ? Duration::micros(1) : Duration::zero();
   const auto a = a_entry ? read_duration(diag, *a_entry, a_min, kMaxLatency) : std::nullopt;
-  const auto b = b_entry ? read_duration(diag, *b_entry, Duration::zero(), kMaxLatency) : std::nullopt;
+  const auto b =
+      b_entry ? read_duration(diag, *b_entry, Duration::zero(), kMaxLatency) : std::nullopt;
   if (!a || !b) return std::nullopt;
   check_latency_order(diag, *b_entry, d, *a, *b);
   return net::LatencySpec{d.kind, *a, *b};
@@ -675,7 +693,9 @@ net::LinkConfig parse_network(Diagnostics& diag, const Entry& e) {
     }
   }
   const std::array<std::pair<std::string_view, std::uint32_t*>, 3> probabilities{
-      {{"loss", &link.loss_ppm}, {"duplicate", &link.duplicate_ppm}, {"reorder", &link.reorder_ppm}}};
+      {{"loss", &link.loss_ppm},
+       {"duplicate", &link.duplicate_ppm},
+       {"reorder", &link.reorder_ppm}}};
   for (const auto& [key, field] : probabilities) {
     if (const Entry* p = m.get(key)) {
       if (auto v = read(diag, *p, kPercent, 0, 1'000'000)) *field = static_cast<std::uint32_t>(*v);
@@ -698,9 +718,9 @@ Parsed<double> parse_expect_value(const MetricInfo& metric, std::string_view tex
   }
   const auto n = parse_decimal(text);
   if (!n.ok()) {
-    return {std::nullopt, fmt::format("{} is a {}: {}", metric.name,
-                                      metric.unit == MetricUnit::bytes ? "byte count" : "count",
-                                      n.error)};
+    return {std::nullopt,
+            fmt::format("{} is a {}: {}", metric.name,
+                        metric.unit == MetricUnit::bytes ? "byte count" : "count", n.error)};
   }
   return {n.value->to_double(), {}};
 }
@@ -728,8 +748,12 @@ std::string_view trim(std::string_view s) {
 std::optional<Expectation> parse_expectation(Diagnostics& diag, const Entry& e,
                                              std::string_view metric_name) {
   static constexpr std::array<std::pair<std::string_view, CompareOp>, 6> kOps{
-      {{"<=", CompareOp::le}, {">=", CompareOp::ge}, {"==", CompareOp::eq},
-       {"!=", CompareOp::ne}, {"<", CompareOp::lt},  {">", CompareOp::gt}}};
+      {{"<=", CompareOp::le},
+       {">=", CompareOp::ge},
+       {"==", CompareOp::eq},
+       {"!=", CompareOp::ne},
+       {"<", CompareOp::lt},
+       {">", CompareOp::gt}}};
   const auto metric = find_metric(metric_name);
   if (!metric) {
     std::vector<std::string_view> names;
@@ -754,7 +778,8 @@ std::optional<Expectation> parse_expectation(Diagnostics& diag, const Entry& e,
     return Expectation{std::string{metric_name}, op, *value, std::string{text}, e.loc};
   }
   diag.error(e.loc, fmt::format("{} must be \"OP VALUE\" with OP one of < <= == != >= >, such as "
-                                "\"== 0\", got `{}`", e.name, text));
+                                "\"== 0\", got `{}`",
+                                e.name, text));
   return std::nullopt;
 }
 
@@ -783,7 +808,8 @@ void parse_header(Diagnostics& diag, MapReader& m, ScenarioSpec& spec) {
         spec.name = *v;
       } else {
         diag.error(n->loc, fmt::format("`name` must be 1 to 64 letters, digits, '-', '_' or '.', "
-                                       "got `{}`; put prose in `description`", *v));
+                                       "got `{}`; put prose in `description`",
+                                       *v));
       }
     }
   }
@@ -793,22 +819,26 @@ void parse_header(Diagnostics& diag, MapReader& m, ScenarioSpec& spec) {
   if (const Entry* s = m.get("seed")) {
     if (auto text = read_scalar(diag, *s, "a whole number")) {
       const auto v = parse_u64(*text);
-      if (v.ok()) spec.seed = *v.value;
-      else diag.error(s->loc, fmt::format("`seed`: {}", v.error));
+      if (v.ok())
+        spec.seed = *v.value;
+      else
+        diag.error(s->loc, fmt::format("`seed`: {}", v.error));
     }
   }
 }
 
 void parse_timing(Diagnostics& diag, MapReader& m, ScenarioSpec& spec) {
   const Entry* d = m.require("duration");
-  const auto duration = d ? read_duration(diag, *d, Duration::micros(1), kMaxDuration) : std::nullopt;
+  const auto duration =
+      d ? read_duration(diag, *d, Duration::micros(1), kMaxDuration) : std::nullopt;
   if (duration) spec.duration = *duration;
   const Entry* t = m.get("tick");
   const auto tick = t ? read_duration(diag, *t, kMinTick, kMaxTick) : std::optional{spec.tick};
   if (tick) spec.tick = *tick;
   if (duration && tick && *tick > *duration) {
-    diag.error(t ? t->loc : d->loc, fmt::format("`tick` ({}) must not exceed `duration` ({})",
-                                                format_duration(*tick), format_duration(*duration)));
+    diag.error(t ? t->loc : d->loc,
+               fmt::format("`tick` ({}) must not exceed `duration` ({})", format_duration(*tick),
+                           format_duration(*duration)));
   }
 }
 
@@ -847,13 +877,15 @@ LoadResult load_string(std::string_view text, const std::string& file_name) {
     return {std::nullopt, diag.take()};
   }
   if (docs.empty() || (docs.size() == 1 && docs[0].IsNull())) {
-    diag.error({file_name, 1, 1}, "scenario file is empty; it needs at least `name`, `duration`, "
-                                  "`world` and `players`");
+    diag.error({file_name, 1, 1},
+               "scenario file is empty; it needs at least `name`, `duration`, "
+               "`world` and `players`");
     return {std::nullopt, diag.take()};
   }
   if (docs.size() > 1) {
-    diag.error(diag.at(docs[1].Mark()), "a scenario file holds one YAML document, but a second "
-                                        "one starts here (after `---`)");
+    diag.error(diag.at(docs[1].Mark()),
+               "a scenario file holds one YAML document, but a second "
+               "one starts here (after `---`)");
   }
   auto spec = parse_scenario(diag, docs[0], file_name);
   if (!diag.empty()) return {std::nullopt, diag.take()};
@@ -868,14 +900,14 @@ LoadResult load_file(const std::string& path) {
   }
   std::ifstream in{path, std::ios::binary};
   if (!in) {
-    return {std::nullopt, {{start, fmt::format("cannot open scenario file: {}",
-                                               std::strerror(errno))}}};
+    return {std::nullopt,
+            {{start, fmt::format("cannot open scenario file: {}", std::strerror(errno))}}};
   }
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) {
-    return {std::nullopt, {{start, fmt::format("cannot read scenario file: {}",
-                                               std::strerror(errno))}}};
+    return {std::nullopt,
+            {{start, fmt::format("cannot read scenario file: {}", std::strerror(errno))}}};
   }
   return load_string(text.str(), path);
 }

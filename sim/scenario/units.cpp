@@ -1,23 +1,25 @@
 #include "sim/scenario/units.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstdlib>
 #include <numeric>
 
-#include <fmt/format.h>
-
 namespace shardsim::scenario {
 namespace {
 
-__extension__ typedef __int128 Int128;  // exact intermediate products; __extension__ keeps -Wpedantic quiet
+__extension__ typedef __int128
+    Int128;  // exact intermediate products; __extension__ keeps -Wpedantic quiet
 
 constexpr std::array<std::int64_t, Decimal::kMaxScale + 1> kPow10 = {
     1, 10, 100, 1'000, 10'000, 100'000, 1'000'000, 10'000'000, 100'000'000, 1'000'000'000};
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// A number at the front of `text` and whatever follows it (the unit, possibly empty). An empty error
-// means `text` does not start with a number; the caller phrases that in terms of what it expected.
+// A number at the front of `text` and whatever follows it (the unit, possibly empty). An empty
+// error means `text` does not start with a number; the caller phrases that in terms of what it
+// expected.
 struct NumberAndUnit {
   Decimal number;
   std::string_view unit;
@@ -56,8 +58,8 @@ Parsed<NumberAndUnit> split_number(std::string_view text) {
       return {std::nullopt, fmt::format("expected digits after the decimal point in `{}`", all)};
     }
     if (scale > Decimal::kMaxScale) {
-      return {std::nullopt, fmt::format("too many decimal places in `{}` (at most {})", all,
-                                        Decimal::kMaxScale)};
+      return {std::nullopt,
+              fmt::format("too many decimal places in `{}` (at most {})", all, Decimal::kMaxScale)};
     }
   }
   if (overflow || mantissa > static_cast<std::uint64_t>(INT64_MAX)) {
@@ -105,8 +107,8 @@ Parsed<std::int64_t> parse_with_units(std::string_view text, const std::array<Un
   auto split = split_number(text);
   if (!split.ok()) {
     if (!split.error.empty()) return {std::nullopt, split.error};
-    return {std::nullopt, fmt::format("expected a {} such as {}, got `{}`", family.what,
-                                      family.example, text)};
+    return {std::nullopt,
+            fmt::format("expected a {} such as {}, got `{}`", family.what, family.example, text)};
   }
   const auto& [number, unit] = *split.value;
   if (unit.empty()) {
@@ -123,8 +125,8 @@ Parsed<std::int64_t> parse_with_units(std::string_view text, const std::array<Un
 // "1.5" from value / divisor, without trailing zeros.
 std::string format_fixed(std::int64_t value, std::int64_t divisor) {
   const bool negative = value < 0;
-  const std::uint64_t mag = negative ? 0 - static_cast<std::uint64_t>(value)
-                                     : static_cast<std::uint64_t>(value);
+  const std::uint64_t mag =
+      negative ? 0 - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
   const auto div = static_cast<std::uint64_t>(divisor);
   std::string out = fmt::format("{}{}", negative ? "-" : "", mag / div);
   std::uint64_t frac = mag % div;
@@ -139,7 +141,8 @@ std::string format_fixed(std::int64_t value, std::int64_t divisor) {
 }  // namespace
 
 double Decimal::to_double() const {
-  return static_cast<double>(mantissa) / static_cast<double>(kPow10[static_cast<std::size_t>(scale)]);
+  return static_cast<double>(mantissa) /
+         static_cast<double>(kPow10[static_cast<std::size_t>(scale)]);
 }
 
 Duration Rate::mean_interval() const {
@@ -173,7 +176,8 @@ Parsed<std::int64_t> parse_integer(std::string_view text) {
   }
   const auto& [number, unit] = *split.value;
   if (!unit.empty()) {
-    return {std::nullopt, fmt::format("expected a plain whole number without a unit, got `{}`", text)};
+    return {std::nullopt,
+            fmt::format("expected a plain whole number without a unit, got `{}`", text)};
   }
   const std::int64_t divisor = kPow10[static_cast<std::size_t>(number.scale)];
   if (number.mantissa % divisor != 0) {
@@ -209,7 +213,8 @@ Parsed<Duration> parse_duration(std::string_view text) {
 }
 
 Parsed<std::int64_t> parse_distance_mm(std::string_view text) {
-  static constexpr std::array<UnitFactor, 3> kUnits = {{{"mm", 1}, {"m", 1'000}, {"km", 1'000'000}}};
+  static constexpr std::array<UnitFactor, 3> kUnits = {
+      {{"mm", 1}, {"m", 1'000}, {"km", 1'000'000}}};
   return parse_with_units(text, kUnits, {"distance", "100m", "mm, m or km", "1mm"});
 }
 
@@ -243,7 +248,8 @@ Parsed<Rate> parse_rate(std::string_view text) {
   } else if (unit.empty()) {
     return {std::nullopt, fmt::format("rate needs a unit: /s or /min (got `{}`)", text)};
   } else {
-    return {std::nullopt, fmt::format("unknown rate unit `{}` in `{}`; use /s or /min", unit, text)};
+    return {std::nullopt,
+            fmt::format("unknown rate unit `{}` in `{}`; use /s or /min", unit, text)};
   }
   if (number.mantissa < 0) {
     return {std::nullopt, fmt::format("a rate cannot be negative, got `{}`", text)};
@@ -261,7 +267,8 @@ Parsed<Rate> parse_rate(std::string_view text) {
 std::string format_duration(Duration d) {
   const std::int64_t us = d.us();
   const std::int64_t mag = us < 0 ? -us : us;
-  if (mag != 0 && mag % 60'000'000 == 0) return format_fixed(us, 60'000'000) + "min";
+  if (mag == 0) return "0s";
+  if (mag % 60'000'000 == 0) return format_fixed(us, 60'000'000) + "min";
   if (mag >= 1'000'000) return format_fixed(us, 1'000'000) + "s";
   if (mag >= 1'000) return format_fixed(us, 1'000) + "ms";
   return fmt::format("{}us", us);

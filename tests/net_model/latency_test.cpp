@@ -1,11 +1,11 @@
-// Statistical tests of LatencySampler: with a fixed seed, 100k samples of each distribution must have
-// the configured median and p99 (within 5%). Expected quantiles are computed here independently of the
-// sampler's table (bisection on std::erfc), so a wrong table or a wrong interpolation fails.
+// Statistical tests of LatencySampler: with a fixed seed, 100k samples of each distribution must
+// have the configured median and p99 (within 5%). Expected quantiles are computed here
+// independently of the sampler's table (bisection on std::erfc), so a wrong table or a wrong
+// interpolation fails.
 #include "net_model/latency.h"
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <vector>

@@ -4,9 +4,10 @@
 #include "net_model/network.h"
 
 #include <catch2/catch.hpp>
-
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace shardsim::net {
@@ -121,11 +122,35 @@ TEST_CASE("network: without reordering a directed link is FIFO", "[net_model][ne
   }
   CHECK(fifo.stats().reordered == 0);
 
-  // The same traffic with every message exempt from the clamp does invert: the check above can fail.
+  // The same traffic with every message exempt from the clamp does invert: the check above can
+  // fail.
   LinkConfig always = lognormal_link();
   always.reorder_ppm = 1'000'000;
   NetworkModel unordered{kSeed, always};
   CHECK(inversions(run(unordered, kMessages, 100)) > kMessages / 10);
+}
+
+TEST_CASE("network: FIFO holds on each of 10,000 links while the link table grows",
+          "[net_model][network]") {
+  NetworkModel net{kSeed, lognormal_link()};
+  constexpr std::uint32_t kClients = 5'000;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, Time> last;  // test's own per-link record
+  int clamped = 0;
+  for (int round = 0; round < 20; ++round) {
+    for (std::uint32_t c = 0; c < kClients; ++c) {
+      const Time now = at_us(round * 200);  // much less than the latency spread
+      const std::uint32_t server = 100'000 + c % 4;
+      for (const auto& [from, to] : {std::pair{c, server}, std::pair{server, c}}) {
+        const Fate f = net.decide(HostId{from}, HostId{to}, now);
+        Time& previous = last[{from, to}];
+        REQUIRE(f.deliver_at >= previous);
+        if (f.deliver_at == previous) ++clamped;
+        previous = f.deliver_at;
+      }
+    }
+  }
+  CHECK(net.tracked_links() == 2 * kClients);
+  CHECK(clamped > 10'000);  // the clamp really was exercised
 }
 
 TEST_CASE("network: reorder 5% reorders about 5% of messages", "[net_model][network]") {
@@ -138,8 +163,8 @@ TEST_CASE("network: reorder 5% reorders about 5% of messages", "[net_model][netw
   CHECK(reordered >= 4750);
   CHECK(reordered <= 5250);
   const int inv = inversions(fates);
-  CHECK(inv > 1000);              // reordered messages really arrive after later ones
-  CHECK(inv <= 2 * 5250);         // each reordered message breaks at most two adjacent pairs
+  CHECK(inv > 1000);       // reordered messages really arrive after later ones
+  CHECK(inv <= 2 * 5250);  // each reordered message breaks at most two adjacent pairs
 }
 
 TEST_CASE("network: FIFO state is per directed link", "[net_model][network]") {
@@ -222,7 +247,8 @@ TEST_CASE("network: isolate cuts a host from everyone, both ways", "[net_model][
   CHECK(delivers(net, h1, h3));
 }
 
-TEST_CASE("network: overlapping partitions cut if any cuts; heal removes one", "[net_model][network]") {
+TEST_CASE("network: overlapping partitions cut if any cuts; heal removes one",
+          "[net_model][network]") {
   NetworkModel net{kSeed, uniform_link()};
   const PartitionId a = net.partition({{h1}, {h2}});
   const PartitionId b = net.partition({{h1, h3}, {h2}});

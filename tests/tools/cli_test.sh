@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# End-to-end tests of the shardsim CLI: exit codes (0 pass, 1 fail, 2 bad input), `file:line:col`
+# diagnostics for every bad-input fixture, --json and --trace outputs, replay digest checking, and that
+# bad input never leaves a half-written output file behind.
+set -u
+bin=$1
+root=$2
+cd "$root" || exit 2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+pass() { echo "ok   $1"; }
+fail() { echo "FAIL $1"; failures=$((failures + 1)); }
+
+expect_exit() {  # expected-code description command...
+  local want=$1 what=$2
+  shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  if [ "$got" -eq "$want" ]; then pass "$what (exit $got)"; else
+    fail "$what: exit $got, want $want"; sed 's/^/     /' "$tmp/err" | head -5; fi
+}
+
+# A small fast scenario for the run/replay checks.
+cat >"$tmp/tiny.yaml" <<'YAML'
+name: tiny
+duration: 5s
+world: {size: [400m, 400m], cells: [2, 2], aoi_radius: 50m, hysteresis: 5m}
+cluster: {nodes: 1}
+players: {count: 40, movement: border-oscillation, speed: [2m/s, 6m/s]}
+bots: {density: [1, 3]}
+network: {latency: {distribution: lognormal, median: 2ms, p99: 20ms}, loss: 1%}
+expect:
+  players.lost: "== 0"
+  handover.local.count: "> 0"
+YAML
+sed 's/handover.local.count: "> 0"/handover.local.count: "> 1000000"/' "$tmp/tiny.yaml" >"$tmp/tiny_fail.yaml"
+
+expect_exit 0 "--help" "$bin" --help
+expect_exit 0 "run --help" "$bin" run --help
+expect_exit 2 "no subcommand" "$bin"
+expect_exit 2 "unknown flag" "$bin" run "$tmp/tiny.yaml" --no-such-flag
+expect_exit 2 "non-numeric --seed" "$bin" run "$tmp/tiny.yaml" --seed abc
+expect_exit 2 "missing scenario file" "$bin" run "$tmp/does_not_exist.yaml"
+grep -q "does_not_exist.yaml:1:1: error:" "$tmp/err" && pass "missing file names path:1:1" || fail "missing file message"
+
+expect_exit 0 "run passing scenario" "$bin" run "$tmp/tiny.yaml" --seed 3 --json "$tmp/r.json" --trace "$tmp/t.jsonl"
+digest=$(awk '/^digest/ {print $2}' "$tmp/out")
+for key in scenario seed digest sim_seconds wall_seconds speedup events verdict violations metrics expectations; do
+  grep -q "\"$key\":" "$tmp/r.json" && pass "json has $key" || fail "json lacks $key"
+done
+grep -q "\"digest\": \"$digest\"" "$tmp/r.json" && pass "json digest matches summary" || fail "json digest"
+python3 -c "import json,sys; d=json.load(open('$tmp/r.json')); assert d['metrics']['players.lost']==0" \
+  && pass "json parses, metrics are numbers" || fail "json does not parse"
+head -1 "$tmp/t.jsonl" | grep -q '"kind":' && pass "trace is JSON Lines" || fail "trace format"
+
+expect_exit 0 "replay with matching digest" "$bin" replay "$tmp/tiny.yaml" --seed 3 --digest "$digest"
+expect_exit 1 "replay with wrong digest" "$bin" replay "$tmp/tiny.yaml" --seed 3 --digest 0000000000000000
+expect_exit 2 "replay with malformed digest" "$bin" replay "$tmp/tiny.yaml" --seed 3 --digest xyz
+expect_exit 1 "failing expectation" "$bin" run "$tmp/tiny_fail.yaml"
+grep -q "^replay     shardsim replay" "$tmp/out" && pass "failure prints replay command" || fail "no replay line"
+
+expect_exit 0 "check shipped scenarios" "$bin" check scenarios/*.yaml
+
+# Every bad-input fixture: exit 2 and a file:line:col diagnostic, and no --json file written.
+for f in tests/scenarios/bad/*.yaml; do
+  rm -f "$tmp/bad.json"
+  "$bin" run "$f" --json "$tmp/bad.json" >"$tmp/out" 2>"$tmp/err"
+  code=$?
+  if [ $code -eq 2 ] && grep -qE "^$f:[0-9]+:[0-9]+: error: " "$tmp/err" && [ ! -e "$tmp/bad.json" ]; then
+    pass "bad input $(basename "$f")"
+  else
+    fail "bad input $f: exit $code"; head -3 "$tmp/err"
+  fi
+done
+
+# An unwritable --json target: exit 2, nothing half-written.
+expect_exit 2 "unwritable --json" "$bin" run "$tmp/tiny.yaml" --json "$tmp/no/such/dir/r.json"
+
+echo "cli tests: $failures failure(s)"
+[ $failures -eq 0 ]
