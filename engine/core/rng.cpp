@@ -66,8 +66,12 @@ std::int64_t Rng::between(std::int64_t lo, std::int64_t hi) {
 }
 
 bool Rng::chance_ppm(std::uint32_t ppm) {
+  // One draw against a threshold: P = ppm * floor(2^64 / 1e6) / 2^64, within 1e-13 of ppm / 1e6.
+  // Probability 0 and 1 draw nothing, so they are exact.
+  constexpr std::uint64_t kUnit = UINT64_MAX / 1'000'000;
   if (ppm == 0) return false;
-  return below(1'000'000) < ppm;
+  if (ppm >= 1'000'000) return true;
+  return next_u64() < ppm * kUnit;
 }
 
 }  // namespace shardsim

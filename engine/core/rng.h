@@ -25,7 +25,7 @@ class Rng {
   std::uint64_t below(std::uint64_t bound);
   // Uniform in [lo, hi] inclusive. lo <= hi.
   std::int64_t between(std::int64_t lo, std::int64_t hi);
-  // True with probability ppm / 1'000'000.
+  // True with probability ppm / 1'000'000 (one draw; none when ppm is 0 or >= 1'000'000).
   bool chance_ppm(std::uint32_t ppm);
 
  private:

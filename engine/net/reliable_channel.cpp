@@ -31,11 +31,13 @@ bool ReliableChannel::send(std::span<const std::uint8_t> payload, Time now, Tran
 
 void ReliableChannel::send_frame(const Pending& p, Transport& transport, HostId peer) {
   scratch_.clear();
-  wire::Writer w{scratch_};
-  w.u8(0x01);
-  w.varint(p.seq);
-  w.varint(delivered_);
-  scratch_.insert(scratch_.end(), p.payload.begin(), p.payload.end());
+  {
+    wire::Writer w{scratch_, 1 + 2 * wire::Writer::kVarintMax + p.payload.size()};
+    w.u8(0x01);
+    w.varint(p.seq);
+    w.varint(delivered_);
+    w.bytes(p.payload);
+  }
   transport.send(peer, scratch_);
   ack_owed_ = false;  // piggybacked
   since_ack_ = 0;
@@ -43,9 +45,11 @@ void ReliableChannel::send_frame(const Pending& p, Transport& transport, HostId 
 
 void ReliableChannel::send_ack(Transport& transport, HostId peer) {
   scratch_.clear();
-  wire::Writer w{scratch_};
-  w.u8(0x02);
-  w.varint(delivered_);
+  {
+    wire::Writer w{scratch_, 1 + wire::Writer::kVarintMax};
+    w.u8(0x02);
+    w.varint(delivered_);
+  }
   transport.send(peer, scratch_);
   ack_owed_ = false;
   since_ack_ = 0;

@@ -6,9 +6,13 @@
 // truncation, over-long varints, values out of range — is an ordinary outcome, never a crash.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
+
+#include "engine/core/assert.h"
 
 namespace shardsim::wire {
 
@@ -19,22 +23,50 @@ inline std::int64_t unzigzag(std::uint64_t v) {
   return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
 }
 
+// Writer reserves an upper bound of bytes up front and writes through a raw pointer (no per-byte
+// capacity check); finish() — or the destructor — trims the vector to what was written. Writing more
+// than the bound is a bug, caught by an assertion.
 class Writer {
  public:
-  explicit Writer(std::vector<std::uint8_t>& out) : out_{out} {}
-  void u8(std::uint8_t v) { out_.push_back(v); }
+  static constexpr std::size_t kVarintMax = 10;
+  Writer(std::vector<std::uint8_t>& out, std::size_t max_bytes) : out_{out} {
+    const std::size_t base = out.size();
+    out.resize(base + max_bytes);
+    p_ = out.data() + base;
+    end_ = out.data() + out.size();
+  }
+  ~Writer() { finish(); }
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  void u8(std::uint8_t v) {
+    SHARD_ASSERT(p_ < end_);
+    *p_++ = v;
+  }
   void varint(std::uint64_t v) {
+    SHARD_ASSERT(end_ - p_ >= static_cast<std::ptrdiff_t>(kVarintMax));
     while (v >= 0x80) {
-      out_.push_back(static_cast<std::uint8_t>(v | 0x80));
+      *p_++ = static_cast<std::uint8_t>(v | 0x80);
       v >>= 7;
     }
-    out_.push_back(static_cast<std::uint8_t>(v));
+    *p_++ = static_cast<std::uint8_t>(v);
   }
   void svarint(std::int64_t v) { varint(zigzag(v)); }
-  std::size_t size() const { return out_.size(); }
+  void bytes(std::span<const std::uint8_t> b) {
+    SHARD_ASSERT(end_ - p_ >= static_cast<std::ptrdiff_t>(b.size()));
+    std::copy(b.begin(), b.end(), p_);
+    p_ += b.size();
+  }
+  void finish() {
+    if (p_ == nullptr) return;
+    out_.resize(static_cast<std::size_t>(p_ - out_.data()));
+    p_ = nullptr;
+  }
 
  private:
   std::vector<std::uint8_t>& out_;
+  std::uint8_t* p_;
+  std::uint8_t* end_;
 };
 
 class Reader {
@@ -51,6 +83,7 @@ class Reader {
     return in_[pos_++];
   }
   std::uint64_t varint() {
+    if (ok_ && pos_ < in_.size() && in_[pos_] < 0x80) return in_[pos_++];  // one-byte fast path
     std::uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       if (!ok_ || pos_ >= in_.size()) return fail(), 0;

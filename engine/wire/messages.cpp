@@ -8,7 +8,7 @@ namespace {
 bool coord_ok(std::int64_t v) { return v > -kCoordAbsMax && v < kCoordAbsMax; }
 
 // Reads a strictly ascending id from a delta; the first delta of a list may be 0.
-bool next_id(Reader& r, std::uint64_t& prev, bool first, EntityId& out) {
+[[gnu::always_inline]] inline bool next_id(Reader& r, std::uint64_t& prev, bool first, EntityId& out) {
   const std::uint64_t delta = r.varint();
   if (!r.ok() || (!first && delta == 0) || delta > UINT64_MAX - prev) return false;
   prev += delta;
@@ -29,7 +29,7 @@ bool peek_type(std::span<const std::uint8_t> bytes, MsgType& type) {
 }
 
 void encode(const Join& m, std::vector<std::uint8_t>& out) {
-  Writer w{out};
+  Writer w{out, 1 + 3 * Writer::kVarintMax};
   w.u8(static_cast<std::uint8_t>(MsgType::join));
   w.varint(m.player_id);
   w.svarint(m.spawn.x);
@@ -37,7 +37,7 @@ void encode(const Join& m, std::vector<std::uint8_t>& out) {
 }
 
 void encode(const MoveInput& m, std::vector<std::uint8_t>& out) {
-  Writer w{out};
+  Writer w{out, 1 + 3 * Writer::kVarintMax};
   w.u8(static_cast<std::uint8_t>(MsgType::move_input));
   w.svarint(m.target.x);
   w.svarint(m.target.y);
@@ -45,7 +45,8 @@ void encode(const MoveInput& m, std::vector<std::uint8_t>& out) {
 }
 
 void encode(const AoiBatch& m, std::vector<std::uint8_t>& out) {
-  Writer w{out};
+  const std::size_t ops = m.enters.size() + m.updates.size() + m.leaves.size();
+  Writer w{out, 1 + 4 * Writer::kVarintMax + ops * (1 + 3 * Writer::kVarintMax)};
   w.u8(static_cast<std::uint8_t>(MsgType::aoi_batch));
   w.varint(m.tick);
   std::uint64_t prev = 0;

@@ -208,8 +208,13 @@ void WorldNode::publish_view(Cell& cell, Entity& player) {
   const std::int64_t r_in2 = config_.aoi_radius_mm * config_.aoi_radius_mm;
   candidates_.clear();
   cell.index.query(player.pos, config_.aoi_outer_mm(), candidates_);
-  std::sort(candidates_.begin(), candidates_.end(),
-            [](const AoiEntry& a, const AoiEntry& b) { return a.id < b.id; });
+  // A handful of candidates: insertion sort beats std::sort's call and dispatch overhead.
+  for (std::size_t k = 1; k < candidates_.size(); ++k) {
+    const AoiEntry v = candidates_[k];
+    std::size_t m = k;
+    for (; m > 0 && v.id < candidates_[m - 1].id; --m) candidates_[m] = candidates_[m - 1];
+    candidates_[m] = v;
+  }
   batch_.clear();
   batch_.tick = tick_;
   new_view_.clear();

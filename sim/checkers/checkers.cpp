@@ -62,18 +62,40 @@ void OracleChecker::check(const WorldNode& node, Time now) {
   // touches at most three strips, and in each a binary search on y bounds the scan.
   const std::int64_t width = node.config().width_mm;
   const auto strips = static_cast<std::size_t>(width / r + 2);
-  items_.clear();
-  for (std::uint64_t id = 0; id <= max_id; ++id)
-    if (now_.present[id])
-      items_.push_back(Item{now_.pos[id].x, now_.pos[id].y, id, 0});
   const auto strip_of = [&](std::int64_t x) {
-    return static_cast<std::size_t>(std::clamp<std::int64_t>(x / r, 0, static_cast<std::int64_t>(strips) - 1));
+    return static_cast<std::size_t>(
+        std::clamp<std::int64_t>(x / r, 0, static_cast<std::int64_t>(strips) - 1));
   };
-  for (auto& it : items_) it.strip = strip_of(it.x);
-  std::sort(items_.begin(), items_.end(), [](const Item& a, const Item& b) {
+  // items_ keeps last tick's order. Entities move a fraction of a metre per tick, so after refreshing
+  // positions in place the array is nearly sorted and an insertion sort finishes it in about linear time
+  // (a full sort each tick cost more than all the checks together).
+  listed_.assign(max_id + 1, 0);
+  std::size_t keep = 0;
+  for (const auto& it : items_) {
+    if (it.id > max_id || !now_.present[it.id]) continue;  // despawned
+    const Vec2 p = now_.pos[it.id];
+    listed_[it.id] = 1;
+    items_[keep++] = Item{p.x, p.y, it.id, strip_of(p.x)};
+  }
+  items_.resize(keep);
+  for (std::uint64_t id = 0; id <= max_id; ++id)
+    if (now_.present[id] && !listed_[id])
+      items_.push_back(Item{now_.pos[id].x, now_.pos[id].y, id, strip_of(now_.pos[id].x)});
+  const auto before = [](const Item& a, const Item& b) {
     if (a.strip != b.strip) return a.strip < b.strip;
     return a.y != b.y ? a.y < b.y : a.id < b.id;
-  });
+  };
+  if (items_.size() - keep > 64) {
+    std::sort(items_.begin(), items_.end(), before);  // first tick, or a burst of spawns
+  } else {
+    for (std::size_t i = 1; i < items_.size(); ++i) {
+      if (!before(items_[i], items_[i - 1])) continue;
+      const Item v = items_[i];
+      std::size_t j = i;
+      for (; j > 0 && before(v, items_[j - 1]); --j) items_[j] = items_[j - 1];
+      items_[j] = v;
+    }
+  }
   strip_begin_.assign(strips + 1, 0);
   for (const auto& it : items_) ++strip_begin_[it.strip + 1];
   for (std::size_t i = 1; i <= strips; ++i) strip_begin_[i] += strip_begin_[i - 1];

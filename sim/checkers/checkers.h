@@ -83,6 +83,7 @@ class OracleChecker {
   ViolationLog& log_;
   std::vector<Item> items_;  // every real entity, sorted by (x strip, y, id)
   std::vector<std::size_t> strip_begin_;
+  std::vector<std::uint8_t> listed_;
   Snapshot now_;
   Snapshot prev_;
   std::uint64_t mismatches_{0};

@@ -78,7 +78,8 @@ void EventQueue::refill() {
   // Every event moves to a bucket below source_index (its key agrees with the new base on every bit
   // from source_index - 1 up), and those buckets are all empty, so appending in read order keeps
   // equal-time events in seq order. The minimum, and any ties with it, land in bucket 0. Each chunk
-  // goes back to the free list as soon as it is read, so the appends below reuse it while it is hot.
+  // goes back to the free list as soon as it is read, so the appends below reuse it while it is
+  // hot.
   for (Chunk* chunk = source.head; chunk != nullptr;) {
     const std::uint32_t count = chunk == source.tail ? source.end : kChunkEvents;
     for (std::uint32_t i = 0; i < count; ++i) {

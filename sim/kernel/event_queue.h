@@ -1,45 +1,48 @@
 // EventQueue: the kernel's pending-event set, ordered by (time, insertion sequence).
 //
 // Invariants and rules:
-// - Ties run first-in first-out: two events at the same virtual time pop in the order they were pushed.
-// - Time is monotone: push() never receives a time earlier than the last popped event's time (asserted).
-//   Before the first pop the bound is Time::zero(), so times are never negative.
+// - Ties run first-in first-out: two events at the same virtual time pop in the order they were
+//   pushed.
+// - Time is monotone: push() never receives a time earlier than the last popped event's time
+//   (asserted). Before the first pop the bound is Time::zero(), so times are never negative.
 // - No heap allocation per event in steady state: storage is a pool of fixed-size chunks recycled
 //   through a free list; the pool grows only when the number of pending events exceeds its peak.
 // - Memory follows the peak number of pending events: 40 bytes per event plus at most one partly
-//   written chunk per bucket and bucket 0's partly read one (~170 KB), never a multiple of the payload.
+//   written chunk per bucket and bucket 0's partly read one (~170 KB), never a multiple of the
+//   payload.
 // - Not thread-safe; one kernel owns one queue.
 //
-// Structure: a monotone radix heap (Ahuja, Mehlhorn, Orlin & Tarjan, 1990) over the int64 microsecond
-// time. A discrete-event kernel never schedules into the past, so the keys are monotone integers and the
-// comparison-based O(log n) of a binary heap is more than we need. With `base_` = the last popped time,
-// an event with key k lives in bucket bit_width(k ^ base_): bucket 0 holds k == base_, bucket b > 0
-// holds keys that first differ from base_ at bit b - 1. pop() serves bucket 0; when it is empty it
-// takes the lowest non-empty bucket i, makes its minimum (tracked per bucket) the new base_ and
-// redistributes its events, every one of which lands in a bucket strictly below i. An event therefore
-// moves at most once per bit of (its key ^ the base when it was pushed): O(1) amortized per bit, and
-// in practice a few sequential copies, which beats the cache misses of sifting a large binary heap.
+// Structure: a monotone radix heap (Ahuja, Mehlhorn, Orlin & Tarjan, 1990) over the int64
+// microsecond time. A discrete-event kernel never schedules into the past, so the keys are
+// monotone integers and the comparison-based O(log n) of a binary heap is more than we need.
+// With `base_` = the last popped time, an event with key k lives in bucket bit_width(k ^ base_):
+// bucket 0 holds k == base_, and bucket b > 0 holds the keys that first differ from base_ at
+// bit b - 1. pop() serves bucket 0; when it is empty it takes the lowest non-empty bucket i, makes
+// its minimum (tracked per bucket) the new base_ and redistributes its events, every one of which
+// lands in a bucket strictly below i. An event therefore moves at most once per bit of
+// (its key ^ the base when it was pushed): O(1) amortized per bit, and in practice a few
+// sequential copies, which beats the cache misses of sifting a large binary heap.
 //
-// Why the bucket invariant survives a base change: when the base moves from L to L' (the minimum of
-// bucket i, all buckets below i empty), any event in a bucket j > i has a key that differs from L at bit
-// j - 1, while L' agrees with L on every bit >= i; so key ^ L' still has its top bit at j - 1 and the
-// event is already in the right bucket. Only bucket i needs redistributing.
+// Why the bucket invariant survives a base change: when the base moves from L to L' (the minimum
+// of bucket i, all buckets below i empty), any event in a bucket j > i has a key that differs
+// from L at bit j - 1, while L' agrees with L on every bit >= i; so key ^ L' still has its top
+// bit at j - 1 and the event is already in the right bucket. Only bucket i needs redistributing.
 //
-// Why equal times pop FIFO. Claim: for every time t, all pending events with time t sit in one bucket,
-// in increasing seq order. The bucket depends only on (t, base_), so they share a bucket. Each bucket
-// is a FIFO (a list of chunks, appended at the tail, read from the head), and order holds because
-// (1) push appends the event with the largest seq so far to the tail of its bucket; (2) a refill reads
-// bucket i from head to tail and appends each event to a bucket below i, all of which were empty, so
-// events of equal time keep their relative order and nothing interleaves with older ones; (3) bucket 0
-// is only refilled when drained. Bucket 0 holds exactly the events with time == base_ == the minimum
-// pending time, so pops run in (time, seq) order. tests/sim/event_queue_test.cpp checks this
-// differentially against a binary heap.
+// Why equal times pop FIFO. Claim: for every time t, all pending events with time t sit in one
+// bucket, in increasing seq order. The bucket depends only on (t, base_), so they share a bucket.
+// Each bucket is a FIFO (a list of chunks, appended at the tail, read from the head), and order
+// holds because (1) push appends the event with the largest seq so far to the tail of its bucket;
+// (2) a refill reads bucket i from head to tail and appends each event to a bucket below i, all
+// of which were empty, so events of equal time keep their relative order and nothing interleaves
+// with older ones; (3) bucket 0 is only refilled when drained. Bucket 0 holds exactly the events
+// with time == base_ == the minimum pending time, so pops run in (time, seq) order.
+// tests/sim/event_queue_test.cpp checks this differentially against a binary heap.
 //
-// Why chunks rather than one std::vector per bucket: a vector keeps its high-water capacity, and in a
-// hold workload most of the ~log2(spread) active buckets at some point hold most of the events, so
-// per-bucket vectors retained 5-16x the live payload (215 MB for 1e6 pending events of 40 bytes).
-// Shared chunks are returned to the pool as a refill reads them and are reused, still warm in cache,
-// by the buckets it writes to.
+// Why chunks rather than one std::vector per bucket: a vector keeps its high-water capacity, and
+// in a hold workload most of the ~log2(spread) active buckets at some point hold most of the
+// events, so per-bucket vectors retained 5-16x the live payload (215 MB for 1e6 pending events of
+// 40 bytes). Shared chunks go back to the pool as a refill reads them and are reused, still warm
+// in cache, by the buckets it writes to.
 #pragma once
 
 #include <array>
@@ -126,7 +129,7 @@ class EventQueue {
   struct Bucket {
     Chunk* head{nullptr};
     Chunk* tail{nullptr};
-    std::uint32_t begin{0};            // next unread slot of head (only bucket 0 is read one by one)
+    std::uint32_t begin{0};           // next unread slot of head (only bucket 0 is read one by one)
     std::uint32_t end{kChunkEvents};  // slots written in tail
   };
 
@@ -135,7 +138,8 @@ class EventQueue {
   int bucket_of(std::uint64_t key) const { return std::bit_width(key ^ base_); }
 
   void append(Bucket& bucket, const Event& e) {
-    if (bucket.end == kChunkEvents) [[unlikely]] add_chunk(bucket);
+    if (bucket.end == kChunkEvents) [[unlikely]]
+      add_chunk(bucket);
     bucket.tail->events[bucket.end++] = e;
   }
 

@@ -1,9 +1,8 @@
 // EventQueue (monotone radix heap): order is (time, insertion sequence), ties FIFO, times monotone.
 #include "sim/kernel/event_queue.h"
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <limits>
 #include <queue>

@@ -13,8 +13,8 @@ namespace {
 
 constexpr std::uint64_t kSeed = 0x5eed'0000'401dULL;
 
-// Folds every popped (time, seq) into a value the optimizer cannot drop, and that must agree between
-// queues: same seed, same draws, same (time, seq) order => same checksum.
+// Folds every popped (time, seq) into a value the optimizer cannot drop, and that must agree
+// between queues: same seed, same draws, same (time, seq) order => same checksum.
 std::uint64_t fold(std::uint64_t checksum, std::int64_t time_us, std::uint64_t seq) {
   return (checksum ^ static_cast<std::uint64_t>(time_us)) * 0x100000001b3ULL + seq;
 }
