@@ -60,9 +60,10 @@ std::uint64_t Rng::below(std::uint64_t bound) {
 
 std::int64_t Rng::between(std::int64_t lo, std::int64_t hi) {
   SHARD_ASSERT(lo <= hi);
-  const auto span = static_cast<std::uint64_t>(hi - lo) + 1;
+  // Unsigned arithmetic: hi - lo overflows int64 for ranges wider than INT64_MAX.
+  const std::uint64_t span = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo) + 1;
   if (span == 0) return static_cast<std::int64_t>(next_u64());  // full 64-bit range
-  return lo + static_cast<std::int64_t>(below(span));
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(lo) + below(span));
 }
 
 bool Rng::chance_ppm(std::uint32_t ppm) {

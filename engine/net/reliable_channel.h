@@ -102,6 +102,9 @@ ReliableChannel::FrameResult ReliableChannel::on_frame(std::span<const std::uint
   const std::uint64_t seq = r.varint();
   const std::uint64_t ack = r.varint();
   if (!r.ok() || seq == 0 || ack >= next_seq_) return ++stats_.malformed, FrameResult::malformed;
+  // Beyond the receive window no correct peer can send: reject the frame whole, its ack included.
+  if (seq > delivered_ && seq - delivered_ > config_.window_max)
+    return ++stats_.malformed, FrameResult::malformed;
   const std::span<const std::uint8_t> payload = r.rest();
   on_ack(ack);
   if (seq <= delivered_ || out_of_order_.count(seq) != 0) {
@@ -110,7 +113,6 @@ ReliableChannel::FrameResult ReliableChannel::on_frame(std::span<const std::uint
     return FrameResult::ok;
   }
   if (seq > delivered_ + 1) {
-    if (seq - delivered_ > config_.window_max) return ++stats_.malformed, FrameResult::malformed;
     out_of_order_.emplace(seq, std::vector<std::uint8_t>(payload.begin(), payload.end()));
     send_ack(transport, peer);  // a gap: tell the sender early
     return FrameResult::ok;

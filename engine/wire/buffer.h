@@ -89,6 +89,7 @@ class Reader {
       if (!ok_ || pos_ >= in_.size()) return fail(), 0;
       const std::uint8_t b = in_[pos_++];
       if (shift == 63 && b > 1) return fail(), 0;  // overflows 64 bits
+      if (shift > 0 && b == 0) return fail(), 0;   // non-minimal: one value, one encoding
       v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
       if ((b & 0x80) == 0) return v;
     }

@@ -1,5 +1,6 @@
 #include "engine/wire/messages.h"
 
+#include "engine/core/assert.h"
 #include "engine/wire/buffer.h"
 
 namespace shardsim::wire {
@@ -52,6 +53,7 @@ void encode(const AoiBatch& m, std::vector<std::uint8_t>& out) {
   std::uint64_t prev = 0;
   w.varint(m.enters.size());
   for (const auto& e : m.enters) {
+    SHARD_ASSERT(e.id.value() > prev || (prev == 0 && &e == &m.enters.front()));  // ascending ids
     w.varint(e.id.value() - prev);
     prev = e.id.value();
     w.u8(static_cast<std::uint8_t>(e.kind));
@@ -61,6 +63,7 @@ void encode(const AoiBatch& m, std::vector<std::uint8_t>& out) {
   prev = 0;
   w.varint(m.updates.size());
   for (const auto& u : m.updates) {
+    SHARD_ASSERT(u.id.value() > prev || (prev == 0 && &u == &m.updates.front()));
     w.varint(u.id.value() - prev);
     prev = u.id.value();
     w.svarint(u.delta.x);
@@ -69,6 +72,7 @@ void encode(const AoiBatch& m, std::vector<std::uint8_t>& out) {
   prev = 0;
   w.varint(m.leaves.size());
   for (const auto& id : m.leaves) {
+    SHARD_ASSERT(id.value() > prev || (prev == 0 && &id == &m.leaves.front()));
     w.varint(id.value() - prev);
     prev = id.value();
   }

@@ -46,7 +46,7 @@ class AoiIndex {
   int ny_{1};
   std::vector<AoiEntry> staged_;
   std::vector<AoiEntry> entries_;
-  std::vector<std::uint32_t> offsets_;  // nx*ny + 1
+  std::vector<std::uint32_t> offsets_{0, 0};  // nx*ny + 1 (a default index is one bucket)
   std::vector<std::uint32_t> bucket_of_;
 };
 

@@ -21,6 +21,9 @@ struct NodeConfig {
   Duration handover_dwell{Duration::millis(500)};
   Duration tick{Duration::millis(50)};
   std::uint32_t max_players{0};  // player ids are 1..max_players; NPC ids start above
+  // Client sessions the node keeps; frames from further unknown hosts are refused and counted, so junk
+  // from many hosts cannot grow memory without bound. 0 means max_players.
+  std::uint32_t sessions_max{0};
   std::int64_t player_speed_max_mm_s{6000};
   int bots_min{0};
   int bots_max{0};

@@ -108,7 +108,10 @@ void WorldNode::move_entities() {
 
 void WorldNode::handovers() {
   const std::int64_t h = config_.hysteresis_mm;
-  const std::int64_t dwell_ticks = std::max<std::int64_t>(1, config_.handover_dwell / config_.tick);
+  // outside_ticks counts tick-end observations; n of them span n - 1 ticks, so staying beyond for the
+  // whole dwell takes 1 + ceil(dwell / tick) of them.
+  const std::int64_t dwell_ticks =
+      1 + (config_.handover_dwell + config_.tick - Duration::micros(1)) / config_.tick;
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
     Cell& cell = cells_[ci];
     const Rect& r = cell.rect;
@@ -270,10 +273,18 @@ void WorldNode::service_channels() {
 }
 
 void WorldNode::on_message(HostId from, std::span<const std::uint8_t> bytes) {
-  auto [it, inserted] =
-      session_of_host_.try_emplace(from.value(), static_cast<std::uint32_t>(sessions_.size()));
-  if (inserted) sessions_.push_back(Session{from, 0, ReliableChannel{config_.channel}});
-  Session& session = sessions_[it->second];
+  auto found = session_of_host_.find(from.value());
+  if (found == session_of_host_.end()) {
+    const std::uint32_t limit = config_.sessions_max != 0 ? config_.sessions_max : config_.max_players;
+    if (sessions_.size() >= limit) {
+      ++stats_.rejected_sessions;
+      env_.tracer.record(TraceKind::decode_error, from.value(), bytes.size(), 2);
+      return;
+    }
+    found = session_of_host_.emplace(from.value(), static_cast<std::uint32_t>(sessions_.size())).first;
+    sessions_.push_back(Session{from, 0, ReliableChannel{config_.channel}});
+  }
+  Session& session = sessions_[found->second];
   const auto result = session.channel.on_frame(
       bytes, env_.transport, from,
       [&](std::span<const std::uint8_t> payload) { handle_payload(session, payload); });

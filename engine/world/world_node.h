@@ -46,6 +46,7 @@ class WorldNode final : public Process {
     std::uint64_t retransmits{0};
     std::uint64_t inputs{0};
     std::uint64_t rejected_joins{0};
+    std::uint64_t rejected_sessions{0};  // frames from unknown hosts beyond sessions_max
     std::uint64_t entities_max{0};
   };
 

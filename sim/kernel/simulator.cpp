@@ -102,13 +102,19 @@ void Simulator::dispatch(const Event& e) {
   const auto kind = static_cast<Kind>(e.kind);
   if (kind == Kind::action) {
     ++events_;
-    actions_[e.a]();
+    // Moved out first: the action may call at(), which can reallocate actions_ under it.
+    const std::function<void()> action = std::move(actions_[e.a]);
+    action();
     return;
   }
   Host& h = *hosts_[e.host];
   if (kind == Kind::timer) {
     TimerSlot& slot = timers_[e.a >> 32];
-    if (!slot.armed || slot.generation != static_cast<std::uint32_t>(e.a)) return;  // cancelled
+    if (slot.generation != static_cast<std::uint32_t>(e.a)) return;
+    if (!slot.armed) {  // cancelled: the slot is free now that its event has popped
+      free_timers_.push_back(static_cast<std::uint32_t>(e.a >> 32));
+      return;
+    }
     if (slot.incarnation != h.incarnation || !h.up) {  // the host crashed since: timer lost
       slot.armed = false;
       free_timers_.push_back(static_cast<std::uint32_t>(e.a >> 32));
@@ -116,6 +122,14 @@ void Simulator::dispatch(const Event& e) {
     }
     if (h.paused) {
       h.deferred.push_back(e);
+      return;
+    }
+    if (local_time(h) < slot.local_at) {
+      // The host's clock was set back since the timer was armed: not due yet by that clock.
+      Event later = e;
+      later.time = virtual_from_local(h, slot.local_at);
+      SHARD_ASSERT(later.time > now_);
+      queue_.push(later);
       return;
     }
     slot.armed = false;
@@ -204,6 +218,7 @@ TimerId Simulator::set_timer(HostId h, Time local_at, std::uint64_t tag) {
   s.host = h.value();
   s.incarnation = host.incarnation;
   s.armed = true;
+  s.local_at = local_at;
   Time at = virtual_from_local(host, local_at);
   if (at < now_) at = now_;
   const std::uint64_t id = (static_cast<std::uint64_t>(slot) << 32) | s.generation;
@@ -220,8 +235,12 @@ void Simulator::cancel_timer(TimerId id) {
 
 Time Simulator::local_time(const Host& h) const {
   if (h.drift_ppm == 0) return now_ + h.clock_offset;
-  return now_ + h.clock_offset + Duration::micros(now_.us() / 1'000'000 * h.drift_ppm +
-                                                  now_.us() % 1'000'000 * h.drift_ppm / 1'000'000);
+  // local = v + off + floor(v * drift / 1e6). Floor, not truncation, for negative drift too, so
+  // that virtual_from_local's ceiling is its exact inverse: a timer fires at the first instant the
+  // clock reads its deadline, not a microsecond after.
+  const i128 skew = static_cast<i128>(now_.us()) * h.drift_ppm;
+  const i128 floor = skew / 1'000'000 - (skew % 1'000'000 < 0 ? 1 : 0);
+  return now_ + h.clock_offset + Duration::micros(static_cast<std::int64_t>(floor));
 }
 
 Time Simulator::virtual_from_local(const Host& h, Time local) const {
@@ -240,8 +259,14 @@ void Simulator::crash(HostId id) {
   h.up = false;
   h.paused = false;
   h.process.reset();
-  for (const Event& e : h.deferred)
-    if (static_cast<Kind>(e.kind) == Kind::deliver) free_buffer(static_cast<std::uint32_t>(e.a));
+  for (const Event& e : h.deferred) {
+    if (static_cast<Kind>(e.kind) == Kind::deliver) {
+      free_buffer(static_cast<std::uint32_t>(e.a));
+    } else {  // a deferred timer's event will never pop again: free its slot here
+      timers_[e.a >> 32].armed = false;
+      free_timers_.push_back(static_cast<std::uint32_t>(e.a >> 32));
+    }
+  }
   h.deferred.clear();
   ++h.incarnation;  // every timer of the old incarnation is now dead
 }
@@ -265,12 +290,12 @@ void Simulator::resume(HostId id) {
   if (!h.up || !h.paused) return;
   trace_.record(now_, TraceKind::fault, id, 4, h.deferred.size(), 0);
   h.paused = false;
-  // Re-queue in original order at the resume instant: FIFO keeps their relative order.
-  for (Event e : h.deferred) {
-    e.time = now_;
-    queue_.push(e);
-  }
-  h.deferred.clear();
+  // Run the backlog now, in the order it fell due, before anything else reaches the host:
+  // re-queueing it at the resume instant would let a timer or message due at that same instant
+  // (scheduled before the backlog was re-queued) overtake events that fell due long before it.
+  std::vector<Event> backlog;
+  backlog.swap(h.deferred);
+  for (const Event& e : backlog) dispatch(e);
 }
 
 void Simulator::set_clock(HostId id, Duration offset, std::int64_t drift_ppm) {

@@ -8,7 +8,8 @@
 //    read only durable state the factory captured.
 //  - A paused host runs nothing: timers and messages that fall due while it is paused queue, in order,
 //    and run when it resumes, with the host acting on whatever it believed before the pause.
-//  - Each host has its own clock: local = virtual + offset + drift. Timers are set in local time.
+//  - Each host has its own clock: local = virtual + offset + drift. Timers are set in local time
+//    and never fire before the host's clock reads their deadline, even if set_clock moves it back.
 //  - Every send, delivery, drop, duplicate, timer and fault is recorded in the trace.
 #pragma once
 
@@ -84,6 +85,7 @@ class Simulator {
     std::uint32_t host{0};
     std::uint32_t incarnation{0};
     bool armed{false};
+    Time local_at;  // the deadline by the host's clock, re-checked when the event pops
   };
   friend struct HostEnv;
 

@@ -1,6 +1,7 @@
 #include "sim/scenario/loader.h"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -42,6 +43,7 @@ class Diagnostics {
     list_.push_back({loc, std::move(message)});
   }
   bool empty() const { return list_.empty(); }
+  std::size_t count() const { return list_.size(); }
 
   std::vector<Diagnostic> take() {
     std::stable_sort(list_.begin(), list_.end(), [](const Diagnostic& a, const Diagnostic& b) {
@@ -504,7 +506,16 @@ std::vector<std::string> parse_cluster(Diagnostics& diag, const Entry& e) {
   MapReader m{diag, e, kKeys, kReserved};
   const Entry* nodes = m.require("nodes");
   if (nodes == nullptr) return {};
-  if (nodes->value.IsSequence()) return parse_node_list(diag, *nodes);
+  // Phase A simulates one node owning every cell; more nodes would silently idle, so say so.
+  const auto phase_a_only = [&](std::vector<std::string> names, std::size_t errors_before) {
+    if (names.size() > 1 && diag.count() == errors_before)
+      diag.error(nodes->loc, fmt::format("{}: {} nodes need cross-node sharding, which is not "
+                                         "supported yet (planned: cross-node issue); use 1 node",
+                                         nodes->name, names.size()));
+    return names;
+  };
+  const std::size_t errors_before = diag.count();
+  if (nodes->value.IsSequence()) return phase_a_only(parse_node_list(diag, *nodes), errors_before);
   if (!nodes->value.IsScalar()) {
     diag.error(nodes->loc, fmt::format("{} must be a node count such as 1 or a list of node names "
                                        "such as [alpha, beta], got {}",
@@ -514,7 +525,7 @@ std::vector<std::string> parse_cluster(Diagnostics& diag, const Entry& e) {
   const auto count = read(diag, *nodes, kCount, 1, kMaxNodes);
   std::vector<std::string> names;
   for (std::int64_t i = 1; count && i <= *count; ++i) names.push_back(fmt::format("node-{}", i));
-  return names;
+  return phase_a_only(std::move(names), errors_before);
 }
 
 void check_hotspot_center(Diagnostics& diag, const Entry& e, Vec2 c, const WorldSpec& w) {
@@ -865,29 +876,123 @@ std::optional<ScenarioSpec> parse_scenario(Diagnostics& diag, const YAML::Node& 
   return spec;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Reading the YAML stream. yaml-cpp 0.7's LoadAll loops forever, allocating, when a token cannot
+// start a node (a stray `,`: jbeder/yaml-cpp#1040, fixed upstream after 0.7): the parser reports
+// an empty document without consuming the token, again and again. So the loader walks documents
+// with the event parser, treats an empty document that makes no progress as malformed YAML, and
+// builds nodes for the first document only (YAML::Load reads exactly one).
+
+// Where a document's first node is and whether that node is all it holds, and empty.
+class DocumentShape : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    root_ = mark;
+    nodes_ = 0;
+    null_root_ = false;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark, true); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark, false); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    node(mark, false);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(mark, false);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    node(mark, false);
+  }
+  void OnMapEnd() override {}
+
+  const YAML::Mark& root() const { return root_; }
+  bool empty() const { return nodes_ == 1 && null_root_; }
+
+ private:
+  void node(const YAML::Mark& mark, bool is_null) {
+    if (nodes_++ == 0) {
+      root_ = mark;
+      null_root_ = is_null;
+    }
+  }
+  YAML::Mark root_;
+  int nodes_{0};
+  bool null_root_{false};
+};
+
+struct StreamShape {
+  int documents{0};        // counted up to 3
+  YAML::Mark second_root;  // the second document's first node, when documents >= 2
+  std::optional<YAML::Mark> stuck_at;
+};
+
+// Throws YAML::Exception for malformed YAML, like the node API.
+StreamShape scan_stream(const std::string& text) {
+  std::istringstream in{text};
+  YAML::Parser parser{in};
+  DocumentShape doc;
+  StreamShape shape;
+  std::optional<YAML::Mark> previous_empty_root;
+  while (shape.documents < 3 && parser.HandleNextDocument(doc)) {
+    ++shape.documents;
+    if (shape.documents == 2) shape.second_root = doc.root();
+    if (doc.empty() && previous_empty_root && previous_empty_root->pos == doc.root().pos) {
+      shape.stuck_at = doc.root();
+      break;
+    }
+    previous_empty_root = doc.empty() ? std::optional{doc.root()} : std::nullopt;
+  }
+  return shape;
+}
+
+// yaml-cpp's messages speak parser; for the mistakes designers actually make, say what to do.
+std::string yaml_hint(std::string_view message) {
+  if (message == YAML::ErrorMsg::CHAR_IN_BLOCK) {
+    return " (a value starting with `>` or `|` begins a block of text in YAML: quote "
+           "expectations, e.g. \"> 100\")";
+  }
+  if (message == YAML::ErrorMsg::END_OF_SEQ_FLOW) return " (a `[` is never closed)";
+  if (message == YAML::ErrorMsg::END_OF_MAP_FLOW) return " (a `{` is never closed)";
+  return {};
+}
+
 }  // namespace
 
 LoadResult load_string(std::string_view text, const std::string& file_name) {
   Diagnostics diag{file_name};
-  std::vector<YAML::Node> docs;
+  const std::string input{text};
+  StreamShape shape;
+  YAML::Node doc;
   try {
-    docs = YAML::LoadAll(std::string{text});
+    shape = scan_stream(input);
+    if (!shape.stuck_at && shape.documents > 0) doc = YAML::Load(input);
   } catch (const YAML::Exception& e) {
-    diag.error(diag.at(e.mark), fmt::format("malformed YAML: {}", e.msg));
+    diag.error(diag.at(e.mark), fmt::format("malformed YAML: {}{}", e.msg, yaml_hint(e.msg)));
     return {std::nullopt, diag.take()};
   }
-  if (docs.empty() || (docs.size() == 1 && docs[0].IsNull())) {
+  if (shape.stuck_at) {
+    const auto pos = static_cast<std::size_t>(shape.stuck_at->pos);
+    diag.error(diag.at(*shape.stuck_at),
+               pos < input.size() ? fmt::format("malformed YAML: unexpected `{}`", input[pos])
+                                  : std::string{"malformed YAML"});
+    return {std::nullopt, diag.take()};
+  }
+  if (shape.documents == 0 || doc.IsNull()) {
     diag.error({file_name, 1, 1},
-               "scenario file is empty; it needs at least `name`, `duration`, "
-               "`world` and `players`");
+               "scenario file is empty; it needs at least `name`, `duration`, `world` and "
+               "`players`");
     return {std::nullopt, diag.take()};
   }
-  if (docs.size() > 1) {
-    diag.error(diag.at(docs[1].Mark()),
-               "a scenario file holds one YAML document, but a second "
-               "one starts here (after `---`)");
+  if (shape.documents > 1) {
+    diag.error(diag.at(shape.second_root),
+               "a scenario file holds one YAML document, but a second one (after a `---` line) "
+               "starts here");
   }
-  auto spec = parse_scenario(diag, docs[0], file_name);
+  auto spec = parse_scenario(diag, doc, file_name);
   if (!diag.empty()) return {std::nullopt, diag.take()};
   return {std::move(spec), {}};
 }

@@ -1,14 +1,15 @@
-// engine/world/aoi_index: the uniform grid must answer exactly what a brute-force scan answers — for
-// points outside the bounds, on bucket edges, radius 0 and radii larger than a bucket — in an order that
-// depends only on the insertion order, and a rebuild after clear() must forget the old entries.
-#include <catch2/catch.hpp>
+// engine/world/aoi_index: the uniform grid must answer exactly what a brute-force scan answers —
+// for points outside the bounds, on bucket edges, radius 0 and radii larger than a bucket — in an
+// order that depends only on the insertion order, and a rebuild after clear() must forget the old
+// entries.
+#include "engine/world/aoi_index.h"
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <vector>
 
 #include "engine/core/rng.h"
-#include "engine/world/aoi_index.h"
 
 namespace shardsim {
 namespace {
@@ -31,15 +32,19 @@ std::vector<std::uint64_t> brute(const std::vector<AoiEntry>& all, Vec2 c, std::
   return ids_of(hit);
 }
 
-// Coordinates that stress the grid: anywhere in and around the bounds, on bucket edges and +-1 of them,
-// on the bounds themselves, and far outside.
+// Coordinates that stress the grid: anywhere in and around the bounds, on bucket edges and +-1 of
+// them, on the bounds themselves, and far outside.
 std::int64_t tricky(Rng& rng, std::int64_t lo, std::int64_t hi) {
   switch (rng.below(5)) {
     case 0:
-    case 1: return rng.between(lo, hi - 1);
-    case 2: return lo + kBucket * rng.between(0, (hi - lo) / kBucket + 1) + rng.between(-1, 1);
-    case 3: return rng.chance_ppm(500'000) ? lo + rng.between(-1, 0) : hi + rng.between(-1, 0);
-    default: return rng.between(lo - 3 * kBucket, hi + 3 * kBucket);
+    case 1:
+      return rng.between(lo, hi - 1);
+    case 2:
+      return lo + kBucket * rng.between(0, (hi - lo) / kBucket + 1) + rng.between(-1, 1);
+    case 3:
+      return rng.chance_ppm(500'000) ? lo + rng.between(-1, 0) : hi + rng.between(-1, 0);
+    default:
+      return rng.between(lo - 3 * kBucket, hi + 3 * kBucket);
   }
 }
 
@@ -50,8 +55,9 @@ Vec2 tricky_point(Rng& rng) {
 std::vector<AoiEntry> random_entries(Rng& rng, std::size_t n, std::uint64_t first_id) {
   std::vector<AoiEntry> v;
   for (std::size_t i = 0; i < n; ++i) {
-    const Vec2 p = rng.chance_ppm(50'000) && !v.empty() ? v[rng.below(v.size())].pos  // shared spots
-                                                        : tricky_point(rng);
+    const Vec2 p = rng.chance_ppm(50'000) && !v.empty()
+                       ? v[rng.below(v.size())].pos  // shared spots
+                       : tricky_point(rng);
     v.push_back({EntityId{first_id + i}, p,
                  rng.chance_ppm(500'000) ? wire::EntityKind::npc : wire::EntityKind::player});
   }
@@ -60,11 +66,16 @@ std::vector<AoiEntry> random_entries(Rng& rng, std::size_t n, std::uint64_t firs
 
 std::int64_t random_radius(Rng& rng) {
   switch (rng.below(5)) {
-    case 0: return 0;
-    case 1: return kBucket;
-    case 2: return kBucket + rng.between(-1, 1);
-    case 3: return rng.between(1, 3 * kBucket);  // larger than a bucket: more than 3x3 buckets
-    default: return rng.between(1, kBucket);
+    case 0:
+      return 0;
+    case 1:
+      return kBucket;
+    case 2:
+      return kBucket + rng.between(-1, 1);
+    case 3:
+      return rng.between(1, 3 * kBucket);  // larger than a bucket: more than 3x3 buckets
+    default:
+      return rng.between(1, kBucket);
   }
 }
 
@@ -77,7 +88,8 @@ AoiIndex build_index(const std::vector<AoiEntry>& entries) {
 
 }  // namespace
 
-TEST_CASE("aoi index: 500 queries over 2000 entries match a brute-force scan", "[engine][aoi_index]") {
+TEST_CASE("aoi index: 500 queries over 2000 entries match a brute-force scan",
+          "[engine][aoi_index]") {
   Rng rng = Rng::stream(1, "test.aoi_index");
   const auto entries = random_entries(rng, 2000, 1);
   const AoiIndex index = build_index(entries);
@@ -87,7 +99,8 @@ TEST_CASE("aoi index: 500 queries over 2000 entries match a brute-force scan", "
   std::vector<AoiEntry> out;
   for (int q = 0; q < 500; ++q) {
     // Some queries centre on an entry, so radius 0 and edge cases have something to find.
-    const Vec2 c = rng.chance_ppm(300'000) ? entries[rng.below(entries.size())].pos : tricky_point(rng);
+    const Vec2 c =
+        rng.chance_ppm(300'000) ? entries[rng.below(entries.size())].pos : tricky_point(rng);
     const std::int64_t r = random_radius(rng);
     INFO("query " << q << " at (" << c.x << ", " << c.y << ") r " << r);
     out.clear();
@@ -209,7 +222,8 @@ TEST_CASE("aoi index: a rebuild after clear forgets the old entries", "[engine][
   REQUIRE(out.empty());
 }
 
-TEST_CASE("aoi index: a default-constructed index builds and answers empty", "[engine][aoi_index]") {
+TEST_CASE("aoi index: a default-constructed index builds and answers empty",
+          "[engine][aoi_index]") {
   AoiIndex index;
   index.build();
   std::vector<AoiEntry> out;

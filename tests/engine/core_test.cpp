@@ -1,9 +1,8 @@
-// engine/core: the deterministic Rng (sequences, streams, distributions, golden values) and the integer
-// geometry (isqrt, Rect::dist2_to) that every distance comparison in the engine relies on.
-#include <catch2/catch.hpp>
-
+// engine/core: the deterministic Rng (sequences, streams, distributions, golden values) and the
+// integer geometry (isqrt, Rect::dist2_to) that every distance comparison in the engine relies on.
 #include <array>
 #include <bit>
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <limits>
 #include <set>
@@ -25,7 +24,8 @@ std::vector<std::uint64_t> draw(Rng rng, int n) {
   return out;
 }
 
-// Checks the floor-sqrt definition exactly, in 128-bit arithmetic so the check itself cannot overflow.
+// Checks the floor-sqrt definition exactly, in 128-bit arithmetic so the check itself cannot
+// overflow.
 void require_isqrt_exact(std::int64_t v) {
   const std::int64_t r = isqrt(v);
   INFO("v = " << v << ", isqrt(v) = " << r);
@@ -35,7 +35,8 @@ void require_isqrt_exact(std::int64_t v) {
   REQUIRE((r128 + 1) * (r128 + 1) > v);
 }
 
-// The reference for Rect::dist2_to: the nearest integer point of the half-open rectangle, by search.
+// The reference for Rect::dist2_to: the nearest integer point of the half-open rectangle, by
+// search.
 std::int64_t brute_dist2(const Rect& rect, Vec2 p) {
   std::int64_t best = std::numeric_limits<std::int64_t>::max();
   for (std::int64_t x = rect.min.x; x < rect.max.x; ++x)
@@ -61,8 +62,8 @@ TEST_CASE("rng: neighbouring seeds give different sequences", "[engine][rng]") {
 
 TEST_CASE("rng: golden first outputs pin the algorithm", "[engine][rng]") {
   // xoshiro256** seeded by splitmix64(7); the first three values were cross-checked against an
-  // independent Python transcription of the reference C code. If these change, every recorded scenario
-  // digest changes too: that must be a deliberate decision, never an accident.
+  // independent Python transcription of the reference C code. If these change, every recorded
+  // scenario digest changes too: that must be a deliberate decision, never an accident.
   Rng plain{7};
   REQUIRE(plain.next_u64() == 0xb358faf74ef9765aULL);
   REQUIRE(plain.next_u64() == 0x475c3d964f482cd2ULL);
@@ -97,8 +98,8 @@ TEST_CASE("rng: streams with different names or indices are independent", "[engi
     Rng a = pairs[k].a;
     Rng b = pairs[k].b;
     // Independent 64-bit words agree on 32 bits on average; over n pairs the mean has standard
-    // deviation 4/sqrt(n) ~ 0.03 bits, so +-0.25 is a generous bound that a shared or shifted stream
-    // (agreement 64, or correlated bits) cannot meet.
+    // deviation 4/sqrt(n) ~ 0.03 bits, so +-0.25 is a generous bound that a shared or shifted
+    // stream (agreement 64, or correlated bits) cannot meet.
     std::uint64_t agreeing_bits = 0;
     std::set<std::uint64_t> seen_a;
     int shared_values = 0;
@@ -168,8 +169,8 @@ TEST_CASE("rng: between stays inside its inclusive bounds and reaches both ends"
 }
 
 TEST_CASE("rng: between works at the extremes of int64", "[engine][rng]") {
-  // The span of these ranges does not fit in int64: computing it in signed arithmetic overflows (UB,
-  // trapped by the sanitizer build).
+  // The span of these ranges does not fit in int64: computing it in signed arithmetic overflows
+  // (UB, trapped by the sanitizer build).
   Rng rng{11};
   std::set<std::int64_t> low_end;
   std::set<std::int64_t> high_end;
@@ -212,8 +213,8 @@ TEST_CASE("rng: chance_ppm(0) never fires and chance_ppm(1'000'000) always does"
 }
 
 TEST_CASE("rng: chance_ppm at probability 0 or 1 draws nothing from the stream", "[engine][rng]") {
-  // Certain outcomes must not shift the stream, so a config change from 0% to 100% of some fault does
-  // not perturb every later draw of the same component.
+  // Certain outcomes must not shift the stream, so a config change from 0% to 100% of some fault
+  // does not perturb every later draw of the same component.
   Rng used{8};
   Rng fresh{8};
   REQUIRE_FALSE(used.chance_ppm(0));
@@ -278,7 +279,8 @@ TEST_CASE("rect: dist2_to is 0 inside and the squared distance to the nearest po
   REQUIRE(r.dist2_to({-3, 25}) == 3 * 3 + 6 * 6);
 }
 
-TEST_CASE("rect: dist2_to matches a brute-force search over random rectangles", "[engine][geometry]") {
+TEST_CASE("rect: dist2_to matches a brute-force search over random rectangles",
+          "[engine][geometry]") {
   Rng rng{77};
   for (int i = 0; i < 2000; ++i) {
     const Vec2 min{rng.between(-20, 20), rng.between(-20, 20)};

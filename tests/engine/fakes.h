@@ -1,7 +1,7 @@
-// Test doubles for the engine's Env: a clock advanced by hand, timers that only record what was asked,
-// a transport that captures every sent byte vector, and a tracer that keeps its events. None of them
-// does anything on its own — the test decides when time passes and which bytes arrive where — so a
-// unit test drives an engine component step by step without the simulator kernel.
+// Test doubles for the engine's Env: a clock advanced by hand, timers that only record what was
+// asked, a transport that captures every sent byte vector, and a tracer that keeps its events. None
+// of them does anything on its own — the test decides when time passes and which bytes arrive where
+// — so a unit test drives an engine component step by step without the simulator kernel.
 #pragma once
 
 #include <cstdint>

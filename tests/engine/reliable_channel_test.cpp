@@ -1,16 +1,16 @@
 // engine/net/reliable_channel: two channels A <-> B over a network the test controls frame by frame
-// (drop, duplicate, delay) and a clock advanced by hand. Whatever the network does, every payload is
-// delivered exactly once and in order, the sender's backlog drains, the window is a hard limit, and
-// malformed frames are rejected whole and counted.
-#include <catch2/catch.hpp>
+// (drop, duplicate, delay) and a clock advanced by hand. Whatever the network does, every payload
+// is delivered exactly once and in order, the sender's backlog drains, the window is a hard limit,
+// and malformed frames are rejected whole and counted.
+#include "engine/net/reliable_channel.h"
 
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <vector>
 
 #include "engine/core/rng.h"
-#include "engine/net/reliable_channel.h"
 #include "tests/engine/fakes.h"
 
 namespace shardsim {
@@ -26,7 +26,7 @@ constexpr HostId kB{2};
 // What the network does to one frame.
 struct Fate {
   bool drop{false};
-  int copies{1};     // > 1: duplicated
+  int copies{1};       // > 1: duplicated
   int delay_steps{0};  // > 0: later frames overtake it
 };
 
@@ -40,8 +40,8 @@ struct Endpoint {
 };
 
 // Two endpoints and the frames between them. One step: both sides offer queued payloads, the clock
-// advances, frames due this step arrive (in the order sent, unless delayed), then both sides run their
-// retransmission scan and flush owed acks — what a node does once per tick.
+// advances, frames due this step arrive (in the order sent, unless delayed), then both sides run
+// their retransmission scan and flush owed acks — what a node does once per tick.
 class Link {
  public:
   using Policy = std::function<Fate(HostId from, std::uint64_t frame_index)>;
@@ -62,10 +62,9 @@ class Link {
     in_flight_ = std::move(later);
     for (const auto& f : due) {
       Endpoint& to = f.to == kA ? a : b;
-      const auto result = to.channel.on_frame(f.bytes, to.transport, f.from,
-                                              [&](std::span<const std::uint8_t> p) {
-                                                to.delivered.emplace_back(p.begin(), p.end());
-                                              });
+      const auto result = to.channel.on_frame(
+          f.bytes, to.transport, f.from,
+          [&](std::span<const std::uint8_t> p) { to.delivered.emplace_back(p.begin(), p.end()); });
       REQUIRE(result == ReliableChannel::FrameResult::ok);  // the network never forges frames
     }
     for (Endpoint* e : {&a, &b}) {
@@ -78,8 +77,8 @@ class Link {
   }
 
   bool idle() const {
-    return in_flight_.empty() && a.to_send.empty() && b.to_send.empty() && a.channel.unacked() == 0 &&
-           b.channel.unacked() == 0;
+    return in_flight_.empty() && a.to_send.empty() && b.to_send.empty() &&
+           a.channel.unacked() == 0 && b.channel.unacked() == 0;
   }
 
   ManualClock clock;
@@ -164,7 +163,8 @@ TEST_CASE("reliable channel: a perfect network delivers in order and acks everyt
   Link link{ReliableChannel::Config{}};
   Rng rng{1};
   std::vector<Bytes> sent;
-  for (std::uint32_t i = 0; i < 100; ++i) link.a.to_send.push_back(sent.emplace_back(payload(i, rng)));
+  for (std::uint32_t i = 0; i < 100; ++i)
+    link.a.to_send.push_back(sent.emplace_back(payload(i, rng)));
   for (int s = 0; s < 20 && !link.idle(); ++s) link.step();
   REQUIRE(link.idle());
   REQUIRE(link.b.delivered == sent);
@@ -174,8 +174,8 @@ TEST_CASE("reliable channel: a perfect network delivers in order and acks everyt
 
 TEST_CASE("reliable channel: scripted drop, duplicate and reorder still give exactly-once in order",
           "[engine][reliable_channel]") {
-  // A's frames by index: 0 seq1 delivered, 1 seq2 dropped, 2 seq3 duplicated, 3 seq4 delayed so seq5
-  // overtakes it, 4 seq5. B's acks pass untouched.
+  // A's frames by index: 0 seq1 delivered, 1 seq2 dropped, 2 seq3 duplicated, 3 seq4 delayed so
+  // seq5 overtakes it, 4 seq5. B's acks pass untouched.
   Link link{ReliableChannel::Config{}, [](HostId from, std::uint64_t i) {
               if (from != kA) return Fate{};
               if (i == 1) return Fate{.drop = true};
@@ -185,7 +185,8 @@ TEST_CASE("reliable channel: scripted drop, duplicate and reorder still give exa
             }};
   Rng rng{2};
   std::vector<Bytes> sent;
-  for (std::uint32_t i = 0; i < 5; ++i) link.a.to_send.push_back(sent.emplace_back(payload(i, rng)));
+  for (std::uint32_t i = 0; i < 5; ++i)
+    link.a.to_send.push_back(sent.emplace_back(payload(i, rng)));
   link.step();
   // Only seq 1 is in order; 3 and 5 wait behind the gap at 2, 4 is still in flight.
   REQUIRE(link.b.delivered == std::vector<Bytes>{sent[0]});
@@ -329,20 +330,24 @@ TEST_CASE("reliable channel: garbage frames are rejected and counted, state unto
   Bytes eleven(10, 0x80);
   eleven.push_back(0);
   const std::vector<Bytes> garbage = {
-      {},                       // empty
-      {0x00},                   // unknown type
-      {0x03, 1, 0},             // unknown type
-      {0xff, 0xff, 0xff},       // unknown type
-      {0x02},                   // ack without its number
-      {0x02, 0x80},             // truncated varint
-      {0x02, 1, 0},             // trailing byte after an ack
-      {0x01},                   // data without seq
-      {0x01, 1},                // data without ack
-      {0x01, 0, 0, 5},          // seq 0 does not exist
-      data_frame(1, 3, {5}),    // acks seq 3, never sent
-      ack_frame(3),             // ack for a seq never sent
+      {},                     // empty
+      {0x00},                 // unknown type
+      {0x03, 1, 0},           // unknown type
+      {0xff, 0xff, 0xff},     // unknown type
+      {0x02},                 // ack without its number
+      {0x02, 0x80},           // truncated varint
+      {0x02, 1, 0},           // trailing byte after an ack
+      {0x01},                 // data without seq
+      {0x01, 1},              // data without ack
+      {0x01, 0, 0, 5},        // seq 0 does not exist
+      data_frame(1, 3, {5}),  // acks seq 3, never sent
+      ack_frame(3),           // ack for a seq never sent
       ack_frame(~0ULL),
-      [&] { Bytes f{0x02}; f.insert(f.end(), eleven.begin(), eleven.end()); return f; }(),
+      [&] {
+        Bytes f{0x02};
+        f.insert(f.end(), eleven.begin(), eleven.end());
+        return f;
+      }(),
   };
   std::vector<Bytes> got;
   for (std::size_t i = 0; i < garbage.size(); ++i) {
@@ -363,8 +368,8 @@ TEST_CASE("reliable channel: garbage frames are rejected and counted, state unto
 
 TEST_CASE("reliable channel: a data frame beyond the receive window is rejected whole",
           "[engine][reliable_channel]") {
-  // seq - delivered may be at most window_max; a frame beyond that cannot come from a correct peer, so
-  // nothing in it is trusted — not even its piggybacked ack.
+  // seq - delivered may be at most window_max; a frame beyond that cannot come from a correct peer,
+  // so nothing in it is trusted — not even its piggybacked ack.
   ReliableChannel a{small_window(8)};
   RecordingTransport ta{kA};
   for (std::uint8_t i = 0; i < 3; ++i) REQUIRE(a.send(Bytes{i}, Time::zero(), ta, kB));
@@ -379,7 +384,8 @@ TEST_CASE("reliable channel: a data frame beyond the receive window is rejected 
   REQUIRE(got.empty());
 }
 
-TEST_CASE("reliable channel: 20k random frames never crash a channel", "[engine][reliable_channel][fuzz]") {
+TEST_CASE("reliable channel: 20k random frames never crash a channel",
+          "[engine][reliable_channel][fuzz]") {
   ReliableChannel a{small_window(16)};
   RecordingTransport ta{kA};
   Rng rng = Rng::stream(5, "test.channel.fuzz");
@@ -390,7 +396,8 @@ TEST_CASE("reliable channel: 20k random frames never crash a channel", "[engine]
     Bytes f;
     const auto n = rng.below(8);
     for (std::uint64_t k = 0; k < n; ++k)
-      f.push_back(static_cast<std::uint8_t>(rng.chance_ppm(500'000) ? rng.below(4) : rng.below(256)));
+      f.push_back(
+          static_cast<std::uint8_t>(rng.chance_ppm(500'000) ? rng.below(4) : rng.below(256)));
     if (!f.empty() && rng.chance_ppm(600'000)) f[0] = static_cast<std::uint8_t>(1 + rng.below(2));
     const auto before = a.stats().malformed;
     const auto r = feed(a, f, ta, kB, got);

@@ -1,11 +1,18 @@
 // EventQueue (monotone radix heap): order is (time, insertion sequence), ties FIFO, times monotone.
 #include "sim/kernel/event_queue.h"
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <queue>
+#include <utility>
 #include <vector>
 
 #include "engine/core/rng.h"
@@ -35,6 +42,26 @@ void require_same(const Event& got, const Event& want) {
   REQUIRE(got.host == want.host);
   REQUIRE(got.a == want.a);
   REQUIRE(got.b == want.b);
+}
+
+// Runs `body` in a forked child and reports whether it died of SIGABRT, i.e. a failed SHARD_ASSERT
+// (always on). The child restores the default SIGABRT action, which Catch2 hooks, and silences the
+// assertion report.
+template <class Body>
+bool aborts(Body body) {
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::signal(SIGABRT, SIG_DFL);
+    const int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) dup2(devnull, STDERR_FILENO);
+    body();
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
 }
 
 }  // namespace
@@ -164,6 +191,57 @@ TEST_CASE("event queue: large time jumps near 2^62", "[sim][kernel][event_queue]
   REQUIRE(q.next_time() == Time::from_micros(std::numeric_limits<std::int64_t>::max()));
   REQUIRE(q.pop().a == 6);
   REQUIRE(q.empty());
+}
+
+TEST_CASE("event queue: pushing before the last popped time is a bug and aborts",
+          "[sim][kernel][event_queue]") {
+  EventQueue q;
+  q.push(at(100));
+  q.push(at(200));
+  REQUIRE(q.pop().time == Time::from_micros(100));
+  q.push(at(100));  // at "now": allowed
+  REQUIRE(aborts([&] { q.push(at(99)); }));
+  REQUIRE(aborts([] {
+    EventQueue fresh;
+    fresh.push(at(-1));  // before the first pop the bound is time zero
+  }));
+  REQUIRE(q.size() == 2);  // the children's pushes did not touch this process
+}
+
+TEST_CASE("event queue: pop and next_time on an empty queue abort", "[sim][kernel][event_queue]") {
+  REQUIRE(aborts([] {
+    EventQueue q;
+    q.pop();
+  }));
+  REQUIRE(aborts([] {
+    EventQueue q;
+    q.push(at(1));
+    q.pop();
+    static_cast<void>(q.next_time());
+  }));
+}
+
+TEST_CASE("event queue: a move takes the events and leaves an empty, reusable queue",
+          "[sim][kernel][event_queue]") {
+  EventQueue source;
+  for (std::uint64_t i = 0; i < 300; ++i) source.push(at(static_cast<std::int64_t>(i % 10), i));
+  REQUIRE(source.pop().a == 0);
+  EventQueue target = std::move(source);
+  REQUIRE(target.size() == 299);
+  REQUIRE(source.empty());  // NOLINT(bugprone-use-after-move): documented to be empty
+  source.push(at(0, 7));    // reusable, with a fresh time bound
+  REQUIRE(source.pop().a == 7);
+  EventQueue other;
+  other.push(at(5));
+  other = std::move(target);
+  REQUIRE(other.size() == 299);
+  REQUIRE(other.pop().a == 10);  // t=0 group: tags 10, 20, ...; tag 0 was popped above
+  std::int64_t last = 0;
+  while (!other.empty()) {
+    const Event e = other.pop();
+    REQUIRE(e.time.us() >= last);
+    last = e.time.us();
+  }
 }
 
 TEST_CASE("event queue: matches a (time, seq) binary heap over 1e5 random operations",

@@ -1,7 +1,8 @@
-// Simulator (the DES kernel): timers, FIFO ties, cancellation, latency, crash/restart, pause/resume,
-// per-host clocks, run_until bounds and stats. Hosts run small Probe processes that log what happens
-// to them, with the virtual time, into one shared log; each test compares that log with the exact
-// sequence the kernel's contract (sim/kernel/simulator.h, engine/runtime/env.h) promises.
+// Simulator (the DES kernel): timers, FIFO ties, cancellation, latency, crash/restart,
+// pause/resume, per-host clocks, run_until bounds and stats. Hosts run small Probe processes that
+// log what happens to them, with the virtual time, into one shared log; each test compares that log
+// with the exact sequence the kernel's contract (sim/kernel/simulator.h, engine/runtime/env.h)
+// promises.
 #include "sim/kernel/simulator.h"
 
 #include <catch2/catch.hpp>
@@ -37,8 +38,8 @@ net::LinkConfig constant_link(Duration latency) {
   return cfg;
 }
 
-// A test process: logs "<virtual us> <host> <what>" for every callback and lets the test script what
-// it does on start and on each timer. `messages` is its volatile state (lost on crash).
+// A test process: logs "<virtual us> <host> <what>" for every callback and lets the test script
+// what it does on start and on each timer. `messages` is its volatile state (lost on crash).
 class Probe final : public Process {
  public:
   using Hook = std::function<void(Probe&)>;
@@ -46,7 +47,11 @@ class Probe final : public Process {
 
   Probe(Env& env, const Simulator& sim, std::vector<std::string>& log, std::string name,
         Hook on_start, TimerHook on_timer)
-      : env_{env}, sim_{sim}, log_{log}, name_{std::move(name)}, start_{std::move(on_start)},
+      : env_{env},
+        sim_{sim},
+        log_{log},
+        name_{std::move(name)},
+        start_{std::move(on_start)},
         timer_{std::move(on_timer)} {}
 
   void on_start() override {
@@ -68,7 +73,8 @@ class Probe final : public Process {
   TimerId timer_in(Duration d, std::uint64_t tag) { return timer_at(env_.clock.now() + d, tag); }
   void cancel(TimerId id) { env_.timers.cancel(id); }
   void send(HostId to, std::string_view text) {
-    env_.transport.send(to, std::span{reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+    env_.transport.send(to,
+                        std::span{reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
   }
   Time local_now() const { return env_.clock.now(); }
   void note(const std::string& what) {
@@ -126,10 +132,11 @@ TEST_CASE("simulator: timers fire at their local time, earliest first", "[sim][s
 
 TEST_CASE("simulator: a timer set in the past fires at the current instant", "[sim][simulator]") {
   World w;
-  w.add("a", [](Probe& p) { p.timer_in(Duration::millis(10), 1); },
-        [](Probe& p, std::uint64_t tag) {
-          if (tag == 1) p.timer_at(ms(2), 2);  // already 8 ms in the past
-        });
+  w.add(
+      "a", [](Probe& p) { p.timer_in(Duration::millis(10), 1); },
+      [](Probe& p, std::uint64_t tag) {
+        if (tag == 1) p.timer_at(ms(2), 2);  // already 8 ms in the past
+      });
   w.sim.start();
   w.sim.run_until(ms(100));
   REQUIRE(w.log == Log{"0 a start", "10000 a timer 1", "10000 a timer 2"});
@@ -138,7 +145,7 @@ TEST_CASE("simulator: a timer set in the past fires at the current instant", "[s
 TEST_CASE("simulator: events due at the same time run in scheduling order", "[sim][simulator]") {
   World w;
   // Timers at one instant, set in a scrambled tag order: they fire in the order they were set.
-  const HostId a = w.add("a", [](Probe& p) {
+  w.add("a", [](Probe& p) {
     for (std::uint64_t tag : {5, 3, 9, 1, 7}) p.timer_at(ms(10), tag);
   });
   // Two senders whose messages reach c at the same instant: delivered in send order (b was started
@@ -151,7 +158,6 @@ TEST_CASE("simulator: events due at the same time run in scheduling order", "[si
   w.sim.start();
   w.sim.at(ms(5), [&] { w.log.push_back("5000 action 3"); });  // scheduled after the sends
   w.sim.run_until(ms(100));
-  (void)a;
   REQUIRE(w.log == Log{"0 a start", "0 c start", "0 b start", "0 d start", "5000 action 1",
                        "5000 action 2", "5000 c msg 'from b' from 2 (#1)",
                        "5000 c msg 'from d' from 3 (#2)", "5000 action 3", "10000 a timer 5",
@@ -161,14 +167,16 @@ TEST_CASE("simulator: events due at the same time run in scheduling order", "[si
 TEST_CASE("simulator: a cancelled timer never fires", "[sim][simulator]") {
   World w;
   TimerId doomed;
-  w.add("a", [&](Probe& p) {
-    p.timer_at(ms(10), 1);
-    doomed = p.timer_at(ms(20), 2);
-    p.timer_at(ms(30), 3);
-  },
-        [&](Probe& p, std::uint64_t tag) {
-          if (tag == 1) p.cancel(doomed);
-        });
+  w.add(
+      "a",
+      [&](Probe& p) {
+        p.timer_at(ms(10), 1);
+        doomed = p.timer_at(ms(20), 2);
+        p.timer_at(ms(30), 3);
+      },
+      [&](Probe& p, std::uint64_t tag) {
+        if (tag == 1) p.cancel(doomed);
+      });
   w.sim.start();
   w.sim.run_until(ms(100));
   REQUIRE(w.log == Log{"0 a start", "10000 a timer 1", "30000 a timer 3"});
@@ -178,14 +186,15 @@ TEST_CASE("simulator: a stale timer id cannot cancel the timer that reused its s
           "[sim][simulator]") {
   World w;
   TimerId first;
-  w.add("a", [&](Probe& p) { first = p.timer_at(ms(10), 1); },
-        [&](Probe& p, std::uint64_t tag) {
-          if (tag != 1) return;
-          // `first` has fired; its slot is free and the next timer may take it.
-          p.timer_at(ms(20), 2);
-          p.cancel(first);  // a late cancel of a fired timer: must be a no-op
-          p.cancel(TimerId{});  // "no timer": a no-op too
-        });
+  w.add(
+      "a", [&](Probe& p) { first = p.timer_at(ms(10), 1); },
+      [&](Probe& p, std::uint64_t tag) {
+        if (tag != 1) return;
+        // `first` has fired; its slot is free and the next timer may take it.
+        p.timer_at(ms(20), 2);
+        p.cancel(first);      // a late cancel of a fired timer: must be a no-op
+        p.cancel(TimerId{});  // "no timer": a no-op too
+      });
   w.sim.start();
   w.sim.run_until(ms(100));
   REQUIRE(w.log == Log{"0 a start", "10000 a timer 1", "20000 a timer 2"});
@@ -193,20 +202,22 @@ TEST_CASE("simulator: a stale timer id cannot cancel the timer that reused its s
 
 TEST_CASE("simulator: cancelling and re-arming timers forever keeps the timer table bounded",
           "[sim][simulator]") {
-  // A GameClient cancels its retransmit timer whenever the channel drains and re-arms it on the next
-  // send: a long run does this millions of times. A cancelled timer's slot must be recycled when its
-  // event pops, or the table grows without bound. Slot indices are the high half of a TimerId.
+  // A GameClient cancels its retransmit timer whenever the channel drains and re-arms it on the
+  // next send: a long run does this millions of times. A cancelled timer's slot must be recycled
+  // when its event pops, or the table grows without bound. Slot indices are the high half of a
+  // TimerId.
   World w;
   std::uint64_t max_slot = 0;
   TimerId pending;
-  w.add("a", [&](Probe& p) { p.timer_in(Duration::millis(1), 0); },
-        [&](Probe& p, std::uint64_t tag) {
-          if (tag != 0) return;
-          p.cancel(pending);  // cancels the previous round's timer before it is due
-          pending = p.timer_in(Duration::millis(5), 1);
-          max_slot = std::max(max_slot, pending.value >> 32);
-          p.timer_in(Duration::millis(1), 0);
-        });
+  w.add(
+      "a", [&](Probe& p) { p.timer_in(Duration::millis(1), 0); },
+      [&](Probe& p, std::uint64_t tag) {
+        if (tag != 0) return;
+        p.cancel(pending);  // cancels the previous round's timer before it is due
+        pending = p.timer_in(Duration::millis(5), 1);
+        max_slot = std::max(max_slot, pending.value >> 32);
+        p.timer_in(Duration::millis(1), 0);
+      });
   w.sim.start();
   w.sim.run_until(ms(2000));
   REQUIRE(w.sim.stats().timers == 2000);  // only the tag-0 ticks ran; every tag-1 was cancelled
@@ -217,34 +228,34 @@ TEST_CASE("simulator: messages arrive after the configured latency, bytes intact
           "[sim][simulator]") {
   World w;
   const HostId b = w.add("b");
-  w.add("a", [&](Probe& p) {
-    p.send(b, "hello");
-    p.timer_at(ms(12), 1);
-  },
-        [&](Probe& p, std::uint64_t) { p.send(b, "xx!"); });
+  w.add(
+      "a",
+      [&](Probe& p) {
+        p.send(b, "hello");
+        p.timer_at(ms(12), 1);
+      },
+      [&](Probe& p, std::uint64_t) { p.send(b, "xx!"); });
   w.sim.start();
   w.sim.run_until(ms(100));
-  REQUIRE(w.log == Log{"0 b start", "0 a start", "5000 b msg 'hello' from 1 (#1)", "12000 a timer 1",
-                       "17000 b msg 'xx!' from 1 (#2)"});
+  REQUIRE(w.log == Log{"0 b start", "0 a start", "5000 b msg 'hello' from 1 (#1)",
+                       "12000 a timer 1", "17000 b msg 'xx!' from 1 (#2)"});
 }
 
 TEST_CASE("simulator: a crash loses timers, state and incoming messages; restart starts afresh",
           "[sim][simulator]") {
   World w;
   const HostId b = w.add("b", [](Probe& p) { p.timer_in(Duration::millis(50), 7); });
-  w.add("a", [&](Probe& p) {
-    p.send(b, "before");  // arrives at 5 ms, before the crash
-    p.timer_at(ms(25), 1);
-    p.timer_at(ms(45), 2);
-  },
-        [&](Probe& p, std::uint64_t tag) {
-          p.send(b, tag == 1 ? "while down" : "after restart");  // arrive at 30 ms and 50 ms
-        });
-  Probe* first = nullptr;
-  w.sim.at(ms(20), [&] {
-    first = w.probes[0];
-    w.sim.crash(b);
-  });
+  w.add(
+      "a",
+      [&](Probe& p) {
+        p.send(b, "before");  // arrives at 5 ms, before the crash
+        p.timer_at(ms(25), 1);
+        p.timer_at(ms(45), 2);
+      },
+      [&](Probe& p, std::uint64_t tag) {
+        p.send(b, tag == 1 ? "while down" : "after restart");  // arrive at 30 ms and 50 ms
+      });
+  w.sim.at(ms(20), [&] { w.sim.crash(b); });
   w.sim.at(ms(22), [&] {
     REQUIRE_FALSE(w.sim.is_up(b));
     REQUIRE(w.sim.process(b) == nullptr);
@@ -254,14 +265,13 @@ TEST_CASE("simulator: a crash loses timers, state and incoming messages; restart
   w.sim.run_until(ms(200));
 
   // b's first incarnation set timer 7 for 50 ms: it died with the crash. The restarted process set
-  // its own timer 7 for 40 + 50 = 90 ms. The message sent while b was down was dropped; the one sent
-  // after the restart reaches a process whose count starts again at 1.
-  REQUIRE(w.log == Log{"0 b start", "0 a start", "5000 b msg 'before' from 1 (#1)", "25000 a timer 1",
-                       "40000 b start", "45000 a timer 2", "50000 b msg 'after restart' from 1 (#1)",
-                       "90000 b timer 7"});
+  // its own timer 7 for 40 + 50 = 90 ms. The message sent while b was down was dropped; the one
+  // sent after the restart reaches a process whose count starts again at 1.
+  REQUIRE(w.log == Log{"0 b start", "0 a start", "5000 b msg 'before' from 1 (#1)",
+                       "25000 a timer 1", "40000 b start", "45000 a timer 2",
+                       "50000 b msg 'after restart' from 1 (#1)", "90000 b timer 7"});
   REQUIRE(w.sim.is_up(b));
   REQUIRE(w.sim.process(b) == w.probes[0]);
-  REQUIRE(first != nullptr);
   REQUIRE(w.sim.stats().dropped == 1);
   REQUIRE(w.sim.stats().delivered == 2);
 }
@@ -287,13 +297,15 @@ TEST_CASE("simulator: a paused host defers timers and deliveries and runs them i
     p.timer_at(ms(20), 1);
     p.timer_at(ms(30), 2);
   });
-  w.add("a", [&](Probe& p) {
-    p.timer_at(ms(10), 1);
-    p.timer_at(ms(20), 2);
-  },
-        [&](Probe& p, std::uint64_t tag) {
-          p.send(b, tag == 1 ? "m15" : "m25");  // arrive at 15 ms and 25 ms
-        });
+  w.add(
+      "a",
+      [&](Probe& p) {
+        p.timer_at(ms(10), 1);
+        p.timer_at(ms(20), 2);
+      },
+      [&](Probe& p, std::uint64_t tag) {
+        p.send(b, tag == 1 ? "m15" : "m25");  // arrive at 15 ms and 25 ms
+      });
   w.sim.at(ms(12), [&] { w.sim.pause(b); });
   w.sim.at(ms(13), [&] { REQUIRE(w.sim.is_paused(b)); });
   w.sim.at(ms(40), [&] { w.sim.resume(b); });
@@ -307,13 +319,14 @@ TEST_CASE("simulator: a paused host defers timers and deliveries and runs them i
 
 TEST_CASE("simulator: on resume the backlog runs before events that fall due at the resume instant",
           "[sim][simulator]") {
-  // b wakes at 40 ms with a backlog from 15 ms; a timer of b's due exactly at 40 ms was set after the
-  // resume action was scheduled. The host acts on its events in the order they fell due, so the
+  // b wakes at 40 ms with a backlog from 15 ms; a timer of b's due exactly at 40 ms was set after
+  // the resume action was scheduled. The host acts on its events in the order they fell due, so the
   // backlog (15 ms) comes first.
   World w;
   const HostId b = w.add("b", [](Probe& p) { p.timer_at(ms(40), 9); });
-  w.add("a", [&](Probe& p) { p.timer_at(ms(10), 1); },
-        [&](Probe& p, std::uint64_t) { p.send(b, "m15"); });
+  w.add(
+      "a", [&](Probe& p) { p.timer_at(ms(10), 1); },
+      [&](Probe& p, std::uint64_t) { p.send(b, "m15"); });
   w.sim.at(ms(12), [&] { w.sim.pause(b); });
   w.sim.at(ms(40), [&] { w.sim.resume(b); });  // scheduled before b's start sets timer 9
   w.sim.start();
@@ -354,10 +367,15 @@ TEST_CASE("simulator: a host's clock is offset and drifting; timers use local ti
 
 TEST_CASE("simulator: a timer fires at the first instant its host's clock reads its deadline",
           "[sim][simulator]") {
-  // For many (offset, drift, deadline) triples: when the timer fires the local clock reads >= the
-  // deadline, and one microsecond earlier it read less. The reference clock is computed here by the
-  // definition local = v + offset + floor(v * drift / 1e6), with the local clock sampled through the
-  // host's own Env by a simulator action one microsecond before the firing.
+  // For many (offset, drift, deadline) triples: when the timer fires, the host's clock reads >= the
+  // deadline, and one microsecond earlier it read less. Both are checked against the definition
+  // local(v) = v + offset + floor(v * drift / 1e6) and against the host's own clock, sampled through
+  // its Env by a simulator action one microsecond before the firing in a replay of the same run.
+  const auto reference_local = [](Time v, Duration offset, std::int64_t drift) {
+    const std::int64_t skew = v.us() * drift;  // |v| < 2^24 us here, |drift| < 2^18: no overflow
+    const std::int64_t floor = skew / 1'000'000 - (skew % 1'000'000 < 0 ? 1 : 0);
+    return v + offset + Duration::micros(floor);
+  };
   Rng rng{2024};
   for (int round = 0; round < 300; ++round) {
     const Duration offset = Duration::micros(rng.between(-500'000, 500'000));
@@ -379,9 +397,11 @@ TEST_CASE("simulator: a timer fires at the first instant its host's clock reads 
     INFO("round " << round << " offset " << offset.us() << "us drift " << drift << "ppm deadline "
                   << deadline.us() << "us fired at virtual " << fired_virtual.us() << "us local "
                   << fired_local.us() << "us");
+    REQUIRE(w.sim.stats().timers == 1);
+    REQUIRE(fired_local == reference_local(fired_virtual, offset, drift));
     REQUIRE(fired_local >= deadline);
+    REQUIRE(reference_local(fired_virtual - Duration::micros(1), offset, drift) < deadline);
 
-    // Replay the same host up to one microsecond before the firing and read its clock there.
     World again;
     Time local_before;
     again.add("a");
@@ -396,12 +416,14 @@ TEST_CASE("simulator: a timer fires at the first instant its host's clock reads 
 
 TEST_CASE("simulator: a clock set back while a timer is pending does not make it fire early",
           "[sim][simulator]") {
-  // engine/runtime/env.h: a timer fires "when the host's local clock reaches `at`". A host whose
-  // clock is stepped back by 30 ms at 10 ms must not see its 50 ms timer before its clock reads 50 ms.
+  // engine/runtime/env.h: a timer fires "when the host's local clock reaches `at`". A host
+  // whose clock is stepped back by 30 ms at 10 ms must not see its 50 ms timer before its clock
+  // reads 50 ms, which is at virtual 80 ms.
   World w;
   Time local_at_fire;
-  w.add("a", [](Probe& p) { p.timer_at(ms(50), 1); },
-        [&](Probe& p, std::uint64_t) { local_at_fire = p.local_now(); });
+  w.add(
+      "a", [](Probe& p) { p.timer_at(ms(50), 1); },
+      [&](Probe& p, std::uint64_t) { local_at_fire = p.local_now(); });
   const HostId a{0};
   w.sim.at(ms(10), [&] { w.sim.set_clock(a, Duration::millis(-30), 0); });
   w.sim.start();
@@ -410,16 +432,19 @@ TEST_CASE("simulator: a clock set back while a timer is pending does not make it
   REQUIRE(local_at_fire == ms(50));
 }
 
-TEST_CASE("simulator: a clock set forward while a timer is pending fires it when the clock reads it",
-          "[sim][simulator][!mayfail]") {
-  // Open design question (see the report of tests/sim/simulator_test.cpp): a pending timer is mapped
-  // to virtual time when it is set, so after a forward jump it fires late, when the local clock
-  // already reads 30 ms past its deadline. The Env contract ("fires when the host's local clock
-  // reaches `at`") would have it fire at the jump. Kept as [!mayfail] until the kernel decides.
+TEST_CASE(
+    "simulator: a clock set forward while a timer is pending fires it when the clock reads it",
+    "[sim][simulator][!mayfail]") {
+  // Open design question (see the report of tests/sim/simulator_test.cpp): a pending timer is
+  // mapped to virtual time when it is set, so after a forward jump it fires late, when the local
+  // clock already reads 30 ms past its deadline. The Env contract ("fires when the host's local
+  // clock reaches `at`") would have it fire at the jump. Kept as [!mayfail] until the kernel
+  // decides.
   World w;
   Time local_at_fire;
-  w.add("a", [](Probe& p) { p.timer_at(ms(50), 1); },
-        [&](Probe& p, std::uint64_t) { local_at_fire = p.local_now(); });
+  w.add(
+      "a", [](Probe& p) { p.timer_at(ms(50), 1); },
+      [&](Probe& p, std::uint64_t) { local_at_fire = p.local_now(); });
   const HostId a{0};
   w.sim.at(ms(10), [&] { w.sim.set_clock(a, Duration::millis(30), 0); });
   w.sim.start();
@@ -471,18 +496,21 @@ TEST_CASE("simulator: an action may schedule further actions", "[sim][simulator]
   // A scenario fault schedules its own heal. at() grows the action table while an action runs; the
   // running action must not live in that table's storage (the lambda below is small enough to be
   // stored inside its std::function, so a reallocation would pull it from under itself: ASan).
-  World w;
-  w.add("a");
-  int heals = 0;
-  std::string name = "partition";
-  w.sim.at(ms(10), [&w, &name, &heals] {
-    for (int i = 0; i < 100; ++i) w.sim.at(ms(20 + i), [&heals] { ++heals; });
-    w.log.push_back(name + " scheduled its heals");  // reads captures after at() grew the table
+  struct Fault {
+    World w;
+    std::string name{"partition"};
+    int heals{0};
+  } f;
+  f.w.add("a");
+  f.w.sim.at(ms(10), [&f] {
+    for (int i = 0; i < 100; ++i) f.w.sim.at(ms(20 + i), [&f] { ++f.heals; });
+    f.w.log.push_back(f.name +
+                      " scheduled its heals");  // reads its capture after at() grew the table
   });
-  w.sim.start();
-  w.sim.run_until(ms(1000));
-  REQUIRE(heals == 100);
-  REQUIRE(w.log == Log{"0 a start", "partition scheduled its heals"});
+  f.w.sim.start();
+  f.w.sim.run_until(ms(1000));
+  REQUIRE(f.heals == 100);
+  REQUIRE(f.w.log == Log{"0 a start", "partition scheduled its heals"});
 }
 
 TEST_CASE("simulator: stats count sends, bytes, deliveries, drops, duplicates and timers",
@@ -547,11 +575,13 @@ TEST_CASE("simulator: every send, delivery, drop, timer and fault reaches the tr
     World w;
     w.trace.attach_jsonl(out, [&](HostId h) { return w.sim.host_name(h); });
     const HostId b = w.add("b", [](Probe& p) { p.timer_at(ms(1), 1); });
-    w.add("a", [&](Probe& p) {
-      p.send(b, "hi");
-      p.timer_at(ms(20), 2);
-    },
-          [&](Probe& p, std::uint64_t) { p.send(b, "late"); });
+    w.add(
+        "a",
+        [&](Probe& p) {
+          p.send(b, "hi");
+          p.timer_at(ms(20), 2);
+        },
+        [&](Probe& p, std::uint64_t) { p.send(b, "late"); });
     w.sim.at(ms(10), [&] { w.sim.crash(b); });
     w.sim.start();
     w.sim.run_until(ms(100));
@@ -566,8 +596,7 @@ TEST_CASE("simulator: every send, delivery, drop, timer and fault reaches the tr
   while (std::fgets(line, sizeof line, out) != nullptr) {
     const std::string s{line};
     const auto k = s.find("\"kind\":\"") + 8;
-    kinds.push_back(s.substr(k, s.find('"', k) - k) + "@" +
-                    s.substr(s.find("\"host\":\"") + 8, 1));
+    kinds.push_back(s.substr(k, s.find('"', k) - k) + "@" + s.substr(s.find("\"host\":\"") + 8, 1));
   }
   std::fclose(out);
   REQUIRE(kinds == std::vector<std::string>{"host_start@b", "host_start@a", "send@a", "timer@b",

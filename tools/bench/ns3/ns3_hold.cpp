@@ -81,8 +81,7 @@ std::uint64_t reference_checksum(std::size_t pending, std::uint64_t ops) {
   return checksum;
 }
 
-// --- the real ns-3 kernel path
-// --------------------------------------------------------------------
+// --- the real ns-3 kernel path ---
 
 // ns-3 handlers are plain functions; the hold state they share lives here for the duration of a
 // run.
@@ -118,8 +117,7 @@ Run run_kernel(const std::string& scheduler, std::size_t pending, std::uint64_t 
   return run;
 }
 
-// --- the scheduler alone
-// ----------------------------------------------------------------------------
+// --- the scheduler alone ---
 
 class NopEvent : public ns3::EventImpl {
  protected:
