@@ -58,13 +58,55 @@ void Trace::attach_jsonl(std::FILE* out, std::function<std::string(HostId)> host
   host_name_ = std::move(host_name);
 }
 
+namespace {
+// Field names of a, b, c per kind, so a JSONL trace reads without the source at hand. A name starting
+// with '@' is a host id, rendered as the host's name.
+struct Fields {
+  const char* a;
+  const char* b;
+  const char* c;
+};
+Fields fields_of(TraceKind kind) {
+  switch (kind) {
+    case TraceKind::send: return {"@to", "bytes", nullptr};
+    case TraceKind::deliver: return {"@from", "bytes", nullptr};
+    case TraceKind::drop: return {"@peer", "bytes", "host_down"};
+    case TraceKind::duplicate: return {"@to", "bytes", nullptr};
+    case TraceKind::timer: return {"tag", nullptr, nullptr};
+    case TraceKind::fault: return {"op", "arg1", "arg2"};  // op: 1 crash 2 restart 3 pause 4 resume 5 clock
+    case TraceKind::host_start: return {"incarnation", nullptr, nullptr};
+    case TraceKind::tick: return {"tick", nullptr, nullptr};
+    case TraceKind::entity_spawn: return {"entity", "cell", "npc"};
+    case TraceKind::entity_despawn: return {"entity", "cell", nullptr};
+    case TraceKind::handover_local: return {"entity", "source_cell", "target_cell"};
+    case TraceKind::client_input: return {"entity", "target_x_mm", "target_y_mm"};
+    case TraceKind::channel_retransmit: return {"@client", "frames", nullptr};
+    case TraceKind::channel_overflow: return {"entity", "@client", nullptr};
+    case TraceKind::decode_error: return {"@peer", "bytes", "stage"};
+  }
+  return {"a", "b", "c"};
+}
+}  // namespace
+
 void Trace::write_jsonl(Time t, TraceKind kind, HostId host, std::uint64_t a, std::uint64_t b,
                         std::uint64_t c) {
-  const std::string name = host_name_ ? host_name_(host) : std::to_string(host.value());
-  std::fprintf(jsonl_, "{\"t_us\":%lld,\"kind\":\"%s\",\"host\":\"%s\",\"a\":%llu,\"b\":%llu,\"c\":%llu}\n",
-               static_cast<long long>(t.us()), trace_kind_name(kind), name.c_str(),
-               static_cast<unsigned long long>(a), static_cast<unsigned long long>(b),
-               static_cast<unsigned long long>(c));
+  const auto name = [&](std::uint64_t h) {
+    return host_name_ ? host_name_(HostId{static_cast<std::uint32_t>(h)}) : std::to_string(h);
+  };
+  std::string line = "{\"t_us\":" + std::to_string(t.us()) + ",\"kind\":\"" + trace_kind_name(kind) +
+                     "\",\"host\":\"" + name(host.value()) + "\"";
+  const Fields f = fields_of(kind);
+  const std::uint64_t values[3] = {a, b, c};
+  const char* names[3] = {f.a, f.b, f.c};
+  for (int i = 0; i < 3; ++i) {
+    if (names[i] == nullptr) continue;
+    if (names[i][0] == '@')
+      line += std::string{",\""} + (names[i] + 1) + "\":\"" + name(values[i]) + "\"";
+    else
+      line += std::string{",\""} + names[i] + "\":" + std::to_string(values[i]);
+  }
+  line += "}\n";
+  std::fwrite(line.data(), 1, line.size(), jsonl_);
 }
 
 }  // namespace shardsim::sim

@@ -51,6 +51,13 @@ void print_summary(std::FILE* out, const sim::RunResult& r) {
   fmt::print(out, "simulated  {:.1f} s   wall {:.3f} s   speed {:.0f}x real time\n", r.sim_seconds,
              r.wall_seconds, speed);
   fmt::print(out, "events     {}   trace records {}\n", r.events, r.trace_records);
+  // The checkers first: they are the verdict. Then every metric.
+  fmt::print(out, "\n{:<30} {:>14}  {}\n", "checker", "violations", "verdict");
+  for (const char* name : {"players.lost", "players.duplicated", "aoi.continuity_violations",
+                           "aoi.oracle_mismatches", "bots.density_violations"}) {
+    const double v = r.metric(name);
+    fmt::print(out, "{:<30} {:>14}  {}\n", name, format_value(name, v), v == 0 ? "ok" : "FAILED");
+  }
   fmt::print(out, "\n{:<30} {:>14}\n", "metric", "value");
   for (const auto& [name, value] : r.metrics)
     fmt::print(out, "{:<30} {:>14}\n", name, format_value(name, value));
