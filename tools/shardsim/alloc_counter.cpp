@@ -6,6 +6,9 @@
 #include <cstdlib>
 #include <new>
 
+// Sanitizer builds keep their own operator new/delete: replacing them there makes ASan report
+// alloc-dealloc mismatches across shared libraries (yaml-cpp), so the counters read zero.
+#ifndef SHARDSIM_SANITIZE_BUILD
 namespace {
 std::atomic<std::uint64_t> g_allocations{0};
 std::atomic<std::int64_t> g_live{0};
@@ -40,10 +43,20 @@ void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
 
 namespace shardsim::tools {
 
-AllocStats alloc_stats() {
-  return {g_allocations.load(), g_live.load(), g_peak.load()};
-}
+AllocStats alloc_stats() { return {g_allocations.load(), g_live.load(), g_peak.load()}; }
 
 void reset_alloc_peak() { g_peak.store(g_live.load()); }
 
 }  // namespace shardsim::tools
+
+#else
+
+namespace shardsim::tools {
+
+AllocStats alloc_stats() { return {0, 0, 0}; }
+
+void reset_alloc_peak() {}
+
+}  // namespace shardsim::tools
+
+#endif
