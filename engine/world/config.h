@@ -43,9 +43,13 @@ struct NodeConfig {
   std::int64_t owner_slack_mm() const {
     return hysteresis_mm + max_speed_mm_s() * (handover_dwell + tick * 2).us() / 1'000'000;
   }
-  // Entities within this distance of a cell's rectangle are ghosted into it: a viewer up to the slack
-  // outside the rectangle sees up to the outer AOI radius.
-  std::int64_t ghost_margin_mm() const { return owner_slack_mm() + aoi_outer_mm(); }
+  // Entities within this distance of a cell's rectangle are ghosted into it. The handover test is per
+  // axis, so a real viewer can be the slack outside the rectangle on *both* axes — up to slack * sqrt 2
+  // away in straight line past a corner — and it sees up to the outer AOI radius beyond that.
+  // (14143 / 10000 > sqrt 2, rounded up: the margin never falls short.)
+  std::int64_t ghost_margin_mm() const {
+    return (owner_slack_mm() * 14'143 + 9'999) / 10'000 + aoi_outer_mm();
+  }
 };
 
 }  // namespace shardsim
