@@ -13,15 +13,23 @@ void ViolationLog::add(const char* checker, Time at, std::uint64_t entity, std::
 
 void AuthorityChecker::check(const WorldNode& node, Time now) {
   const std::uint32_t players = node.config().max_players;
+  joined_.assign(players + 1, 0);
+  for (std::uint32_t id = 1; id <= players; ++id) joined_[id] = node.player_spawned(id) ? 1 : 0;
+  check_cells(node.cells(), joined_, now);
+}
+
+void AuthorityChecker::check_cells(std::span<const Cell> cells, std::span<const std::uint8_t> joined,
+                                   Time now) {
+  const std::size_t players = joined.empty() ? 0 : joined.size() - 1;
   count_.assign(players + 1, 0);
-  for (const auto& cell : node.cells())
+  for (const auto& cell : cells)
     for (const auto& e : cell.reals)
       if (e.kind == wire::EntityKind::player && e.id.value() <= players) ++count_[e.id.value()];
-  for (std::uint32_t id = 1; id <= players; ++id) {
+  for (std::size_t id = 1; id <= players; ++id) {
     if (count_[id] > 1) {
       ++duplicated_;
       log_.add("players.duplicated", now, id, fmt::format("player real in {} cells", count_[id]));
-    } else if (count_[id] == 0 && node.player_spawned(id)) {
+    } else if (count_[id] == 0 && joined[id] != 0) {
       ++lost_;
       log_.add("players.lost", now, id, "joined player is real in no cell");
     }

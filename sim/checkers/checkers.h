@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,12 +44,16 @@ class AuthorityChecker {
  public:
   explicit AuthorityChecker(ViolationLog& log) : log_{log} {}
   void check(const WorldNode& node, Time now);
+  // The same check on plain data: cells as a node holds them, and joined[id] != 0 for every player id
+  // that has joined (size = max player id + 1). check(node) feeds this; tests feed it broken states.
+  void check_cells(std::span<const Cell> cells, std::span<const std::uint8_t> joined, Time now);
   std::uint64_t lost() const { return lost_; }
   std::uint64_t duplicated() const { return duplicated_; }
 
  private:
   ViolationLog& log_;
   std::vector<std::uint32_t> count_;
+  std::vector<std::uint8_t> joined_;
   std::uint64_t lost_{0};
   std::uint64_t duplicated_{0};
 };

@@ -511,3 +511,50 @@ TEST_CASE("checkers: the violation log keeps the first 20 in detail and counts t
 }
 
 }  // namespace shardsim::sim
+
+TEST_CASE("authority checker: a player real in two cells, and a joined player in none, are caught",
+          "[sim][checkers][authority]") {
+  using namespace shardsim;
+  const auto make_cell = [](std::uint32_t id, std::int64_t x0) {
+    return Cell{CellId{id}, Rect{{x0, 0}, {x0 + 1000, 1000}}, Rect{{x0 - 100, -100}, {x0 + 1100, 1100}},
+                100, Rng{id}};
+  };
+  const auto player = [](std::uint64_t id) {
+    Entity e;
+    e.id = EntityId{id};
+    e.kind = wire::EntityKind::player;
+    return e;
+  };
+  std::vector<Cell> cells;
+  cells.push_back(make_cell(0, 0));
+  cells.push_back(make_cell(1, 1000));
+  // Players 1..3 joined; player 4 has not. An NPC with a large id is not a player.
+  const std::vector<std::uint8_t> joined = {0, 1, 1, 1, 0};
+  cells[0].reals.push_back(player(1));
+  cells[1].reals.push_back(player(2));
+  cells[1].reals.push_back(player(3));
+  Entity npc;
+  npc.id = EntityId{1000};
+  npc.kind = wire::EntityKind::npc;
+  cells[0].reals.push_back(npc);
+
+  sim::ViolationLog log;
+  sim::AuthorityChecker checker{log};
+  checker.check_cells(cells, joined, Time::from_micros(50'000));
+  CHECK(checker.lost() == 0);
+  CHECK(checker.duplicated() == 0);
+
+  cells[0].reals.push_back(player(3));          // player 3 now real in both cells
+  cells[1].reals.erase(cells[1].reals.begin());  // player 2 gone from everywhere
+  checker.check_cells(cells, joined, Time::from_micros(100'000));
+  CHECK(checker.duplicated() == 1);
+  CHECK(checker.lost() == 1);
+  REQUIRE(log.first().size() == 2);
+  CHECK(log.total() == 2);
+  const bool dup_first = log.first()[0].checker == "players.duplicated";
+  const auto& dup = log.first()[dup_first ? 0 : 1];
+  const auto& lost = log.first()[dup_first ? 1 : 0];
+  CHECK(dup.entity == 3);
+  CHECK(lost.entity == 2);
+  CHECK(lost.at == Time::from_micros(100'000));
+}
