@@ -109,15 +109,16 @@ void Simulator::dispatch(const Event& e) {
   }
   Host& h = *hosts_[e.host];
   if (kind == Kind::timer) {
-    TimerSlot& slot = timers_[e.a >> 32];
-    if (slot.generation != static_cast<std::uint32_t>(e.a)) return;
-    if (!slot.armed) {  // cancelled: the slot is free now that its event has popped
-      free_timers_.push_back(static_cast<std::uint32_t>(e.a >> 32));
+    const auto index = static_cast<std::uint32_t>(e.a >> 32);
+    TimerSlot& slot = timers_[index];
+    SHARD_ASSERT(slot.generation == static_cast<std::uint32_t>(e.a));  // slots outlive their events
+    if (!slot.armed) {  // cancelled, or already fired through an earlier event
+      release_timer_event(index);
       return;
     }
     if (slot.incarnation != h.incarnation || !h.up) {  // the host crashed since: timer lost
       slot.armed = false;
-      free_timers_.push_back(static_cast<std::uint32_t>(e.a >> 32));
+      release_timer_event(index);
       return;
     }
     if (h.paused) {
@@ -129,11 +130,12 @@ void Simulator::dispatch(const Event& e) {
       Event later = e;
       later.time = virtual_from_local(h, slot.local_at);
       SHARD_ASSERT(later.time > now_);
+      slot.scheduled_at = later.time;
       queue_.push(later);
       return;
     }
     slot.armed = false;
-    free_timers_.push_back(static_cast<std::uint32_t>(e.a >> 32));
+    release_timer_event(index);
     ++events_;
     ++stats_.timers;
     trace_.record(now_, TraceKind::timer, HostId{e.host}, e.b, 0, 0);
@@ -219,8 +221,12 @@ TimerId Simulator::set_timer(HostId h, Time local_at, std::uint64_t tag) {
   s.incarnation = host.incarnation;
   s.armed = true;
   s.local_at = local_at;
+  s.tag = tag;
   Time at = virtual_from_local(host, local_at);
   if (at < now_) at = now_;
+  SHARD_ASSERT(s.pending == 0);
+  s.pending = 1;
+  s.scheduled_at = at;
   const std::uint64_t id = (static_cast<std::uint64_t>(slot) << 32) | s.generation;
   queue_.push(Event{at, 0, static_cast<std::uint32_t>(Kind::timer), h.value(), id, tag});
   return TimerId{id};
@@ -230,7 +236,13 @@ void Simulator::cancel_timer(TimerId id) {
   if (!id) return;
   TimerSlot& s = timers_.at(id.value >> 32);
   if (s.generation == static_cast<std::uint32_t>(id.value)) s.armed = false;
-  // The slot returns to the free list when its event pops (lazy deletion).
+  // The slot returns to the free list when its last event pops (lazy deletion).
+}
+
+void Simulator::release_timer_event(std::uint32_t slot) {
+  TimerSlot& s = timers_[slot];
+  SHARD_ASSERT(s.pending > 0);
+  if (--s.pending == 0 && !s.armed) free_timers_.push_back(slot);
 }
 
 Time Simulator::local_time(const Host& h) const {
@@ -262,9 +274,9 @@ void Simulator::crash(HostId id) {
   for (const Event& e : h.deferred) {
     if (static_cast<Kind>(e.kind) == Kind::deliver) {
       free_buffer(static_cast<std::uint32_t>(e.a));
-    } else {  // a deferred timer's event will never pop again: free its slot here
+    } else {  // a deferred timer's event will never pop again: release it here
       timers_[e.a >> 32].armed = false;
-      free_timers_.push_back(static_cast<std::uint32_t>(e.a >> 32));
+      release_timer_event(static_cast<std::uint32_t>(e.a >> 32));
     }
   }
   h.deferred.clear();
@@ -305,6 +317,20 @@ void Simulator::set_clock(HostId id, Duration offset, std::int64_t drift_ppm) {
                 static_cast<std::uint64_t>(drift_ppm));
   h.clock_offset = offset;
   h.drift_ppm = drift_ppm;
+  // A clock set forward (or made faster) may bring armed timers due earlier than their pending
+  // events: add an event at the new instant. Whichever event pops first fires the timer; the other
+  // finds it disarmed. (Set back, the pending event re-checks the clock when it pops.)
+  for (std::uint32_t i = 1; i < timers_.size(); ++i) {
+    TimerSlot& s = timers_[i];
+    if (!s.armed || s.host != id.value() || s.incarnation != h.incarnation) continue;
+    Time due = virtual_from_local(h, s.local_at);
+    if (due < now_) due = now_;
+    if (due >= s.scheduled_at) continue;
+    s.scheduled_at = due;
+    ++s.pending;
+    const std::uint64_t timer_id = (static_cast<std::uint64_t>(i) << 32) | s.generation;
+    queue_.push(Event{due, 0, static_cast<std::uint32_t>(Kind::timer), id.value(), timer_id, s.tag});
+  }
 }
 
 }  // namespace shardsim::sim

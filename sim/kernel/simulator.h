@@ -86,6 +86,11 @@ class Simulator {
     std::uint32_t incarnation{0};
     bool armed{false};
     Time local_at;  // the deadline by the host's clock, re-checked when the event pops
+    // Queue events that name this slot. A clock set forward adds an earlier one beside the pending
+    // event, so a slot can have two; it is recycled only when none is left (and it is disarmed).
+    std::uint32_t pending{0};
+    Time scheduled_at;  // virtual time of the earliest pending event
+    std::uint64_t tag{0};
   };
   friend struct HostEnv;
 
@@ -94,6 +99,7 @@ class Simulator {
   void schedule_delivery(HostId from, HostId to, Time at, std::uint32_t buffer);
   TimerId set_timer(HostId h, Time local_at, std::uint64_t tag);
   void cancel_timer(TimerId id);
+  void release_timer_event(std::uint32_t slot);
   Time local_time(const Host& h) const;
   Time virtual_from_local(const Host& h, Time local) const;
   std::uint32_t alloc_buffer(std::span<const std::uint8_t> bytes);

@@ -434,12 +434,9 @@ TEST_CASE("simulator: a clock set back while a timer is pending does not make it
 
 TEST_CASE(
     "simulator: a clock set forward while a timer is pending fires it when the clock reads it",
-    "[sim][simulator][!mayfail]") {
-  // Open design question (see the report of tests/sim/simulator_test.cpp): a pending timer is
-  // mapped to virtual time when it is set, so after a forward jump it fires late, when the local
-  // clock already reads 30 ms past its deadline. The Env contract ("fires when the host's local
-  // clock reaches `at`") would have it fire at the jump. Kept as [!mayfail] until the kernel
-  // decides.
+    "[sim][simulator]") {
+  // The Env contract: a timer fires when the host's local clock reaches `at`. A forward jump must
+  // not leave a pending timer to fire late (set_clock adds an earlier event for it).
   World w;
   Time local_at_fire;
   w.add(
