@@ -70,7 +70,8 @@ struct Entry {
 // "a list", "a map", "a single value" or "nothing", for "got ..." in messages.
 const char* kind_name(const YAML::Node& n);
 
-// "; did you mean `aoi_radius`?" when one candidate is close enough to `word` to be a typo, else "".
+// "; did you mean `aoi_radius`?" when one candidate is close enough to `word` to be a typo;
+// "" otherwise.
 std::string suggestion(std::string_view word, std::span<const std::string_view> candidates);
 
 // A key reserved for a later issue: accepted by the parser, rejected with a clear message.
