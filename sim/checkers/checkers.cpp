@@ -113,34 +113,51 @@ void OracleChecker::check(const WorldNode& node, Time now) {
       if (p.kind != wire::EntityKind::player) continue;
       const std::uint64_t pid = p.id.value();
       const auto& view = p.view;
-      // Must see: everything within the radius, now and one tick ago.
-      for (std::size_t strip = strip_of(p.pos.x - r); strip <= strip_of(p.pos.x + r); ++strip) {
-      const auto first = items_.begin() + static_cast<std::ptrdiff_t>(strip_begin_[strip]);
-      const auto last = items_.begin() + static_cast<std::ptrdiff_t>(strip_begin_[strip + 1]);
-      auto lo = std::lower_bound(first, last, p.pos.y - r,
-                                 [](const Item& a, std::int64_t y) { return a.y < y; });
-      for (auto it = lo; it != last && it->y <= p.pos.y + r; ++it) {
-        const std::int64_t dy = it->y - p.pos.y;
-        const std::int64_t dx = it->x - p.pos.x;
-        if (dx * dx + dy * dy > r2) continue;
-        const auto vit = std::lower_bound(
-            view.begin(), view.end(), EntityId{it->id},
-            [](const ViewEntry& a, EntityId b) { return a.id < b; });
-        const bool seen = vit != view.end() && vit->id.value() == it->id;
-        // Not seen is only a mismatch if it was in range a tick ago too: one tick of delay is allowed.
-        if (!seen && in_range(prev_, pid, it->id, r2)) {
-          ++mismatches_;
-          log_.add("aoi.oracle_mismatches", now, pid,
-                   fmt::format("entity {} within radius for 2 ticks but not in view", it->id));
+      // Everything within radius + hysteresis now, from the strips the disc touches, sorted by id,
+      // then merged with the (id-sorted) view. The one-tick allowance needs last tick's positions,
+      // which are only looked up for a suspected mismatch.
+      near_.clear();
+      for (std::size_t strip = strip_of(p.pos.x - r_out); strip <= strip_of(p.pos.x + r_out);
+           ++strip) {
+        const auto first = items_.begin() + static_cast<std::ptrdiff_t>(strip_begin_[strip]);
+        const auto last = items_.begin() + static_cast<std::ptrdiff_t>(strip_begin_[strip + 1]);
+        auto lo = std::lower_bound(first, last, p.pos.y - r_out,
+                                   [](const Item& a, std::int64_t y) { return a.y < y; });
+        for (auto it = lo; it != last && it->y <= p.pos.y + r_out; ++it) {
+          const std::int64_t dy = it->y - p.pos.y;
+          const std::int64_t dx = it->x - p.pos.x;
+          const std::int64_t d2 = dx * dx + dy * dy;
+          if (d2 <= r_out2) near_.push_back(Near{it->id, d2});
         }
       }
+      for (std::size_t k = 1; k < near_.size(); ++k) {  // a handful: insertion sort
+        const Near v = near_[k];
+        std::size_t m = k;
+        for (; m > 0 && v.id < near_[m - 1].id; --m) near_[m] = near_[m - 1];
+        near_[m] = v;
       }
-      // Must not see: anything beyond radius + hysteresis, now and one tick ago, or gone.
-      for (const auto& v : view) {
-        if (beyond(now_, pid, v.id.value(), r_out2) && beyond(prev_, pid, v.id.value(), r_out2)) {
-          ++mismatches_;
-          log_.add("aoi.oracle_mismatches", now, pid,
-                   fmt::format("entity {} in view but beyond radius + hysteresis", v.id.value()));
+      std::size_t i = 0;
+      std::size_t j = 0;
+      while (i < view.size() || j < near_.size()) {
+        if (j == near_.size() || (i < view.size() && view[i].id.value() < near_[j].id)) {
+          // In view, but beyond radius + hysteresis (or gone) now: a mismatch if so a tick ago too.
+          const std::uint64_t vid = view[i++].id.value();
+          if (beyond(prev_, pid, vid, r_out2)) {
+            ++mismatches_;
+            log_.add("aoi.oracle_mismatches", now, pid,
+                     fmt::format("entity {} in view but beyond radius + hysteresis", vid));
+          }
+        } else if (i == view.size() || near_[j].id < view[i].id.value()) {
+          // Near but not in view: a mismatch if within the radius now and a tick ago.
+          const Near n = near_[j++];
+          if (n.d2 <= r2 && in_range(prev_, pid, n.id, r2)) {
+            ++mismatches_;
+            log_.add("aoi.oracle_mismatches", now, pid,
+                     fmt::format("entity {} within radius for 2 ticks but not in view", n.id));
+          }
+        } else {
+          ++i;
+          ++j;
         }
       }
     }

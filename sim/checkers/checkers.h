@@ -59,8 +59,9 @@ class AuthorityChecker {
 };
 
 // The oracle does not use the engine's index, cells or ghosts: it sorts every real entity into strips of
-// the AOI radius along x, by y within a strip, and for each player scans the y-window of the three strips
-// its disc touches, comparing exact squared distances. That is the O(n^2) brute force restricted to pairs
+// the AOI radius along x, by y within a strip, and for each player scans the y-window of the strips its
+// disc of radius + hysteresis touches, comparing exact squared distances, and merges the result with
+// the player's view. That is the O(n^2) brute force restricted to pairs
 // that can possibly be in range (tests/sim/checkers_test.cpp verifies it
 // against the literal all-pairs loop). Allowed slack: the hysteresis band (an entity between radius and
 // radius + hysteresis may or may not be visible) and one tick (a mismatch must hold on two consecutive
@@ -89,6 +90,11 @@ class OracleChecker {
   std::vector<Item> items_;  // every real entity, sorted by (x strip, y, id)
   std::vector<std::size_t> strip_begin_;
   std::vector<std::uint8_t> listed_;
+  struct Near {
+    std::uint64_t id;
+    std::int64_t d2;
+  };
+  std::vector<Near> near_;  // per player: entities within radius + hysteresis now
   Snapshot now_;
   Snapshot prev_;
   std::uint64_t mismatches_{0};
