@@ -79,6 +79,10 @@ void bench_run(const BenchOptions& o, const char* file) {
              entities, static_cast<double>(after.peak_bytes - before.live_bytes) / (1 << 20),
              entities > 0 ? static_cast<double>(after.peak_bytes - before.live_bytes) / entities : 0,
              b.last.digest_hex());
+  // Deterministic: the same run allocates the same number of times.
+  const double allocations = static_cast<double>(after.allocations - before.allocations) / o.repeats;
+  fmt::print("heap allocations per run {:.0f}   per event {:.4f}\n", allocations,
+             allocations / static_cast<double>(b.last.events));
 }
 
 void bench_digest(const BenchOptions& o) {
