@@ -66,68 +66,47 @@ void OracleChecker::check(const WorldNode& node, Time now) {
       now_.pos[e.id.value()] = e.pos;
       now_.present[e.id.value()] = 1;
     }
-  // Strips of width r along x; within a strip, entities sorted by (y, id). A player's disc of radius r
-  // touches at most three strips, and in each a binary search on y bounds the scan.
-  const std::int64_t width = node.config().width_mm;
-  const auto strips = static_cast<std::size_t>(width / r + 2);
-  const auto strip_of = [&](std::int64_t x) {
-    return static_cast<std::size_t>(
-        std::clamp<std::int64_t>(x / r, 0, static_cast<std::int64_t>(strips) - 1));
+  // A flat grid over the world with square buckets of side radius + hysteresis, filled by a counting
+  // sort in id order: a player's disc touches at most 3 x 3 buckets, and each bucket row is contiguous.
+  const std::int64_t side = r_out;
+  const auto gx = static_cast<std::size_t>(node.config().width_mm / side + 1);
+  const auto gy = static_cast<std::size_t>(node.config().height_mm / side + 1);
+  const auto col = [&](std::int64_t x) {
+    return static_cast<std::size_t>(std::clamp<std::int64_t>(x / side, 0, static_cast<std::int64_t>(gx) - 1));
   };
-  // items_ keeps last tick's order. Entities move a fraction of a metre per tick, so after refreshing
-  // positions in place the array is nearly sorted and an insertion sort finishes it in about linear time
-  // (a full sort each tick cost more than all the checks together).
-  listed_.assign(max_id + 1, 0);
-  std::size_t keep = 0;
-  for (const auto& it : items_) {
-    if (it.id > max_id || !now_.present[it.id]) continue;  // despawned
-    const Vec2 p = now_.pos[it.id];
-    listed_[it.id] = 1;
-    items_[keep++] = Item{p.x, p.y, it.id, strip_of(p.x)};
-  }
-  items_.resize(keep);
+  const auto row = [&](std::int64_t y) {
+    return static_cast<std::size_t>(std::clamp<std::int64_t>(y / side, 0, static_cast<std::int64_t>(gy) - 1));
+  };
+  bucket_begin_.assign(gx * gy + 1, 0);
   for (std::uint64_t id = 0; id <= max_id; ++id)
-    if (now_.present[id] && !listed_[id])
-      items_.push_back(Item{now_.pos[id].x, now_.pos[id].y, id, strip_of(now_.pos[id].x)});
-  const auto before = [](const Item& a, const Item& b) {
-    if (a.strip != b.strip) return a.strip < b.strip;
-    return a.y != b.y ? a.y < b.y : a.id < b.id;
-  };
-  if (items_.size() - keep > 64) {
-    std::sort(items_.begin(), items_.end(), before);  // first tick, or a burst of spawns
-  } else {
-    for (std::size_t i = 1; i < items_.size(); ++i) {
-      if (!before(items_[i], items_[i - 1])) continue;
-      const Item v = items_[i];
-      std::size_t j = i;
-      for (; j > 0 && before(v, items_[j - 1]); --j) items_[j] = items_[j - 1];
-      items_[j] = v;
-    }
+    if (now_.present[id]) ++bucket_begin_[row(now_.pos[id].y) * gx + col(now_.pos[id].x) + 1];
+  for (std::size_t k = 1; k < bucket_begin_.size(); ++k) bucket_begin_[k] += bucket_begin_[k - 1];
+  items_.resize(bucket_begin_.back());
+  fill_.assign(bucket_begin_.begin(), bucket_begin_.end() - 1);
+  for (std::uint64_t id = 0; id <= max_id; ++id) {
+    if (!now_.present[id]) continue;
+    const Vec2 q = now_.pos[id];
+    items_[fill_[row(q.y) * gx + col(q.x)]++] = Item{q.x, q.y, id};
   }
-  strip_begin_.assign(strips + 1, 0);
-  for (const auto& it : items_) ++strip_begin_[it.strip + 1];
-  for (std::size_t i = 1; i <= strips; ++i) strip_begin_[i] += strip_begin_[i - 1];
 
   for (const auto& cell : node.cells()) {
     for (const auto& p : cell.reals) {
       if (p.kind != wire::EntityKind::player) continue;
       const std::uint64_t pid = p.id.value();
       const auto& view = p.view;
-      // Everything within radius + hysteresis now, from the strips the disc touches, sorted by id,
+      // Everything within radius + hysteresis now, from the buckets the disc touches, sorted by id,
       // then merged with the (id-sorted) view. The one-tick allowance needs last tick's positions,
       // which are only looked up for a suspected mismatch.
       near_.clear();
-      for (std::size_t strip = strip_of(p.pos.x - r_out); strip <= strip_of(p.pos.x + r_out);
-           ++strip) {
-        const auto first = items_.begin() + static_cast<std::ptrdiff_t>(strip_begin_[strip]);
-        const auto last = items_.begin() + static_cast<std::ptrdiff_t>(strip_begin_[strip + 1]);
-        auto lo = std::lower_bound(first, last, p.pos.y - r_out,
-                                   [](const Item& a, std::int64_t y) { return a.y < y; });
-        for (auto it = lo; it != last && it->y <= p.pos.y + r_out; ++it) {
-          const std::int64_t dy = it->y - p.pos.y;
-          const std::int64_t dx = it->x - p.pos.x;
+      const std::size_t x0 = col(p.pos.x - r_out);
+      const std::size_t x1 = col(p.pos.x + r_out);
+      for (std::size_t by = row(p.pos.y - r_out); by <= row(p.pos.y + r_out); ++by) {
+        for (std::size_t k = bucket_begin_[by * gx + x0]; k < bucket_begin_[by * gx + x1 + 1]; ++k) {
+          const Item& it = items_[k];
+          const std::int64_t dx = it.x - p.pos.x;
+          const std::int64_t dy = it.y - p.pos.y;
           const std::int64_t d2 = dx * dx + dy * dy;
-          if (d2 <= r_out2) near_.push_back(Near{it->id, d2});
+          if (d2 <= r_out2) near_.push_back(Near{it.id, d2});
         }
       }
       for (std::size_t k = 1; k < near_.size(); ++k) {  // a handful: insertion sort

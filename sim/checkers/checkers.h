@@ -58,8 +58,8 @@ class AuthorityChecker {
   std::uint64_t duplicated_{0};
 };
 
-// The oracle does not use the engine's index, cells or ghosts: it sorts every real entity into strips of
-// the AOI radius along x, by y within a strip, and for each player scans the y-window of the strips its
+// The oracle does not use the engine's index, cells or ghosts: it places every real entity in a flat
+// grid over the whole world (buckets of radius + hysteresis), and for each player scans the buckets its
 // disc of radius + hysteresis touches, comparing exact squared distances, and merges the result with
 // the player's view. That is the O(n^2) brute force restricted to pairs
 // that can possibly be in range (tests/sim/checkers_test.cpp verifies it
@@ -77,7 +77,6 @@ class OracleChecker {
     std::int64_t x;
     std::int64_t y;
     std::uint64_t id;
-    std::size_t strip;
   };
   struct Snapshot {
     std::vector<Vec2> pos;          // by entity id
@@ -87,9 +86,9 @@ class OracleChecker {
   bool beyond(const Snapshot& s, std::uint64_t a, std::uint64_t b, std::int64_t r2) const;
 
   ViolationLog& log_;
-  std::vector<Item> items_;  // every real entity, sorted by (x strip, y, id)
-  std::vector<std::size_t> strip_begin_;
-  std::vector<std::uint8_t> listed_;
+  std::vector<Item> items_;  // every real entity, by grid bucket, in id order within a bucket
+  std::vector<std::size_t> bucket_begin_;
+  std::vector<std::size_t> fill_;
   struct Near {
     std::uint64_t id;
     std::int64_t d2;
