@@ -17,7 +17,7 @@ auto find(std::vector<GameClient::Seen>& view, EntityId id) {
 GameClient::GameClient(Env env, HostId server, std::uint64_t player_id, Driver& driver,
                        StreamObserver* observer, ReliableChannel::Config channel)
     : env_{env}, server_{server}, player_id_{player_id}, driver_{driver}, observer_{observer},
-      channel_{channel}, channel_config_{channel} {}
+      channel_{channel} {}
 
 void GameClient::on_start() {
   bytes_.clear();
@@ -32,7 +32,7 @@ void GameClient::send(std::span<const std::uint8_t> payload) {
 
 void GameClient::arm_retransmit() {
   if (retransmit_timer_ || channel_.unacked() == 0) return;
-  retransmit_timer_ = env_.timers.set_timer(env_.clock.now() + channel_config_.rto, kRetransmitTimer);
+  retransmit_timer_ = env_.timers.set_timer(env_.clock.now() + channel_.config().rto, kRetransmitTimer);
 }
 
 void GameClient::on_timer(std::uint64_t tag) {

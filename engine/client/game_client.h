@@ -66,7 +66,6 @@ class GameClient final : public Process {
   Driver& driver_;
   StreamObserver* observer_;
   ReliableChannel channel_;
-  ReliableChannel::Config channel_config_;
   TimerId retransmit_timer_;
   std::vector<Seen> view_;
   std::uint64_t last_tick_{0};

@@ -50,6 +50,7 @@ class ReliableChannel {
   // Sends a standalone ack if one is owed.
   void flush_ack(Transport& transport, HostId peer);
   bool ack_owed() const { return ack_owed_; }
+  const Config& config() const { return config_; }
   std::uint32_t unacked() const { return count_; }
   const Stats& stats() const { return stats_; }
 

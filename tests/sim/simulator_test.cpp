@@ -537,32 +537,31 @@ TEST_CASE("simulator: stats count sends, bytes, deliveries, drops, duplicates an
     CHECK(w.sim.events_executed() == 5);
   }
   SECTION("lossy network drops everything, duplicating network doubles everything") {
+    // Four messages from a to b over `link`; returns the world after 100 ms.
+    const auto four_sends = [](const net::LinkConfig& link) {
+      auto w = std::make_unique<World>(link);
+      const HostId b = w->add("b");
+      w->add("a", [b](Probe& p) {
+        for (int i = 0; i < 4; ++i) p.send(b, "x");
+      });
+      w->sim.start();
+      w->sim.run_until(ms(100));
+      return w;
+    };
     net::LinkConfig lossy = constant_link(kLatency);
     lossy.loss_ppm = 1'000'000;
-    World l{lossy};
-    const HostId lb = l.add("b");
-    l.add("a", [&](Probe& p) {
-      for (int i = 0; i < 4; ++i) p.send(lb, "x");
-    });
-    l.sim.start();
-    l.sim.run_until(ms(100));
-    CHECK(l.sim.stats().sent == 4);
-    CHECK(l.sim.stats().dropped == 4);
-    CHECK(l.sim.stats().delivered == 0);
+    const auto l = four_sends(lossy);
+    CHECK(l->sim.stats().sent == 4);
+    CHECK(l->sim.stats().dropped == 4);
+    CHECK(l->sim.stats().delivered == 0);
 
     net::LinkConfig dup = constant_link(kLatency);
     dup.duplicate_ppm = 1'000'000;
-    World d{dup};
-    const HostId db = d.add("b");
-    d.add("a", [&](Probe& p) {
-      for (int i = 0; i < 4; ++i) p.send(db, "x");
-    });
-    d.sim.start();
-    d.sim.run_until(ms(100));
-    CHECK(d.sim.stats().sent == 4);
-    CHECK(d.sim.stats().duplicated == 4);
-    CHECK(d.sim.stats().delivered == 8);
-    CHECK(d.probes[0]->messages == 8);
+    const auto d = four_sends(dup);
+    CHECK(d->sim.stats().sent == 4);
+    CHECK(d->sim.stats().duplicated == 4);
+    CHECK(d->sim.stats().delivered == 8);
+    CHECK(d->probes[0]->messages == 8);
   }
 }
 
