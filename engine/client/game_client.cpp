@@ -7,6 +7,11 @@
 namespace shardsim {
 namespace {
 constexpr std::uint64_t kRetransmitTimer = 1;
+constexpr std::uint64_t kActionTimer = 2;
+constexpr std::uint64_t kJoinTimer = 3;
+constexpr Duration kJoinRetry = Duration::seconds(1);
+constexpr std::uint8_t kClientUp = 0x50;    // cluster::kClientUp (the client does not depend on it)
+constexpr std::uint8_t kClientDown = 0x51;
 
 auto find(std::vector<GameClient::Seen>& view, EntityId id) {
   return std::lower_bound(view.begin(), view.end(), id,
@@ -15,19 +20,52 @@ auto find(std::vector<GameClient::Seen>& view, EntityId id) {
 }  // namespace
 
 GameClient::GameClient(Env env, HostId server, std::uint64_t player_id, Driver& driver,
-                       StreamObserver* observer, ReliableChannel::Config channel)
+                       StreamObserver* observer, ReliableChannel::Config channel,
+                       ClientOptions options)
     : env_{env}, server_{server}, player_id_{player_id}, driver_{driver}, observer_{observer},
-      channel_{channel} {}
+      channel_{channel}, options_{options}, gateway_{*this} {}
+
+void GameClient::GatewayTransport::send(HostId to, std::span<const std::uint8_t> bytes) {
+  out_.clear();
+  {
+    wire::Writer w{out_, 1 + 2 * wire::Writer::kVarintMax + bytes.size()};
+    w.u8(kClientUp);
+    w.varint(c_.player_id_);
+    w.varint(c_.chan_epoch_);
+    w.bytes(bytes);
+  }
+  c_.env_.transport.send(to, out_);
+}
+
+Transport& GameClient::transport() {
+  return options_.via_gateway ? static_cast<Transport&>(gateway_) : env_.transport;
+}
 
 void GameClient::on_start() {
-  bytes_.clear();
-  wire::encode(wire::Join{player_id_, driver_.spawn()}, bytes_);
-  send(bytes_);
+  spawn_ = driver_.spawn();
+  send_join();
+  if (options_.action_every > Duration::zero())
+    env_.timers.set_timer(env_.clock.now() + options_.action_every, kActionTimer);
 }
 
 void GameClient::send(std::span<const std::uint8_t> payload) {
-  if (!channel_.send(payload, env_.clock.now(), env_.transport, server_)) return;  // counted in channel
+  if (!channel_.send(payload, env_.clock.now(), transport(), server_)) return;  // counted in channel
   arm_retransmit();
+}
+
+// A join can be refused (its cell has no owner yet, a stale route): it goes again every second until
+// the server's stream shows our own player. A join the server already accepted is refused harmlessly.
+void GameClient::send_join() {
+  bytes_.clear();
+  wire::encode(wire::Join{player_id_, spawn_}, bytes_);
+  send(bytes_);
+  env_.timers.set_timer(env_.clock.now() + kJoinRetry, kJoinTimer);
+}
+
+void GameClient::send_action(std::uint64_t seq) {
+  bytes_.clear();
+  wire::encode(wire::Action{seq, 1}, bytes_);
+  send(bytes_);
 }
 
 void GameClient::arm_retransmit() {
@@ -36,15 +74,64 @@ void GameClient::arm_retransmit() {
 }
 
 void GameClient::on_timer(std::uint64_t tag) {
+  if (tag == kJoinTimer) {
+    if (!joined_) send_join();
+    return;
+  }
+  if (tag == kActionTimer) {
+    // A durable action; and any still unacknowledged after action_resend goes again (the server
+    // applies each seq once, in order, so a repeat is harmless).
+    const Time now = env_.clock.now();
+    pending_actions_.emplace_back(++action_seq_, now);
+    send_action(action_seq_);
+    for (auto& [seq, sent] : pending_actions_) {
+      if (now - sent < options_.action_resend) continue;
+      sent = now;
+      send_action(seq);
+    }
+    env_.timers.set_timer(now + options_.action_every, kActionTimer);
+    return;
+  }
   SHARD_ASSERT(tag == kRetransmitTimer);
   retransmit_timer_ = TimerId{};
-  channel_.retransmit_due(env_.clock.now(), env_.transport, server_);
+  channel_.retransmit_due(env_.clock.now(), transport(), server_);
   arm_retransmit();
 }
 
 void GameClient::on_message(HostId from, std::span<const std::uint8_t> bytes) {
   if (from != server_) return;  // not our server: ignore
-  const auto result = channel_.on_frame(bytes, env_.transport, server_,
+  std::span<const std::uint8_t> frame = bytes;
+  if (options_.via_gateway) {
+    wire::Reader r{bytes};
+    const bool down = r.u8() == kClientDown;
+    const std::uint64_t epoch = r.varint();
+    frame = r.rest();
+    if (!r.ok() || !down) {
+      ++stats_.decode_errors;
+      return;
+    }
+    if (epoch < chan_epoch_) return;  // the stream before a rebuild: stale
+    if (epoch > chan_epoch_) {
+      if (chan_epoch_ != 0) {
+        // The server rebuilt our stream from durable state: start over, and send again every
+        // action it has not acknowledged.
+        channel_ = ReliableChannel{channel_.config()};
+        view_.clear();
+        ++resets_;
+        if (observer_ != nullptr) observer_->on_reset(player_id_, env_.clock.now());
+        if (retransmit_timer_) env_.timers.cancel(retransmit_timer_);
+        retransmit_timer_ = TimerId{};
+      }
+      chan_epoch_ = epoch;
+      if (resets_ > 0) {
+        for (auto& [seq, sent] : pending_actions_) {
+          sent = env_.clock.now();
+          send_action(seq);
+        }
+      }
+    }
+  }
+  const auto result = channel_.on_frame(frame, transport(), server_,
                                         [&](std::span<const std::uint8_t> p) { apply(p); });
   if (result == ReliableChannel::FrameResult::malformed) ++stats_.decode_errors;
   if (channel_.unacked() == 0 && retransmit_timer_) {
@@ -54,6 +141,16 @@ void GameClient::on_message(HostId from, std::span<const std::uint8_t> bytes) {
 }
 
 void GameClient::apply(std::span<const std::uint8_t> payload) {
+  if (!payload.empty() && payload[0] == static_cast<std::uint8_t>(wire::MsgType::action_ack)) {
+    wire::ActionAck ack;
+    if (!wire::decode(payload, ack) || ack.seq > action_seq_) {
+      ++stats_.decode_errors;
+      return;
+    }
+    actions_acked_ = std::max(actions_acked_, ack.seq);
+    std::erase_if(pending_actions_, [&](const auto& p) { return p.first <= ack.seq; });
+    return;
+  }
   if (!wire::decode(payload, batch_)) {
     ++stats_.decode_errors;
     return;
@@ -91,6 +188,7 @@ void GameClient::apply(std::span<const std::uint8_t> payload) {
     view_.erase(it);
   }
   if (!moved) return;
+  joined_ = true;
   auto it = find(view_, self);
   if (it == view_.end() || it->id != self) return;
   if (auto input = driver_.on_position(it->pos, env_.clock.now())) {

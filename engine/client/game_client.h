@@ -29,6 +29,17 @@ class StreamObserver {
  public:
   virtual ~StreamObserver() = default;
   virtual void on_batch(std::uint64_t player_id, const wire::AoiBatch& batch, Time now) = 0;
+  // Phase B: the server rebuilt the stream from durable state (failover); the view starts empty.
+  virtual void on_reset(std::uint64_t player_id, Time now) {
+    (void)player_id;
+    (void)now;
+  }
+};
+
+struct ClientOptions {
+  bool via_gateway{false};                  // Phase B: frames tunnel through a gateway
+  Duration action_every{Duration::zero()};  // durable actions at this interval; zero = none
+  Duration action_resend{Duration::seconds(1)};
 };
 
 class GameClient final : public Process {
@@ -45,7 +56,7 @@ class GameClient final : public Process {
   };
 
   GameClient(Env env, HostId server, std::uint64_t player_id, Driver& driver,
-             StreamObserver* observer, ReliableChannel::Config channel);
+             StreamObserver* observer, ReliableChannel::Config channel, ClientOptions options = {});
 
   void on_start() override;
   void on_message(HostId from, std::span<const std::uint8_t> bytes) override;
@@ -54,11 +65,30 @@ class GameClient final : public Process {
   const std::vector<Seen>& view() const { return view_; }  // sorted by id
   std::uint64_t last_tick() const { return last_tick_; }
   const Stats& stats() const { return stats_; }
+  // Durable actions: the highest the server acknowledged, and how many were sent.
+  std::uint64_t actions_acked() const { return actions_acked_; }
+  std::uint64_t actions_sent() const { return action_seq_; }
+  std::uint64_t resets() const { return resets_; }
 
  private:
+  // Wraps channel frames for the gateway: 0x50 player chan_epoch frame.
+  class GatewayTransport final : public Transport {
+   public:
+    GatewayTransport(GameClient& c) : c_{c} {}
+    HostId self() const override { return c_.env_.transport.self(); }
+    void send(HostId to, std::span<const std::uint8_t> bytes) override;
+
+   private:
+    GameClient& c_;
+    std::vector<std::uint8_t> out_;
+  };
   void apply(std::span<const std::uint8_t> payload);
+  void apply_batch();
   void send(std::span<const std::uint8_t> payload);
+  void send_action(std::uint64_t seq);
+  void send_join();
   void arm_retransmit();
+  Transport& transport();
 
   Env env_;
   HostId server_;
@@ -72,6 +102,15 @@ class GameClient final : public Process {
   wire::AoiBatch batch_;
   std::vector<std::uint8_t> bytes_;
   Stats stats_;
+  ClientOptions options_;
+  GatewayTransport gateway_;
+  std::uint64_t chan_epoch_{0};
+  Vec2 spawn_;
+  bool joined_{false};
+  std::uint64_t action_seq_{0};
+  std::uint64_t actions_acked_{0};
+  std::uint64_t resets_{0};
+  std::vector<std::pair<std::uint64_t, Time>> pending_actions_;  // seq, last sent
 };
 
 }  // namespace shardsim

@@ -87,4 +87,67 @@ std::uint32_t ReliableChannel::retransmit_due(Time now, Transport& transport, Ho
   return resent;
 }
 
+void ReliableChannel::save(std::vector<std::uint8_t>& out) const {
+  std::size_t size = 5 * wire::Writer::kVarintMax;
+  for (std::uint32_t i = 0; i < count_; ++i)
+    size += 2 * wire::Writer::kVarintMax + ring_[(head_ + i) % ring_.size()].payload.size();
+  for (const auto& [seq, payload] : out_of_order_) size += 2 * wire::Writer::kVarintMax + payload.size();
+  wire::Writer w{out, size};
+  w.varint(next_seq_);
+  w.varint(delivered_);
+  w.varint(count_);
+  for (std::uint32_t i = 0; i < count_; ++i) {
+    const Pending& p = ring_[(head_ + i) % ring_.size()];
+    w.varint(p.seq);
+    w.varint(p.payload.size());
+    w.bytes(p.payload);
+  }
+  w.varint(out_of_order_.size());
+  for (const auto& [seq, payload] : out_of_order_) {
+    w.varint(seq);
+    w.varint(payload.size());
+    w.bytes(payload);
+  }
+}
+
+bool ReliableChannel::load(std::span<const std::uint8_t> in, Time now) {
+  wire::Reader r{in};
+  const std::uint64_t next_seq = r.varint();
+  const std::uint64_t delivered = r.varint();
+  const std::uint64_t count = r.varint_max(config_.window_max);
+  std::vector<Pending> ring;
+  std::uint64_t expect = next_seq - count;
+  for (std::uint64_t i = 0; i < count && r.ok(); ++i) {
+    Pending p;
+    p.seq = r.varint();
+    const std::uint64_t n = r.varint_max(r.remaining());
+    if (!r.ok() || p.seq != expect++) return false;
+    const auto rest = r.rest();
+    p.payload.assign(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(n));
+    r = wire::Reader{rest.subspan(n)};
+    p.sent_at = now;
+    ring.push_back(std::move(p));
+  }
+  std::map<std::uint64_t, std::vector<std::uint8_t>> ooo;
+  const std::uint64_t n_ooo = r.varint_max(config_.window_max);
+  for (std::uint64_t i = 0; i < n_ooo && r.ok(); ++i) {
+    const std::uint64_t seq = r.varint();
+    const std::uint64_t n = r.varint_max(r.remaining());
+    if (!r.ok() || seq <= delivered) return false;
+    const auto rest = r.rest();
+    ooo.emplace(seq, std::vector<std::uint8_t>(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(n)));
+    r = wire::Reader{rest.subspan(n)};
+  }
+  if (!r.ok() || !r.at_end() || next_seq == 0 || count >= next_seq) return false;
+  ring_ = std::move(ring);
+  head_ = 0;
+  count_ = static_cast<std::uint32_t>(count);
+  next_seq_ = next_seq;
+  delivered_ = delivered;
+  out_of_order_ = std::move(ooo);
+  since_ack_ = 0;
+  ack_owed_ = delivered > 0;  // tell the peer where we are from the new host
+  return true;
+}
+
 }  // namespace shardsim

@@ -54,6 +54,12 @@ class ReliableChannel {
   std::uint32_t unacked() const { return count_; }
   const Stats& stats() const { return stats_; }
 
+  // The whole channel state (sequence numbers, unacknowledged frames, out-of-order buffer) as bytes,
+  // so a stream can move to another host with its owner (cross-node handover) and continue there with
+  // no gap and no duplicate. Unacked frames restart their retransmission timers at `now`.
+  void save(std::vector<std::uint8_t>& out) const;
+  bool load(std::span<const std::uint8_t> in, Time now);  // false (channel unchanged) if malformed
+
   // Processes one received frame; calls deliver(std::span<const uint8_t>) for each payload that is now
   // in order. Malformed frames are rejected and counted, never crash.
   template <class Deliver>

@@ -64,6 +64,22 @@ enum class TraceKind : std::uint16_t {
   channel_retransmit = 37,
   channel_overflow = 38,
   decode_error = 39,
+  // Cluster kinds (Phase B).
+  auth_reject = 48,       // a: sender host, b: bytes
+  lease_change = 49,      // a: node, b: lease id, c: 0 expired / 1 granted / 2 left
+  cell_assign = 50,       // a: cell, b: node, c: epoch
+  cell_migrate = 51,      // a: cell, b: from, c: to
+  cell_acquire = 52,      // a: cell, b: epoch, c: how (0 fresh, 1 restore, 2 migration)
+  cell_release = 53,      // a: cell, b: epoch, c: why (0 fence, 1 migrated away, 2 lost)
+  fence = 54,             // a: node, b: cells dropped
+  handover_start = 55,    // a: hid, b: player, c: target cell
+  handover_commit = 56,   // a: hid, b: player, c: gen
+  handover_install = 57,  // a: hid, b: player, c: new gen
+  handover_abort = 58,    // a: hid, b: player, c: reason
+  route_update = 59,      // a: player, b: node, c: gen
+  store_op = 60,          // a: op, b: entries, c: ok count
+  player_restore = 61,    // a: player, b: cell, c: gen
+  action_ack = 62,        // a: player, b: seq
 };
 
 class Tracer {

@@ -24,7 +24,9 @@ bool peek_type(std::span<const std::uint8_t> bytes, MsgType& type) {
   switch (bytes[0]) {
     case 0x10: type = MsgType::join; return true;
     case 0x11: type = MsgType::move_input; return true;
+    case 0x12: type = MsgType::action; return true;
     case 0x20: type = MsgType::aoi_batch; return true;
+    case 0x21: type = MsgType::action_ack; return true;
     default: return false;
   }
 }
@@ -76,6 +78,34 @@ void encode(const AoiBatch& m, std::vector<std::uint8_t>& out) {
     w.varint(id.value() - prev);
     prev = id.value();
   }
+}
+
+void encode(const Action& m, std::vector<std::uint8_t>& out) {
+  Writer w{out, 1 + 2 * Writer::kVarintMax};
+  w.u8(static_cast<std::uint8_t>(MsgType::action));
+  w.varint(m.seq);
+  w.svarint(m.amount);
+}
+
+void encode(const ActionAck& m, std::vector<std::uint8_t>& out) {
+  Writer w{out, 1 + Writer::kVarintMax};
+  w.u8(static_cast<std::uint8_t>(MsgType::action_ack));
+  w.varint(m.seq);
+}
+
+bool decode(std::span<const std::uint8_t> bytes, Action& m) {
+  Reader r{bytes};
+  if (r.u8() != static_cast<std::uint8_t>(MsgType::action)) return false;
+  m.seq = r.varint();
+  m.amount = r.svarint();
+  return r.ok() && r.at_end() && m.seq != 0;
+}
+
+bool decode(std::span<const std::uint8_t> bytes, ActionAck& m) {
+  Reader r{bytes};
+  if (r.u8() != static_cast<std::uint8_t>(MsgType::action_ack)) return false;
+  m.seq = r.varint();
+  return r.ok() && r.at_end();
 }
 
 bool decode(std::span<const std::uint8_t> bytes, Join& m) {

@@ -6,6 +6,8 @@
 //
 //   Join      0x10 player_id x y
 //   MoveInput 0x11 target_x target_y speed_mm_s
+//   Action    0x12 seq amount                      (a durable player action: changes its ledger)
+//   ActionAck 0x21 seq                             (every action <= seq is durable)
 //   AoiBatch  0x20 tick n_enter {id_delta kind x y}* n_update {id_delta dx dy}* n_leave {id_delta}*
 //
 // AOI ids in each list are strictly ascending and sent as deltas from the previous id (the first from
@@ -24,7 +26,13 @@
 
 namespace shardsim::wire {
 
-enum class MsgType : std::uint8_t { join = 0x10, move_input = 0x11, aoi_batch = 0x20 };
+enum class MsgType : std::uint8_t {
+  join = 0x10,
+  move_input = 0x11,
+  action = 0x12,
+  aoi_batch = 0x20,
+  action_ack = 0x21,
+};
 enum class EntityKind : std::uint8_t { player = 0, npc = 1 };
 
 inline constexpr std::uint64_t kAoiOpsMax = 1u << 16;
@@ -38,6 +46,15 @@ struct Join {
 struct MoveInput {
   Vec2 target;
   std::int64_t speed_mm_s{0};
+};
+
+struct Action {
+  std::uint64_t seq{0};  // 1, 2, 3... per player
+  std::int64_t amount{0};
+};
+
+struct ActionAck {
+  std::uint64_t seq{0};
 };
 
 struct AoiEnter {
@@ -69,9 +86,13 @@ bool peek_type(std::span<const std::uint8_t> bytes, MsgType& type);
 void encode(const Join& m, std::vector<std::uint8_t>& out);
 void encode(const MoveInput& m, std::vector<std::uint8_t>& out);
 void encode(const AoiBatch& m, std::vector<std::uint8_t>& out);
+void encode(const Action& m, std::vector<std::uint8_t>& out);
+void encode(const ActionAck& m, std::vector<std::uint8_t>& out);
 
 bool decode(std::span<const std::uint8_t> bytes, Join& m);
 bool decode(std::span<const std::uint8_t> bytes, MoveInput& m);
 bool decode(std::span<const std::uint8_t> bytes, AoiBatch& m);  // reuses m's vectors
+bool decode(std::span<const std::uint8_t> bytes, Action& m);
+bool decode(std::span<const std::uint8_t> bytes, ActionAck& m);
 
 }  // namespace shardsim::wire

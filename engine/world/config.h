@@ -3,12 +3,40 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "engine/core/geometry.h"
+#include "engine/core/ids.h"
 #include "engine/core/time.h"
 #include "engine/net/reliable_channel.h"
 
 namespace shardsim {
+
+// Phase B: this node's place in the cluster. Disabled = Phase A (the node owns every cell, clients
+// connect to it directly).
+struct ClusterNodeConfig {
+  bool enabled{false};
+  std::uint32_t index{0};         // 1-based; nodes[index - 1] is this host
+  std::vector<HostId> nodes;
+  std::vector<HostId> gateways;
+  HostId store;
+  HostId directory;
+  Duration lease{Duration::seconds(2)};
+  Duration heartbeat{Duration::millis(250)};
+  Duration checkpoint{Duration::seconds(1)};
+  Duration drift_allowance{Duration::millis(50)};
+  Duration request_timeout{Duration::millis(150)};  // handover request -> ready/reject
+  Duration commit_timeout{Duration::millis(150)};   // commit -> ack, per try
+  std::uint32_t request_tries{2};
+  std::uint32_t commit_tries{3};
+  Duration store_timeout{Duration::millis(200)};    // store / directory request retry
+  Duration ghost_ttl{Duration::millis(200)};        // remote ghosts older than this are dropped
+  std::uint64_t auth_key{0};
+  // Deliberate bugs (scenario `bugs:`), to prove the checkers catch them.
+  bool bug_skip_lease_check{false};
+  bool bug_ack_before_durable{false};
+  bool bug_unfenced_abort{false};
+};
 
 struct NodeConfig {
   std::uint64_t seed{1};  // seeds NPC behaviour; the engine has no other randomness
@@ -31,6 +59,7 @@ struct NodeConfig {
   std::int64_t bot_speed_max_mm_s{2000};
   Duration density_interval{Duration::seconds(1)};
   ReliableChannel::Config channel;
+  ClusterNodeConfig cluster;
 
   std::int64_t cell_width_mm() const { return width_mm / cells_x; }
   std::int64_t cell_height_mm() const { return height_mm / cells_y; }

@@ -11,6 +11,7 @@
 
 #include "engine/core/geometry.h"
 #include "engine/core/ids.h"
+#include "engine/core/time.h"
 #include "engine/wire/messages.h"
 
 namespace shardsim {
@@ -31,6 +32,14 @@ struct Entity {
   // Players only.
   std::uint32_t session{0};
   std::vector<ViewEntry> view;  // sorted by id
+  // Players, Phase B: authority generation, ledger and its durability, cross-node handover in flight.
+  std::uint64_t gen{0};
+  std::uint64_t ledger_seq{0};
+  std::int64_t ledger_value{0};
+  std::uint64_t durable_seq{0};
+  std::uint64_t acked_seq{0};
+  std::uint64_t handing_out{0};  // handover id while a request is out, 0 otherwise
+  Time write_due;                // an unconfirmed write-through may be retried from here
 };
 
 struct Ghost {

@@ -8,10 +8,19 @@
 namespace shardsim {
 namespace {
 constexpr std::uint64_t kTickTimer = 1;
+constexpr std::uint64_t kHeartbeatTimer = 2;
 }
 
-WorldNode::WorldNode(Env env, NodeConfig config, TickObserver* observer)
-    : env_{env}, config_{config}, observer_{observer}, next_bot_id_{config.max_players + 1ULL} {
+WorldNode::WorldNode(Env env, NodeConfig config, TickObserver* observer,
+                     cluster::ClusterObserver* cluster_observer)
+    : env_{env},
+      config_{std::move(config)},
+      observer_{observer},
+      // NPC ids: above the player ids; in a cluster each node draws from its own range.
+      next_bot_id_{config_.max_players + 1ULL + (std::uint64_t{config_.cluster.index} << 32)},
+      cobs_{cluster_observer},
+      auth_{config_.cluster.auth_key},
+      tunnel_{env_.transport, auth_} {
   SHARD_ASSERT(config_.cells_x >= 1);
   SHARD_ASSERT(config_.cells_y >= 1);
   SHARD_ASSERT(config_.aoi_radius_mm > 0);
@@ -34,19 +43,44 @@ WorldNode::WorldNode(Env env, NodeConfig config, TickObserver* observer)
     }
   }
   player_cell_.assign(config_.max_players, -1);
+  cell_state_.resize(cells_.size());
+  if (!config_.cluster.enabled) {
+    for (auto& cs : cell_state_) cs.owned = true, cs.epoch = 1;
+  } else {
+    SHARD_ASSERT(config_.cluster.index >= 1 && config_.cluster.index <= config_.cluster.nodes.size());
+    session_of_player_.assign(config_.max_players, -1);
+    remote_ghosts_.resize(config_.cluster.nodes.size());
+    ghost_out_.resize(config_.cluster.nodes.size());
+  }
   const std::int64_t ticks_per_check = config_.density_interval / config_.tick;
   density_every_ = ticks_per_check > 0 ? static_cast<std::uint64_t>(ticks_per_check) : 1;
 }
 
 void WorldNode::on_start() {
+  // Ticks fall on one grid of the (local) clock, so a restarted node numbers its ticks like the
+  // others and a stream handed between nodes keeps increasing tick numbers.
+  const Time now = env_.clock.now();
+  tick_ = static_cast<std::uint64_t>(now.us() / config_.tick.us());
+  next_tick_at_ = Time::from_micros(static_cast<std::int64_t>(tick_ + 1) * config_.tick.us());
+  env_.timers.set_timer(next_tick_at_, kTickTimer);
+  if (config_.cluster.enabled) {
+    // Cells (and their NPCs) come with the directory's assignment.
+    next_checkpoint_ = env_.clock.now() + config_.cluster.checkpoint;
+    send_heartbeat();
+    env_.timers.set_timer(env_.clock.now() + config_.cluster.heartbeat, kHeartbeatTimer);
+    return;
+  }
   // NPCs exist from the first instant so the first density pass has nothing to catch up on.
   for (auto& cell : cells_)
     for (int i = 0; i < config_.bots_min; ++i) spawn_bot(cell);
-  next_tick_at_ = env_.clock.now() + config_.tick;
-  env_.timers.set_timer(next_tick_at_, kTickTimer);
 }
 
 void WorldNode::on_timer(std::uint64_t tag) {
+  if (tag == kHeartbeatTimer) {
+    if (!left_) send_heartbeat();
+    env_.timers.set_timer(env_.clock.now() + config_.cluster.heartbeat, kHeartbeatTimer);
+    return;
+  }
   SHARD_ASSERT(tag == kTickTimer);
   run_tick();
   next_tick_at_ += config_.tick;
@@ -67,12 +101,21 @@ Vec2 WorldNode::clamp_to_world(Vec2 p) const {
 void WorldNode::run_tick() {
   ++tick_;
   env_.tracer.record(TraceKind::tick, tick_, 0, 0);
+  if (config_.cluster.enabled) cluster_tick();  // lease check first: a fenced node simulates nothing
   move_entities();
   handovers();
   if (tick_ % density_every_ == 0) control_density();
   exchange_ghosts();
   publish_aoi();
   service_channels();
+  if (config_.cluster.enabled) {
+    send_ghosts();
+    send_checkpoints(env_.clock.now() < next_checkpoint_);
+    if (env_.clock.now() >= next_checkpoint_) next_checkpoint_ += config_.cluster.checkpoint;
+    if (cobs_ != nullptr)
+      for (std::size_t ci = 0; ci < cells_.size(); ++ci)
+        if (cell_active(ci)) cobs_->on_cell_tick(index(), static_cast<std::uint32_t>(ci), cell_state_[ci].epoch);
+  }
   std::uint64_t entities = 0;
   for (const auto& cell : cells_) entities += cell.reals.size();
   stats_.entities_max = std::max(stats_.entities_max, entities);
@@ -94,7 +137,9 @@ void WorldNode::step_toward(Entity& e) const {
 
 void WorldNode::move_entities() {
   const std::int64_t wander = 100'000;  // NPCs wander within 100 m of where they stand
-  for (auto& cell : cells_) {
+  for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
+    if (!cell_active(ci)) continue;
+    Cell& cell = cells_[ci];
     for (auto& e : cell.reals) {
       if (e.kind == wire::EntityKind::npc && e.pos == e.target) {
         e.target = clamp_to_world({e.pos.x + cell.rng.between(-wander, wander),
@@ -113,6 +158,7 @@ void WorldNode::handovers() {
   const std::int64_t dwell_ticks =
       1 + (config_.handover_dwell + config_.tick - Duration::micros(1)) / config_.tick;
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
+    if (!cell_active(ci)) continue;
     Cell& cell = cells_[ci];
     const Rect& r = cell.rect;
     std::size_t keep = 0;
@@ -122,7 +168,20 @@ void WorldNode::handovers() {
                            e.pos.y >= r.max.y + h;
       e.outside_ticks = outside ? e.outside_ticks + 1 : 0;
       const std::size_t target = cell_index_at(e.pos);
-      if (e.outside_ticks >= dwell_ticks && target != ci) {
+      if (e.outside_ticks >= dwell_ticks && target != ci && !cell_active(target)) {
+        // The neighbour cell belongs to another node (or is migrating): a cross-node handover for a
+        // player; an NPC is simply dropped (the other side keeps its own density).
+        e.outside_ticks = 0;
+        if (config_.cluster.enabled && e.kind == wire::EntityKind::player) {
+          if (e.handing_out == 0 && target < table_.size() && table_[target].owner != 0 &&
+              table_[target].owner != index() && !draining_)
+            start_handover(ci, e, target);
+        } else if (config_.cluster.enabled) {
+          ++stats_.npcs_dropped_at_border;
+          env_.tracer.record(TraceKind::entity_despawn, e.id.value(), ci, 2);
+          continue;
+        }
+      } else if (e.outside_ticks >= dwell_ticks && target != ci) {
         e.outside_ticks = 0;
         env_.tracer.record(TraceKind::handover_local, e.id.value(), ci, target);
         ++stats_.handovers_local;
@@ -152,7 +211,9 @@ void WorldNode::spawn_bot(Cell& cell) {
 }
 
 void WorldNode::control_density() {
-  for (auto& cell : cells_) {
+  for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
+    if (!cell_active(ci)) continue;
+    Cell& cell = cells_[ci];
     int bots = 0;
     for (const auto& e : cell.reals) bots += e.kind == wire::EntityKind::npc;
     for (; bots < config_.bots_min; ++bots) spawn_bot(cell);
@@ -176,6 +237,7 @@ void WorldNode::exchange_ghosts() {
   const std::int64_t cw = config_.cell_width_mm();
   const std::int64_t ch = config_.cell_height_mm();
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
+    if (!cell_active(ci)) continue;
     for (const auto& e : cells_[ci].reals) {
       const auto x0 = std::clamp<std::int64_t>((e.pos.x - g) / cw, 0, config_.cells_x - 1);
       const auto x1 = std::clamp<std::int64_t>((e.pos.x + g) / cw, 0, config_.cells_x - 1);
@@ -184,8 +246,32 @@ void WorldNode::exchange_ghosts() {
       for (auto cy = y0; cy <= y1; ++cy) {
         for (auto cx = x0; cx <= x1; ++cx) {
           const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
-          if (k == ci || cells_[k].rect.dist2_to(e.pos) > g2) continue;
+          if (k == ci || !cell_active(k) || cells_[k].rect.dist2_to(e.pos) > g2) continue;
           cells_[k].ghosts.push_back(Ghost{e.id, e.kind, e.pos});
+        }
+      }
+    }
+  }
+  if (!config_.cluster.enabled) return;
+  // Ghosts from other nodes' border regions (their last update, if fresh).
+  const Time now = env_.clock.now();
+  for (const auto& remote : remote_ghosts_) {
+    if (remote.entries.empty() || now - remote.received > config_.cluster.ghost_ttl) continue;
+    for (const auto& e : remote.entries) {
+      // A stale ghost of an entity that is real here now (it just moved in) must not shadow it.
+      if (e.id >= 1 && e.id <= config_.max_players && player_cell_[e.id - 1] >= 0) continue;
+      if (e.id > config_.max_players && ((e.id - config_.max_players - 1) >> 32) == index()) continue;
+      const Vec2 pos = e.pos;
+      const auto x0 = std::clamp<std::int64_t>((pos.x - g) / cw, 0, config_.cells_x - 1);
+      const auto x1 = std::clamp<std::int64_t>((pos.x + g) / cw, 0, config_.cells_x - 1);
+      const auto y0 = std::clamp<std::int64_t>((pos.y - g) / ch, 0, config_.cells_y - 1);
+      const auto y1 = std::clamp<std::int64_t>((pos.y + g) / ch, 0, config_.cells_y - 1);
+      for (auto cy = y0; cy <= y1; ++cy) {
+        for (auto cx = x0; cx <= x1; ++cx) {
+          const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
+          if (!cell_active(k) || cells_[k].rect.dist2_to(pos) > g2) continue;
+          cells_[k].ghosts.push_back(
+              Ghost{EntityId{e.id}, static_cast<wire::EntityKind>(e.kind), pos});
         }
       }
     }
@@ -193,7 +279,9 @@ void WorldNode::exchange_ghosts() {
 }
 
 void WorldNode::publish_aoi() {
-  for (auto& cell : cells_) {
+  for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
+    if (!cell_active(ci)) continue;
+    Cell& cell = cells_[ci];
     cell.index.clear();
     for (const auto& e : cell.reals) cell.index.add(AoiEntry{e.id, e.pos, e.kind});
     for (const auto& g : cell.ghosts) cell.index.add(AoiEntry{g.id, g.pos, g.kind});
@@ -217,6 +305,13 @@ void WorldNode::publish_view(Cell& cell, Entity& player) {
     std::size_t m = k;
     for (; m > 0 && v.id < candidates_[m - 1].id; --m) candidates_[m] = candidates_[m - 1];
     candidates_[m] = v;
+  }
+  if (config_.cluster.enabled) {
+    // Phase B backstop: an entity can briefly be both real here and a ghost from the node it came
+    // from (a migrated NPC); one entry per id.
+    candidates_.erase(std::unique(candidates_.begin(), candidates_.end(),
+                                  [](const AoiEntry& a, const AoiEntry& b) { return a.id == b.id; }),
+                      candidates_.end());
   }
   batch_.clear();
   batch_.tick = tick_;
@@ -248,7 +343,7 @@ void WorldNode::publish_view(Cell& cell, Entity& player) {
   Session& session = sessions_[player.session];
   bytes_.clear();
   wire::encode(batch_, bytes_);
-  if (!session.channel.send(bytes_, env_.clock.now(), env_.transport, session.client)) {
+  if (!session.channel.send(bytes_, env_.clock.now(), channel_transport(session), session.client)) {
     ++stats_.channel_overflows;
     env_.tracer.record(TraceKind::channel_overflow, player.id.value(), session.client.value(), 0);
     return;
@@ -263,16 +358,43 @@ void WorldNode::publish_view(Cell& cell, Entity& player) {
 void WorldNode::service_channels() {
   const Time now = env_.clock.now();
   for (auto& s : sessions_) {
-    const std::uint32_t resent = s.channel.retransmit_due(now, env_.transport, s.client);
+    if (!s.live || s.frozen) continue;  // a migrating player's stream is paused with its state
+    Transport& t = channel_transport(s);
+    const std::uint32_t resent = s.channel.retransmit_due(now, t, s.client);
     if (resent > 0) {
       stats_.retransmits += resent;
       env_.tracer.record(TraceKind::channel_retransmit, s.client.value(), resent, 0);
     }
-    s.channel.flush_ack(env_.transport, s.client);
+    s.channel.flush_ack(t, s.client);
   }
 }
 
+Transport& WorldNode::channel_transport(Session& s) {
+  if (!config_.cluster.enabled) return env_.transport;
+  tunnel_.msg.player = s.player_id;
+  tunnel_.msg.gen = s.gen;
+  tunnel_.msg.chan_epoch = s.chan_epoch;
+  return tunnel_;
+}
+
+void WorldNode::send_to_client(Session& s, std::span<const std::uint8_t> payload) {
+  if (!s.channel.send(payload, env_.clock.now(), channel_transport(s), s.client)) {
+    ++stats_.channel_overflows;
+    env_.tracer.record(TraceKind::channel_overflow, s.player_id, s.client.value(), 1);
+  }
+}
+
+Entity* WorldNode::find_player(std::uint64_t player_id) {
+  if (player_id == 0 || player_id > config_.max_players) return nullptr;
+  const std::int32_t ci = player_cell_[player_id - 1];
+  if (ci < 0) return nullptr;
+  for (auto& e : cells_[static_cast<std::size_t>(ci)].reals)
+    if (e.id.value() == player_id) return &e;
+  return nullptr;
+}
+
 void WorldNode::on_message(HostId from, std::span<const std::uint8_t> bytes) {
+  if (config_.cluster.enabled) return on_cluster_message(from, bytes);
   auto found = session_of_host_.find(from.value());
   if (found == session_of_host_.end()) {
     const std::uint32_t limit = config_.sessions_max != 0 ? config_.sessions_max : config_.max_players;
@@ -305,6 +427,10 @@ void WorldNode::handle_payload(Session& session, std::span<const std::uint8_t> p
     wire::MoveInput input;
     ok = wire::decode(payload, input);
     if (ok) on_move(session, input);
+  } else if (ok && type == wire::MsgType::action) {
+    wire::Action action;
+    ok = wire::decode(payload, action);
+    if (ok) on_action(session, action);
   } else {
     ok = false;
   }
@@ -315,19 +441,45 @@ void WorldNode::handle_payload(Session& session, std::span<const std::uint8_t> p
 }
 
 void WorldNode::on_join(Session& session, const wire::Join& join) {
-  if (session.player_id != 0 || join.player_id == 0 || join.player_id > config_.max_players ||
+  // Phase A sessions learn their player from the join; Phase B sessions are per player already.
+  const bool wrong_session = config_.cluster.enabled ? session.player_id != join.player_id
+                                                     : session.player_id != 0;
+  if (wrong_session || join.player_id == 0 || join.player_id > config_.max_players ||
       player_cell_[join.player_id - 1] >= 0) {
     ++stats_.rejected_joins;  // a second join, an id out of range, or a player already in the world
+    return;
+  }
+  const Vec2 spawn = clamp_to_world(join.spawn);
+  const std::size_t ci = cell_index_at(spawn);
+  if (config_.cluster.enabled) {
+    // Phase B: the store decides whether this player is new (cas from "absent"); it spawns on success.
+    if (!cell_active(ci) || !lease_valid()) {
+      ++stats_.rejected_joins;
+      return;
+    }
+    cluster::StoreCas cas;
+    cas.req = ++next_req_;
+    cluster::PlayerRecord rec;
+    rec.player = join.player_id;
+    rec.owner = index();
+    rec.lease = lease_id_;
+    rec.cell = static_cast<std::uint32_t>(ci);
+    rec.pos = spawn;
+    rec.target = spawn;
+    rec.chan_epoch = 1;
+    rec.gateway = static_cast<std::uint32_t>(session.client.value());
+    cas.entries.push_back({0, rec});
+    auth_.seal(cluster::Msg::store_cas, cas, env_.transport.self(), sealed_);
+    store_request(StoreReq::Kind::join, join.player_id, cluster::Msg::store_cas, sealed_);
     return;
   }
   session.player_id = join.player_id;
   Entity e;
   e.id = EntityId{join.player_id};
   e.kind = wire::EntityKind::player;
-  e.pos = clamp_to_world(join.spawn);
+  e.pos = spawn;
   e.target = e.pos;
   e.session = session_of_host_.at(session.client.value());
-  const std::size_t ci = cell_index_at(e.pos);
   player_cell_[join.player_id - 1] = static_cast<std::int32_t>(ci);
   ++players_spawned_;
   env_.tracer.record(TraceKind::entity_spawn, e.id.value(), ci, 0);
@@ -335,19 +487,38 @@ void WorldNode::on_join(Session& session, const wire::Join& join) {
 }
 
 void WorldNode::on_move(Session& session, const wire::MoveInput& input) {
-  if (session.player_id == 0) return;  // input before join: the channel orders them, so a bad client
-  const std::int32_t ci = player_cell_[session.player_id - 1];
-  SHARD_ASSERT(ci >= 0);
-  for (auto& e : cells_[static_cast<std::size_t>(ci)].reals) {
-    if (e.id.value() != session.player_id) continue;
-    e.target = clamp_to_world(input.target);
-    e.speed_mm_s = std::clamp<std::int64_t>(input.speed_mm_s, 0, config_.player_speed_max_mm_s);
-    ++stats_.inputs;
-    env_.tracer.record(TraceKind::client_input, e.id.value(), static_cast<std::uint64_t>(e.target.x),
-                       static_cast<std::uint64_t>(e.target.y));
-    return;
+  Entity* e = find_player(session.player_id);
+  if (e == nullptr) return;  // input before the join completed: the client sends a fresh one later
+  e->target = clamp_to_world(input.target);
+  e->speed_mm_s = std::clamp<std::int64_t>(input.speed_mm_s, 0, config_.player_speed_max_mm_s);
+  ++stats_.inputs;
+  env_.tracer.record(TraceKind::client_input, e->id.value(), static_cast<std::uint64_t>(e->target.x),
+                     static_cast<std::uint64_t>(e->target.y));
+}
+
+// Applies a durable action to the ledger exactly once and in order: seq == ledger_seq + 1 applies,
+// seq <= ledger_seq is a repeat (the client re-sends what was not acknowledged, e.g. after a
+// restore), a gap waits for the client's re-send. The client hears "acknowledged" only once the
+// store has it (see send_checkpoints / on_write_reply).
+void WorldNode::on_action(Session& session, const wire::Action& action) {
+  Entity* e = find_player(session.player_id);
+  if (e == nullptr) return;
+  if (action.seq == e->ledger_seq + 1) {
+    e->ledger_seq = action.seq;
+    e->ledger_value += action.amount;
+    ++stats_.actions;
   }
-  SHARD_ASSERT_MSG(false, "player {} not found in its cell {}", session.player_id, ci);
+  if (config_.cluster.bug_ack_before_durable || !config_.cluster.enabled) {
+    // Phase A has no store: memory is all there is. (With the bug, Phase B lies the same way.)
+    e->durable_seq = std::max(e->durable_seq, e->ledger_seq);
+  }
+  if (e->acked_seq < e->durable_seq) {
+    e->acked_seq = e->durable_seq;
+    bytes_.clear();
+    wire::encode(wire::ActionAck{e->acked_seq}, bytes_);
+    send_to_client(session, bytes_);
+    env_.tracer.record(TraceKind::action_ack, e->id.value(), e->acked_seq, 0);
+  }
 }
 
 }  // namespace shardsim

@@ -11,9 +11,13 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <unordered_map>
 #include <vector>
 
+#include "engine/cluster/observer.h"
+#include "engine/cluster/protocol.h"
 #include "engine/runtime/env.h"
 #include "engine/world/cell.h"
 #include "engine/world/config.h"
@@ -21,6 +25,25 @@
 namespace shardsim {
 
 class WorldNode;
+
+// Phase B: a Transport that wraps each ReliableChannel frame of one player's stream in an
+// authenticated tunnel message to the player's gateway.
+class TunnelTransport final : public Transport {
+ public:
+  TunnelTransport(Transport& inner, const cluster::Auth& auth) : inner_{inner}, auth_{auth} {}
+  HostId self() const override { return inner_.self(); }
+  void send(HostId to, std::span<const std::uint8_t> bytes) override {
+    msg.frame.assign(bytes.begin(), bytes.end());
+    auth_.seal(cluster::Msg::tunnel, msg, inner_.self(), out_);
+    inner_.send(to, out_);
+  }
+  cluster::Tunnel msg;  // player, gen, chan_epoch set by the caller
+
+ private:
+  Transport& inner_;
+  const cluster::Auth& auth_;
+  std::vector<std::uint8_t> out_;
+};
 
 // Called at the end of every tick with the node's full state, read-only. The simulator's checkers hook
 // in here; a production build would pass nullptr.
@@ -48,9 +71,27 @@ class WorldNode final : public Process {
     std::uint64_t rejected_joins{0};
     std::uint64_t rejected_sessions{0};  // frames from unknown hosts beyond sessions_max
     std::uint64_t entities_max{0};
+    // Phase B.
+    std::uint64_t handovers_started{0};
+    std::uint64_t handovers_committed{0};  // source gave the player up
+    std::uint64_t handovers_installed{0};  // target took it (a success)
+    std::uint64_t handovers_aborted{0};    // source kept it (reject, timeout, fenced target)
+    std::uint64_t handover_retries{0};
+    std::uint64_t stray_frames{0};         // client frames for players this node does not own
+    std::uint64_t auth_rejected{0};
+    std::uint64_t fences{0};
+    std::uint64_t players_restored{0};
+    std::uint64_t players_dropped{0};      // given up because the store says someone else owns them
+    std::uint64_t checkpoints{0};          // records sent in periodic checkpoints
+    std::uint64_t write_throughs{0};       // records sent for durable actions
+    std::uint64_t actions{0};
+    std::uint64_t migrations_out{0};
+    std::uint64_t migrations_in{0};
+    std::uint64_t npcs_dropped_at_border{0};
   };
 
-  WorldNode(Env env, NodeConfig config, TickObserver* observer);
+  WorldNode(Env env, NodeConfig config, TickObserver* observer,
+            cluster::ClusterObserver* cluster_observer = nullptr);
 
   void on_start() override;
   void on_message(HostId from, std::span<const std::uint8_t> bytes) override;
@@ -68,11 +109,77 @@ class WorldNode final : public Process {
   // Ticks between density-control passes (the checker verifies bounds right after each pass).
   std::uint64_t density_every() const { return density_every_; }
 
+  // Phase B views for the simulator's checkers.
+  bool cell_active(std::size_t ci) const { return cell_state_[ci].owned && !cell_state_[ci].frozen; }
+  bool cell_owned(std::size_t ci) const { return cell_state_[ci].owned; }
+  std::uint64_t cell_epoch(std::size_t ci) const { return cell_state_[ci].epoch; }
+  std::uint32_t index() const { return config_.cluster.index; }
+  // Players this node has given up but nobody is known to hold yet (commit sent, cell transfer sent).
+  void in_transit(std::vector<std::uint64_t>& out) const;
+  std::size_t handovers_pending() const { return outbound_.size() + installing_.size(); }
+  bool draining() const { return draining_; }
+  bool drained() const { return left_; }
+  bool has_lease() const { return lease_id_ != 0; }
+  // Operator command (planned shutdown): migrate every cell away, then give the lease back.
+  void drain();
+
  private:
   struct Session {
-    HostId client;
-    std::uint64_t player_id{0};  // 0 until Join
+    HostId client;                 // Phase A: the client; Phase B: the player's gateway
+    std::uint64_t player_id{0};    // 0 until Join
     ReliableChannel channel;
+    std::uint64_t chan_epoch{0};   // Phase B: the stream's epoch
+    std::uint64_t gen{0};          // Phase B: authority generation stamped on tunnel frames
+    bool live{true};
+    bool frozen{false};            // Phase B: its player is migrating; the stream pauses
+  };
+  struct CellState {
+    bool owned{false};
+    bool frozen{false};       // migrating out: not simulated, transfer in flight
+    bool restoring{false};    // failover restore requested from the store
+    bool transfer_sent{false};
+    std::uint64_t epoch{0};
+    std::uint32_t migrate_to{0};
+    Time retry_at;
+    std::uint64_t restore_req{0};
+  };
+  // Source side of a cross-node handover.
+  struct Outbound {
+    enum class Phase : std::uint8_t { requested, committed, resolving };
+    Phase phase{Phase::requested};
+    std::uint64_t player{0};
+    std::uint32_t from_cell{0};
+    std::uint32_t to_cell{0};
+    std::uint32_t to_node{0};
+    std::uint64_t to_epoch{0};
+    std::uint32_t tries{0};
+    Time deadline;
+    cluster::HoCommit commit;  // once committed: the player as it left
+    std::uint64_t resolve_req{0};
+  };
+  // Target side: commit accepted, store cas in flight.
+  struct Installing {
+    cluster::HoCommit commit;
+    HostId source;
+  };
+  struct StoreReq {
+    enum class Kind : std::uint8_t { join, install, resolve, write, restore, migrate };
+    Kind kind{Kind::write};
+    std::uint64_t key{0};  // hid (install/resolve), cell (restore/migrate), player (join)
+    std::vector<std::uint8_t> bytes;  // sealed request, for retries (not for write)
+    Time retry_at;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> writes;  // write: (player, ledger_seq)
+  };
+  struct RemoteGhosts {
+    std::vector<cluster::GhostEntry> entries;
+    Time received;
+  };
+  struct Migration {  // target side of a cell migration
+    cluster::CellTransfer transfer;
+    HostId source;
+    std::uint64_t req{0};
+    bool directory_done{false};
+    Time retry_at;
   };
 
   void run_tick();
@@ -88,7 +195,52 @@ class WorldNode final : public Process {
   void handle_payload(Session& session, std::span<const std::uint8_t> payload);
   void on_join(Session& session, const wire::Join& join);
   void on_move(Session& session, const wire::MoveInput& input);
+  void on_action(Session& session, const wire::Action& action);
   Vec2 clamp_to_world(Vec2 p) const;
+  Entity* find_player(std::uint64_t player_id);
+  Transport& channel_transport(Session& s);
+  void send_to_client(Session& s, std::span<const std::uint8_t> payload);
+
+  // Phase B (world_node_cluster.cpp).
+  template <class M>
+  void send_cluster(HostId to, cluster::Msg type, M& m);
+  bool lease_valid() const;
+  void send_heartbeat();
+  void on_cluster_message(HostId from, std::span<const std::uint8_t> bytes);
+  void on_tunnel(HostId gateway, cluster::Tunnel& t);
+  void on_table(const cluster::Table& t);
+  void apply_table();
+  void fence(const char* why);
+  void release_cell(std::size_t ci, std::uint64_t why);
+  void acquire_cell(std::size_t ci, std::uint64_t epoch, std::uint64_t how);
+  void cluster_tick();
+  void start_handover(std::size_t ci, Entity& e, std::size_t target);
+  void on_ho_request(HostId from, const cluster::HoRequest& m);
+  void on_ho_ready(const cluster::HoReply& m);
+  void on_ho_reject(const cluster::HoReply& m);
+  void on_ho_commit(HostId from, cluster::HoCommit& m);
+  void on_ho_ack(const cluster::HoReply& m);
+  void on_ho_nack(const cluster::HoReply& m);
+  void abort_outbound(std::uint64_t hid, std::uint64_t reason);
+  void resolve_outbound(std::uint64_t hid);
+  void on_cas_reply(cluster::StoreCasReply& m);
+  void on_write_reply(const cluster::StoreWriteReply& m);
+  void on_restore_reply(cluster::StoreRestoreReply& m);
+  void on_cell_transfer(HostId from, cluster::CellTransfer& m);
+  void on_cell_transfer_ack(const cluster::CellTransferAck& m);
+  void on_migration_done_ack(const cluster::MigrationDone& m);
+  void send_transfer(std::size_t ci);
+  void install_player(std::size_t ci, const cluster::PlayerTransfer& t, std::uint64_t gen,
+                      bool fresh_stream);
+  cluster::PlayerTransfer save_player(Entity& e);
+  void drop_player_session(Entity& e);
+  cluster::PlayerRecord record_of(const Entity& e, std::uint32_t cell) const;
+  std::uint64_t store_request(StoreReq::Kind kind, std::uint64_t key, cluster::Msg type,
+                              std::vector<std::uint8_t>& sealed);
+  void send_checkpoints(bool only_actions);
+  void send_ghosts();
+  void retry_requests();
+  std::uint32_t new_session(HostId peer, std::uint64_t player, std::uint64_t chan_epoch);
 
   Env env_;
   NodeConfig config_;
@@ -108,6 +260,37 @@ class WorldNode final : public Process {
   std::vector<ViewEntry> new_view_;
   wire::AoiBatch batch_;
   std::vector<std::uint8_t> bytes_;
+
+  // Phase B state.
+  cluster::ClusterObserver* cobs_;
+  cluster::Auth auth_;
+  TunnelTransport tunnel_;
+  std::vector<CellState> cell_state_;
+  std::vector<std::int32_t> session_of_player_;  // player id - 1 -> session, -1 none (Phase B)
+  std::vector<std::uint32_t> free_sessions_;
+  std::uint64_t lease_id_{0};
+  std::uint64_t lease_nonce_{0};
+  Time lease_until_;
+  std::uint64_t hb_seq_{0};
+  std::map<std::uint64_t, Time> hb_sent_;  // seq -> local send time, the last few
+  std::vector<cluster::CellEntry> table_;
+  std::vector<std::uint64_t> table_leases_;
+  std::uint64_t table_version_{0};
+  bool draining_{false};
+  bool left_{false};
+  std::uint64_t next_hid_{0};
+  std::uint64_t next_req_{0};
+  std::map<std::uint64_t, Outbound> outbound_;      // by hid
+  std::map<std::uint64_t, Installing> installing_;  // by hid
+  std::map<std::uint64_t, std::uint64_t> installed_;  // hid -> gen, recent (idempotency)
+  std::deque<std::uint64_t> installed_order_;
+  std::map<std::uint64_t, StoreReq> store_reqs_;    // by request id
+  std::map<std::uint32_t, Migration> migrations_in_;  // by cell
+  std::vector<RemoteGhosts> remote_ghosts_;         // by node index - 1
+  Time next_checkpoint_;
+  std::vector<std::uint8_t> sealed_;
+  std::vector<std::vector<cluster::GhostEntry>> ghost_out_;
+  std::vector<std::uint8_t> ghost_sent_last_;
 };
 
 }  // namespace shardsim

@@ -183,10 +183,17 @@ void ContinuityChecker::on_batch(std::uint64_t player_id, const wire::AoiBatch& 
   }
 }
 
+void ContinuityChecker::on_reset(std::uint64_t player_id, Time) {
+  if (player_id >= visible_.size()) return;
+  visible_[player_id].clear();
+}
+
 void DensityChecker::check(const WorldNode& node, Time now) {
   if (node.tick() % node.density_every() != 0) return;
   const auto& cfg = node.config();
-  for (const auto& cell : node.cells()) {
+  for (std::size_t ci = 0; ci < node.cells().size(); ++ci) {
+    if (!node.cell_active(ci)) continue;  // Phase B: cells of other nodes are theirs to check
+    const Cell& cell = node.cells()[ci];
     int bots = 0;
     for (const auto& e : cell.reals) bots += e.kind == wire::EntityKind::npc;
     if (bots < cfg.bots_min || bots > cfg.bots_max) {

@@ -104,6 +104,8 @@ class ContinuityChecker final : public StreamObserver {
   ContinuityChecker(ViolationLog& log, std::uint32_t players, Duration tick)
       : log_{log}, visible_(players + 1), last_tick_(players + 1, 0), tick_{tick} {}
   void on_batch(std::uint64_t player_id, const wire::AoiBatch& batch, Time now) override;
+  // A stream rebuilt from durable state after a failover starts from an empty view.
+  void on_reset(std::uint64_t player_id, Time now) override;
   std::uint64_t violations() const { return violations_; }
   Duration max_lag() const { return max_lag_; }
 

@@ -63,6 +63,16 @@ Process* Simulator::process(HostId h) { return hosts_.at(h.value())->process.get
 
 bool Simulator::is_up(HostId h) const { return hosts_.at(h.value())->up; }
 bool Simulator::is_paused(HostId h) const { return hosts_.at(h.value())->paused; }
+Duration Simulator::clock_offset(HostId h) const { return hosts_.at(h.value())->clock_offset; }
+std::int64_t Simulator::clock_drift_ppm(HostId h) const { return hosts_.at(h.value())->drift_ppm; }
+std::uint32_t Simulator::incarnation(HostId h) const { return hosts_.at(h.value())->incarnation; }
+
+std::optional<HostId> Simulator::find_host(std::string_view name) const {
+  for (std::size_t i = 0; i < hosts_.size(); ++i) {
+    if (hosts_[i]->name == name) return HostId{static_cast<std::uint32_t>(i)};
+  }
+  return std::nullopt;
+}
 
 void Simulator::at(Time t, std::function<void()> action) {
   actions_.push_back(std::move(action));
@@ -175,18 +185,83 @@ void Simulator::send(HostId from, HostId to, std::span<const std::uint8_t> bytes
     trace_.record(now_, TraceKind::drop, from, to.value(), bytes.size(), 0);
     return;
   }
-  SHARD_ASSERT(fate.kind == net::FateKind::deliver);  // hold/release arrives with the fault issue
+  const std::uint32_t buffer = alloc_buffer(bytes);
+  if (fate.kind == net::FateKind::hold) {
+    hold_message(from, to, buffer);
+    return;
+  }
+  deliver_fate(from, to, fate, buffer);
+}
+
+void Simulator::deliver_fate(HostId from, HostId to, const net::Fate& fate, std::uint32_t buffer) {
+  SHARD_ASSERT(fate.kind == net::FateKind::deliver);
   SHARD_ASSERT(fate.deliver_at >= now_);
-  schedule_delivery(from, to, fate.deliver_at, alloc_buffer(bytes));
+  schedule_delivery(from, to, fate.deliver_at, buffer);
   if (fate.duplicate) {
     ++stats_.duplicated;
-    trace_.record(now_, TraceKind::duplicate, from, to.value(), bytes.size(), 0);
-    schedule_delivery(from, to, fate.duplicate_at, alloc_buffer(bytes));
+    trace_.record(now_, TraceKind::duplicate, from, to.value(), buffers_[buffer].size(), 0);
+    schedule_delivery(from, to, fate.duplicate_at, copy_buffer(buffer));
   }
 }
 
 void Simulator::schedule_delivery(HostId from, HostId to, Time at, std::uint32_t buffer) {
   queue_.push(Event{at, 0, static_cast<std::uint32_t>(Kind::deliver), to.value(), buffer, from.value()});
+}
+
+void Simulator::hold_message(HostId from, HostId to, std::uint32_t buffer) {
+  std::vector<std::uint32_t>& held = held_[link_key(from, to)];
+  const std::size_t bytes = buffers_[buffer].size();
+  if (held.size() >= kHeldPerLinkMax) {  // a clogged link's buffer is full: tail drop
+    ++stats_.held_overflow;
+    ++stats_.dropped;
+    trace_.record(now_, TraceKind::drop, from, to.value(), bytes, 0);
+    free_buffer(buffer);
+    return;
+  }
+  ++stats_.held;
+  trace_.record(now_, TraceKind::fault, from, 8, to.value(), bytes);
+  held.push_back(buffer);
+}
+
+void Simulator::hold_link(HostId a, HostId b) {
+  SHARD_ASSERT(a.value() < hosts_.size());
+  SHARD_ASSERT(b.value() < hosts_.size());
+  trace_.record(now_, TraceKind::fault, a, 6, b.value(), 0);
+  network_.hold(a, b);
+}
+
+void Simulator::release_link(HostId a, HostId b) {
+  SHARD_ASSERT(a.value() < hosts_.size());
+  SHARD_ASSERT(b.value() < hosts_.size());
+  network_.release(a, b);
+  const auto it = held_.find(link_key(a, b));
+  std::vector<std::uint32_t> pending;
+  if (it != held_.end()) pending.swap(it->second);
+  trace_.record(now_, TraceKind::fault, a, 7, b.value(), pending.size());
+  // In send order, each as if sent now. The network cannot answer hold again here (nothing can
+  // clog the link between these decide() calls), but if it did, hold_message would queue the
+  // message again behind those already re-held, keeping the order.
+  for (const std::uint32_t buffer : pending) {
+    const net::Fate fate = network_.decide(a, b, now_);
+    if (fate.kind == net::FateKind::drop) {
+      ++stats_.dropped;
+      trace_.record(now_, TraceKind::drop, a, b.value(), buffers_[buffer].size(), 0);
+      free_buffer(buffer);
+    } else if (fate.kind == net::FateKind::hold) {
+      hold_message(a, b, buffer);
+    } else {
+      deliver_fate(a, b, fate, buffer);
+    }
+  }
+  // Give the emptied vector's capacity back to the link's entry, unless it was refilled meanwhile.
+  pending.clear();
+  const auto again = held_.find(link_key(a, b));
+  if (again != held_.end() && again->second.empty()) again->second.swap(pending);
+}
+
+std::size_t Simulator::held_messages(HostId a, HostId b) const {
+  const auto it = held_.find(link_key(a, b));
+  return it == held_.end() ? 0 : it->second.size();
 }
 
 std::uint32_t Simulator::alloc_buffer(std::span<const std::uint8_t> bytes) {
@@ -199,6 +274,13 @@ std::uint32_t Simulator::alloc_buffer(std::span<const std::uint8_t> bytes) {
     buffers_.emplace_back();
   }
   buffers_[index].assign(bytes.begin(), bytes.end());  // keeps capacity: no allocation in steady state
+  return index;
+}
+
+std::uint32_t Simulator::copy_buffer(std::uint32_t source) {
+  // Allocate first, then copy: allocating may grow buffers_ and move the source's vector object.
+  const std::uint32_t index = alloc_buffer({});
+  buffers_[index] = buffers_[source];  // copy-assignment keeps the target's capacity
   return index;
 }
 

@@ -10,13 +10,30 @@
 //    and run when it resumes, with the host acting on whatever it believed before the pause.
 //  - Each host has its own clock: local = virtual + offset + drift. Timers are set in local time
 //    and never fire before the host's clock reads their deadline, even if set_clock moves it back.
+//  - A clogged directed link (hold_link, or any link the network answers FateKind::hold for) keeps
+//    the messages sent over it inside the simulator, in send order, until release_link; each is
+//    then routed afresh, in that order, at the release instant: a new fate from the network
+//    (drop, or deliver after a fresh latency), then the ordinary delivery rules (a host that is
+//    down when it arrives drops it). The network's FIFO clamp keeps them ahead of anything sent
+//    over the link after the release. At most kHeldPerLinkMax wait per link; beyond that the link
+//    tail-drops (counted in Stats::held_overflow and dropped).
 //  - Every send, delivery, drop, duplicate, timer and fault is recorded in the trace.
+//
+// Fault records (TraceKind::fault, a = op, then b and c): 1 crash (b = incarnation), 2 restart
+// (b = incarnation), 3 pause, 4 resume (b = backlog size), 5 clock (b = offset us, c = drift ppm),
+// 6 hold link (host = source, b = target), 7 release link (host = source, b = target, c = messages
+// released), 8 message held (host = sender, b = receiver, c = bytes). Ops from 16 up are written by
+// the fault scheduler (sim/runner/faults.h) through record().
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/runtime/env.h"
@@ -40,6 +57,8 @@ class Simulator {
   // Adds a host; its process is created by `factory` when the simulation starts (and on restart).
   HostId add_host(std::string name, ProcessFactory factory);
   const std::string& host_name(HostId h) const;
+  // The host with this name, if any (a linear scan, for set-up and fault scheduling).
+  std::optional<HostId> find_host(std::string_view name) const;
   std::size_t host_count() const { return hosts_.size(); }
   Process* process(HostId h);  // null while the host is down
 
@@ -54,6 +73,7 @@ class Simulator {
   void stop() { stopped_ = true; }
 
   Time now() const { return now_; }
+  const Time& now_ref() const { return now_; }  // for observers that read the time as it moves
   std::uint64_t seed() const { return seed_; }
   std::uint64_t events_executed() const { return events_; }
   std::size_t pending_events() const { return queue_.size(); }
@@ -66,6 +86,24 @@ class Simulator {
   void set_clock(HostId h, Duration offset, std::int64_t drift_ppm);
   bool is_up(HostId h) const;
   bool is_paused(HostId h) const;
+  Duration clock_offset(HostId h) const;
+  std::int64_t clock_drift_ppm(HostId h) const;
+  // Rises on every crash (never on restart): a fault that crashed or paused a host compares it to
+  // tell whether the host it would restart or resume is still the one it stopped.
+  std::uint32_t incarnation(HostId h) const;
+
+  // Clogs the directed link a -> b (network hold) / unclogs it and re-routes what it held, in send
+  // order, each with a fresh fate decided now. Both are idempotent; both are recorded.
+  void hold_link(HostId a, HostId b);
+  void release_link(HostId a, HostId b);
+  // Messages waiting on the clogged link a -> b.
+  std::size_t held_messages(HostId a, HostId b) const;
+  static constexpr std::size_t kHeldPerLinkMax = 65'536;
+
+  // Records a simulator-level event (a fault the kernel does not apply itself) at now().
+  void record(TraceKind kind, HostId host, std::uint64_t a, std::uint64_t b, std::uint64_t c) {
+    trace_.record(now_, kind, host, a, b, c);
+  }
 
   struct Stats {
     std::uint64_t sent{0};
@@ -74,6 +112,8 @@ class Simulator {
     std::uint64_t dropped{0};
     std::uint64_t duplicated{0};
     std::uint64_t timers{0};
+    std::uint64_t held{0};           // times a message was held on a clogged link
+    std::uint64_t held_overflow{0};  // messages tail-dropped by a full clogged link (also dropped)
   };
   const Stats& stats() const { return stats_; }
 
@@ -97,12 +137,19 @@ class Simulator {
   void dispatch(const Event& e);
   void send(HostId from, HostId to, std::span<const std::uint8_t> bytes);
   void schedule_delivery(HostId from, HostId to, Time at, std::uint32_t buffer);
+  // Schedules a message the network decided to deliver (and its duplicate, if any).
+  void deliver_fate(HostId from, HostId to, const net::Fate& fate, std::uint32_t buffer);
+  void hold_message(HostId from, HostId to, std::uint32_t buffer);
+  static std::uint64_t link_key(HostId from, HostId to) {
+    return (static_cast<std::uint64_t>(from.value()) << 32) | to.value();
+  }
   TimerId set_timer(HostId h, Time local_at, std::uint64_t tag);
   void cancel_timer(TimerId id);
   void release_timer_event(std::uint32_t slot);
   Time local_time(const Host& h) const;
   Time virtual_from_local(const Host& h, Time local) const;
   std::uint32_t alloc_buffer(std::span<const std::uint8_t> bytes);
+  std::uint32_t copy_buffer(std::uint32_t source);
   void free_buffer(std::uint32_t index);
   void boot(Host& h);
 
@@ -120,6 +167,9 @@ class Simulator {
   std::vector<std::uint32_t> free_timers_;
   std::vector<std::vector<std::uint8_t>> buffers_;
   std::vector<std::uint32_t> free_buffers_;
+  // Buffers of held messages per clogged directed link (link_key), in send order. Looked up, never
+  // iterated; an entry keeps its capacity after release, so a link clogged again reuses it.
+  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> held_;
   Stats stats_;
 };
 

@@ -13,6 +13,9 @@
 #include <sstream>
 
 #include "sim/runner/metrics.h"
+#include "sim/scenario/cluster_reader.h"
+#include "sim/scenario/fault_reader.h"
+#include "sim/scenario/latency_reader.h"
 #include "sim/scenario/units.h"
 #include "sim/scenario/yaml_reader.h"
 
@@ -25,9 +28,11 @@ std::string Diagnostic::format() const {
 namespace {
 
 // The generic reading layer (yaml_reader.h) hands out Entries; this file only says which keys the
-// v1 format has and how they combine into a ScenarioSpec.
+// v1 format has and how they combine into a ScenarioSpec. The cluster, the fault sections and
+// latencies are read in cluster_reader, fault_reader and latency_reader.
 using detail::Diagnostics;
 using detail::Entry;
+using detail::Hosts;
 using detail::kCount;
 using detail::kDistance;
 using detail::Keys;
@@ -40,8 +45,8 @@ using detail::read_choice;
 using detail::read_duration;
 using detail::read_pair;
 using detail::read_range;
+using detail::read_rate;
 using detail::read_scalar;
-using detail::Reserved;
 using detail::suggestion;
 
 // ---------------------------------------------------------------------------------------------
@@ -49,14 +54,9 @@ using detail::suggestion;
 // wrong; checks that relate several values run only when all of those values were valid, so one
 // mistake yields one message, not a cascade.
 
-constexpr std::string_view kRootKeys[] = {"name", "description", "seed",    "duration",
-                                          "tick", "world",       "cluster", "players",
-                                          "bots", "network",     "expect"};
-constexpr Reserved kRootReserved[] = {
-    {"faults", "cross-node issue, a timeline of crashes, pauses and partitions"},
-    {"chaos", "cross-node issue, random fault rates"},
-    {"bugs", "a later issue, injected engine bugs that prove the checkers catch them"}};
-constexpr std::string_view kPlanCrossNode = "cross-node issue";
+constexpr std::string_view kRootKeys[] = {"name",   "description", "seed",    "duration", "tick",
+                                          "world",  "cluster",     "players", "bots",     "network",
+                                          "faults", "chaos",       "bugs",    "expect"};
 
 // "999m or 1002m": the nearest whole-metre sizes that split into `cells` equal cells.
 std::string divisible_sizes(std::int64_t mm, std::int64_t cells) {
@@ -141,80 +141,6 @@ std::optional<WorldSpec> parse_world(Diagnostics& diag, const Entry& e) {
   return w;
 }
 
-bool valid_node_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxNodeNameLength) return false;
-  if (name.front() < 'a' || name.front() > 'z') return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
-}
-
-std::vector<std::string> parse_node_list(Diagnostics& diag, const Entry& e) {
-  std::vector<std::string> names;
-  std::vector<int> lines;
-  if (e.value.size() == 0 || e.value.size() > static_cast<std::size_t>(kMaxNodes)) {
-    diag.error(e.loc, fmt::format("{} must list between 1 and {} node names, got {}", e.name,
-                                  kMaxNodes, e.value.size()));
-    return names;
-  }
-  for (std::size_t i = 0; i < e.value.size(); ++i) {
-    const YAML::Node item = e.value[i];
-    const SourceLoc loc = item.IsNull() ? e.loc : diag.at(item.Mark());
-    const Entry node{fmt::format("{}[{}]", e.path, i), fmt::format("{} entry {}", e.name, i + 1),
-                     item, loc, loc};
-    const auto name = read_scalar(diag, node, "a node name such as node-1");
-    if (!name) continue;
-    if (!valid_node_name(*name)) {
-      diag.error(loc, fmt::format("node name `{}` is invalid: use lowercase letters, digits and "
-                                  "'-', starting with a letter, at most {} characters "
-                                  "(like `node-1`)",
-                                  *name, kMaxNodeNameLength));
-      continue;
-    }
-    const auto dup = std::find(names.begin(), names.end(), *name);
-    if (dup != names.end()) {
-      diag.error(loc, fmt::format("duplicate node name `{}` (first listed at line {})", *name,
-                                  lines[static_cast<std::size_t>(dup - names.begin())]));
-      continue;
-    }
-    names.push_back(*name);
-    lines.push_back(loc.line);
-  }
-  return names;
-}
-
-std::vector<std::string> parse_cluster(Diagnostics& diag, const Entry& e) {
-  static constexpr std::string_view kKeys[] = {"nodes"};
-  static constexpr Reserved kReserved[] = {
-      {"assignment", kPlanCrossNode}, {"lease", kPlanCrossNode},
-      {"heartbeat", kPlanCrossNode},  {"gateways", kPlanCrossNode},
-      {"directory", kPlanCrossNode},  {"session_store", kPlanCrossNode},
-      {"clock_drift", kPlanCrossNode}};
-  MapReader m{diag, e, kKeys, kReserved};
-  const Entry* nodes = m.require("nodes");
-  if (nodes == nullptr) return {};
-  // Phase A simulates one node owning every cell; more nodes would silently idle, so say so.
-  const auto phase_a_only = [&](std::vector<std::string> names, std::size_t errors_before) {
-    if (names.size() > 1 && diag.count() == errors_before)
-      diag.error(nodes->loc, fmt::format("{}: {} nodes need cross-node sharding, which is not "
-                                         "supported yet (planned: cross-node issue); use 1 node",
-                                         nodes->name, names.size()));
-    return names;
-  };
-  const std::size_t errors_before = diag.count();
-  if (nodes->value.IsSequence()) return phase_a_only(parse_node_list(diag, *nodes), errors_before);
-  if (!nodes->value.IsScalar()) {
-    diag.error(nodes->loc, fmt::format("{} must be a node count such as 1 or a list of node names "
-                                       "such as [alpha, beta], got {}",
-                                       nodes->name, kind_name(nodes->value)));
-    return {};
-  }
-  const auto count = read(diag, *nodes, kCount, 1, kMaxNodes);
-  std::vector<std::string> names;
-  for (std::int64_t i = 1; count && i <= *count; ++i) names.push_back(fmt::format("node-{}", i));
-  return phase_a_only(std::move(names), errors_before);
-}
-
 void check_hotspot_center(Diagnostics& diag, const Entry& e, Vec2 c, const WorldSpec& w) {
   if (c.x < w.width_mm && c.y < w.height_mm) return;
   diag.error(e.loc, fmt::format("{} [{}, {}] is outside the world, which spans [0, {}) x [0, {})",
@@ -265,15 +191,44 @@ HotspotSpawn parse_spawn(Diagnostics& diag, const Entry& e, const std::optional<
   return {};
 }
 
-PlayersSpec parse_players(Diagnostics& diag, const Entry& e,
-                          const std::optional<WorldSpec>& world) {
-  static constexpr std::string_view kKeys[] = {"count", "spawn", "movement", "speed"};
-  static constexpr Reserved kReserved[] = {{"actions", "session-state issue"}};
+// The run's timing, each set only when valid, for checks in other sections.
+struct Timing {
+  std::optional<Duration> duration;
+  std::optional<Duration> tick;
+};
+
+// `actions: 1/s` -> one action per player every 1s, at most one per tick and at least one per run.
+std::optional<Duration> read_actions(Diagnostics& diag, const Entry& e, const Timing& timing) {
+  const auto rate = read_rate(diag, e);
+  if (!rate) return std::nullopt;
+  const Duration every = rate->mean_interval();
+  const std::string text = e.value.Scalar();
+  if (timing.tick && every < *timing.tick) {
+    diag.error(e.loc,
+               fmt::format("{} ({}) is one action every {}, more often than the tick ({}); "
+                           "use at most {}",
+                           e.name, text, format_duration(every), format_duration(*timing.tick),
+                           format_rate(Rate{1, *timing.tick})));
+    return std::nullopt;
+  }
+  if (timing.duration && every > *timing.duration) {
+    diag.error(e.loc, fmt::format("{} ({}) is one action every {}, longer than `duration` ({}), so "
+                                  "no player would act",
+                                  e.name, text, format_duration(every),
+                                  format_duration(*timing.duration)));
+    return std::nullopt;
+  }
+  return every;
+}
+
+PlayersSpec parse_players(Diagnostics& diag, const Entry& e, const std::optional<WorldSpec>& world,
+                          const Timing& timing) {
+  static constexpr std::string_view kKeys[] = {"count", "spawn", "movement", "speed", "actions"};
   static constexpr std::array<std::pair<std::string_view, Movement>, 3> kMovements{
       {{"random-waypoint", Movement::random_waypoint},
        {"border-oscillation", Movement::border_oscillation},
        {"hotspot", Movement::hotspot}}};
-  MapReader m{diag, e, kKeys, kReserved};
+  MapReader m{diag, e, kKeys};
   PlayersSpec p;
   if (const Entry* c = m.require("count")) {
     if (auto v = read(diag, *c, kCount, 0, kMaxPlayers)) p.count = static_cast<int>(*v);
@@ -288,6 +243,9 @@ PlayersSpec parse_players(Diagnostics& diag, const Entry& e,
       p.speed_min_mm_s = (*v)[0];
       p.speed_max_mm_s = (*v)[1];
     }
+  }
+  if (const Entry* a = m.get("actions")) {
+    if (auto every = read_actions(diag, *a, timing)) p.action_every = *every;
   }
   return p;
 }
@@ -320,75 +278,12 @@ BotsSpec parse_bots(Diagnostics& diag, const Entry& e, const std::optional<World
   return b;
 }
 
-// The two parameters each latency distribution takes, in LatencySpec order (a, b).
-struct DistributionParams {
-  std::string_view name;
-  net::LatencyKind kind;
-  std::array<std::string_view, 2> params;
-};
-constexpr std::array<DistributionParams, 3> kDistributions{{
-    {"uniform", net::LatencyKind::uniform, {"min", "max"}},
-    {"normal", net::LatencyKind::normal, {"mean", "stddev"}},
-    {"lognormal", net::LatencyKind::lognormal, {"median", "p99"}},
-}};
-
-// b must exceed a (lognormal p99 > median) or must not be below it (uniform max >= min).
-void check_latency_order(Diagnostics& diag, const Entry& b_entry, const DistributionParams& d,
-                         Duration a, Duration b) {
-  if (d.kind == net::LatencyKind::lognormal && b <= a) {
-    diag.error(b_entry.loc, fmt::format("{} ({}) must be greater than `median` ({})", b_entry.name,
-                                        format_duration(b), format_duration(a)));
-  } else if (d.kind == net::LatencyKind::uniform && b < a) {
-    diag.error(b_entry.loc, fmt::format("{} ({}) must not be below `min` ({})", b_entry.name,
-                                        format_duration(b), format_duration(a)));
-  }
-}
-
-std::optional<net::LatencySpec> parse_latency_map(Diagnostics& diag, const Entry& e) {
-  static constexpr std::string_view kKeys[] = {"distribution", "min",    "max", "mean",
-                                               "stddev",       "median", "p99"};
-  static constexpr std::array<std::pair<std::string_view, std::size_t>, 3> kNames{
-      {{"uniform", 0}, {"normal", 1}, {"lognormal", 2}}};
-  MapReader m{diag, e, kKeys};
-  const Entry* which = m.require("distribution");
-  const auto index = which ? read_choice(diag, *which, kNames) : std::nullopt;
-  if (!index) return std::nullopt;
-  const DistributionParams& d = kDistributions[*index];
-  for (const Entry& p : m.entries()) {
-    const std::string_view key = std::string_view{p.path}.substr(e.path.size() + 1);
-    if (key == "distribution" || key == d.params[0] || key == d.params[1]) continue;
-    diag.error(p.key_loc, fmt::format("{} does not apply to the {} distribution, which takes `{}` "
-                                      "and `{}`",
-                                      p.name, d.name, d.params[0], d.params[1]));
-  }
-  const Entry* a_entry = m.require(d.params[0]);
-  const Entry* b_entry = m.require(d.params[1]);
-  const Duration a_min =
-      d.kind == net::LatencyKind::lognormal ? Duration::micros(1) : Duration::zero();
-  const auto a = a_entry ? read_duration(diag, *a_entry, a_min, kMaxLatency) : std::nullopt;
-  const auto b =
-      b_entry ? read_duration(diag, *b_entry, Duration::zero(), kMaxLatency) : std::nullopt;
-  if (!a || !b) return std::nullopt;
-  check_latency_order(diag, *b_entry, d, *a, *b);
-  return net::LatencySpec{d.kind, *a, *b};
-}
-
 net::LinkConfig parse_network(Diagnostics& diag, const Entry& e) {
   static constexpr std::string_view kKeys[] = {"latency", "loss", "duplicate", "reorder"};
   MapReader m{diag, e, kKeys};
   net::LinkConfig link;
   if (const Entry* l = m.get("latency")) {
-    if (l->value.IsMap()) {
-      if (auto spec = parse_latency_map(diag, *l)) link.latency = *spec;
-    } else if (l->value.IsScalar()) {
-      if (auto d = read_duration(diag, *l, Duration::zero(), kMaxLatency)) {
-        link.latency = net::LatencySpec{net::LatencyKind::constant, *d, Duration::zero()};
-      }
-    } else {
-      diag.error(l->loc, fmt::format("{} must be a duration such as 2ms or a map such as "
-                                     "{{distribution: lognormal, median: 2ms, p99: 20ms}}, got {}",
-                                     l->name, kind_name(l->value)));
-    }
+    if (auto spec = detail::read_latency(diag, *l)) link.latency = *spec;
   }
   const std::array<std::pair<std::string_view, std::uint32_t*>, 3> probabilities{
       {{"loss", &link.loss_ppm},
@@ -525,7 +420,7 @@ void parse_header(Diagnostics& diag, MapReader& m, ScenarioSpec& spec) {
   }
 }
 
-void parse_timing(Diagnostics& diag, MapReader& m, ScenarioSpec& spec) {
+Timing parse_timing(Diagnostics& diag, MapReader& m, ScenarioSpec& spec) {
   const Entry* d = m.require("duration");
   const auto duration =
       d ? read_duration(diag, *d, Duration::micros(1), kMaxDuration) : std::nullopt;
@@ -537,27 +432,47 @@ void parse_timing(Diagnostics& diag, MapReader& m, ScenarioSpec& spec) {
     diag.error(t ? t->loc : d->loc,
                fmt::format("`tick` ({}) must not exceed `duration` ({})", format_duration(*tick),
                            format_duration(*duration)));
+    return {duration, std::nullopt};
   }
+  return {duration, tick};
+}
+
+// faults, chaos and bugs: what the run does to the cluster. Host names are checked only when the
+// cluster is valid.
+void parse_fault_sections(Diagnostics& diag, MapReader& m, const detail::ClusterRead& cluster,
+                          const Timing& timing, ScenarioSpec& spec) {
+  std::optional<Hosts> hosts;
+  if (cluster.hosts_valid) hosts.emplace(cluster.node_names, cluster.cluster.gateways);
+  const Hosts* h = hosts ? &*hosts : nullptr;
+  if (const Entry* f = m.get("faults"))
+    spec.faults = detail::read_faults(diag, *f, h, timing.duration);
+  if (const Entry* c = m.get("chaos"))
+    spec.chaos = detail::read_chaos(diag, *c, h, timing.duration);
+  if (const Entry* b = m.get("bugs")) spec.bugs = detail::read_bugs(diag, *b);
 }
 
 std::optional<ScenarioSpec> parse_scenario(Diagnostics& diag, const YAML::Node& doc,
                                            const std::string& file) {
   const SourceLoc start{file, 1, 1};
   const Entry root{"", "the scenario", doc, start, doc.IsNull() ? start : diag.at(doc.Mark())};
-  MapReader m{diag, root, kRootKeys, kRootReserved};
+  MapReader m{diag, root, kRootKeys};
   if (!m.is_map()) return std::nullopt;
   ScenarioSpec spec;
   spec.file = file;
-  spec.node_names = {"node-1"};
   parse_header(diag, m, spec);
-  parse_timing(diag, m, spec);
+  const Timing timing = parse_timing(diag, m, spec);
   std::optional<WorldSpec> world;
   if (const Entry* w = m.require("world")) world = parse_world(diag, *w);
   if (world) spec.world = *world;
-  if (const Entry* c = m.get("cluster")) spec.node_names = parse_cluster(diag, *c);
-  if (const Entry* p = m.require("players")) spec.players = parse_players(diag, *p, world);
+  const Entry* c = m.get("cluster");
+  const detail::ClusterRead cluster =
+      c ? detail::read_cluster(diag, *c) : detail::default_cluster();
+  spec.node_names = cluster.node_names;
+  spec.cluster = cluster.cluster;
+  if (const Entry* p = m.require("players")) spec.players = parse_players(diag, *p, world, timing);
   if (const Entry* b = m.get("bots")) spec.bots = parse_bots(diag, *b, world);
   if (const Entry* n = m.get("network")) spec.network = parse_network(diag, *n);
+  parse_fault_sections(diag, m, cluster, timing, spec);
   if (const Entry* x = m.get("expect")) spec.expect = parse_expect(diag, *x);
   if (!diag.empty()) return std::nullopt;
   return spec;

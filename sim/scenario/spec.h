@@ -63,6 +63,77 @@ struct PlayersSpec {
   Movement movement{Movement::random_waypoint};
   std::int64_t speed_min_mm_s{1000};
   std::int64_t speed_max_mm_s{6000};
+  Duration action_every{Duration::zero()};  // `actions: 1/s` = 1s; zero = no ledger actions
+};
+
+// Phase B cluster shape. Host names: nodes as listed (node-1..node-N by default), gateway-1..gateway-G,
+// `store` (the session store) and `directory` (the lease store / assigner).
+enum class Assignment : std::uint8_t { rendezvous, least_loaded };
+
+struct ClusterSpec {
+  int gateways{0};          // 0 = clients talk to the node directly (Phase A); >= 1 with nodes > 1
+  Assignment assignment{Assignment::rendezvous};
+  bool cross_node{true};    // false: node-1 owns every cell, Phase A paths only (feature flag)
+  Duration lease{Duration::seconds(2)};         // lease TTL
+  Duration heartbeat{Duration::millis(250)};    // lease renewal interval (< lease)
+  Duration checkpoint{Duration::seconds(1)};    // periodic session checkpoint interval
+  Duration clock_drift_max{Duration::millis(50)};  // drift allowance subtracted from the lease
+  bool phase_b() const { return gateways > 0; }
+};
+
+// One entry of the `faults:` timeline. `hosts` name hosts as above; the loader has checked they exist.
+enum class FaultKind : std::uint8_t {
+  partition,         // groups: two or more disjoint host groups, cut from each other (symmetric)
+  partition_oneway,  // from -> to dropped (to -> from still flows)
+  crash,             // host; restart_after (zero: stays down)
+  pause,             // host, for
+  drain,             // host: planned shutdown of a node (migrates its cells away, then leaves)
+  clock_jump,        // host jumps its clock by `jump` (signed)
+  isolate,           // host cut from everyone, for
+  link,              // between a and b: latency / loss override, for
+};
+
+struct FaultSpec {
+  FaultKind kind{FaultKind::crash};
+  Time at;
+  Duration duration{Duration::zero()};  // `for:`; zero = until the end of the run
+  std::vector<std::vector<std::string>> groups;  // partition
+  std::string host;                     // crash, pause, drain, clock_jump, isolate; oneway `from`
+  std::string peer;                     // oneway `to`; link's second host (host = first)
+  Duration restart_after{Duration::zero()};  // crash; zero = never restarts
+  Duration jump{Duration::zero()};      // clock_jump
+  bool has_latency{false};
+  net::LatencySpec latency;             // link
+  bool has_loss{false};
+  std::uint32_t loss_ppm{0};            // link
+  SourceLoc loc;
+};
+
+// `chaos:` seeded random faults until `until`, then a quiet phase in which liveness must hold.
+// A kind with mean_interval zero is off. Targets are drawn from nodes only (the store, directory and
+// gateways are left alone by chaos; the timeline can still fault them explicitly).
+struct ChaosKind {
+  Duration mean_interval{Duration::zero()};  // 1/rate: `rate: 2/min` = 30s
+  Duration min{Duration::zero()};            // `for:` or `restart_after:` range
+  Duration max{Duration::zero()};
+  bool enabled() const { return mean_interval > Duration::zero(); }
+};
+
+struct ChaosSpec {
+  Time until{Time::zero()};  // zero = no chaos
+  ChaosKind crash;           // min/max = restart_after
+  ChaosKind partition;       // min/max = for; isolates one random node from the rest
+  ChaosKind pause;           // min/max = for
+  SourceLoc loc;
+  bool enabled() const { return until > Time::zero(); }
+};
+
+// Deliberate protocol bugs (`bugs: [...]`) that prove the checkers have teeth.
+enum class Bug : std::uint8_t {
+  skip_lease_check,    // a node keeps simulating cells after its lease lapsed -> split_brain
+  ack_before_durable,  // actions acknowledged before the store has them -> ledger.acked_lost
+  unfenced_abort,      // a timed-out handover source takes the player back without fencing the
+                       // target in the store -> players.duplicated
 };
 
 struct BotsSpec {
@@ -81,9 +152,13 @@ struct ScenarioSpec {
   Duration tick{Duration::millis(50)};
   WorldSpec world;
   std::vector<std::string> node_names;  // node-1..node-N unless listed
+  ClusterSpec cluster;
   PlayersSpec players;
   BotsSpec bots;
   net::LinkConfig network;
+  std::vector<FaultSpec> faults;  // in file order (the runner sorts stably by `at`)
+  ChaosSpec chaos;
+  std::vector<Bug> bugs;
   std::vector<Expectation> expect;
 };
 
@@ -100,5 +175,7 @@ inline constexpr Duration kMaxTick = Duration::seconds(1);
 inline constexpr std::int64_t kMaxTotalBots = 1'000'000;  // bots.density max x number of cells
 inline constexpr Duration kMaxLatency = Duration::seconds(10);  // any latency parameter
 inline constexpr std::size_t kMaxNodeNameLength = 32;
+inline constexpr int kMaxGateways = 64;
+inline constexpr std::size_t kMaxFaults = 10'000;
 
 }  // namespace shardsim::scenario

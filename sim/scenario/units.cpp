@@ -147,7 +147,7 @@ double Decimal::to_double() const {
 
 Duration Rate::mean_interval() const {
   if (events <= 0) return Duration::max();
-  return Duration::micros(per.us() / events);
+  return Duration::micros((per.us() + events / 2) / events);  // to the nearest 1us
 }
 
 std::uint32_t Rate::ppm_in(Duration window) const {
@@ -245,19 +245,26 @@ Parsed<Rate> parse_rate(std::string_view text) {
     unit_us = 1'000'000;
   } else if (unit == "/min") {
     unit_us = 60'000'000;
+  } else if (unit == "/h") {
+    unit_us = 3'600'000'000;
   } else if (unit.empty()) {
-    return {std::nullopt, fmt::format("rate needs a unit: /s or /min (got `{}`)", text)};
+    return {std::nullopt, fmt::format("rate needs a unit: /s, /min or /h (got `{}`)", text)};
   } else {
     return {std::nullopt,
-            fmt::format("unknown rate unit `{}` in `{}`; use /s or /min", unit, text)};
+            fmt::format("unknown rate unit `{}` in `{}`; use /s, /min or /h", unit, text)};
   }
   if (number.mantissa < 0) {
     return {std::nullopt, fmt::format("a rate cannot be negative, got `{}`", text)};
   }
-  // mantissa / 10^scale events per unit = mantissa events per (unit * 10^scale).
+  // A zero rate would mean "never": leaving the key out says that without a special case.
+  if (number.mantissa == 0) {
+    return {std::nullopt,
+            fmt::format("a rate must be greater than zero, got `{}`; leave the key out for none",
+                        text)};
+  }
+  // mantissa / 10^scale events per unit = mantissa events per (unit * 10^scale); at most 3.6e18us.
   std::int64_t events = number.mantissa;
   std::int64_t per_us = unit_us * kPow10[static_cast<std::size_t>(number.scale)];
-  if (events == 0) return {Rate{0, Duration::seconds(1)}, {}};
   const std::int64_t g = std::gcd(events, per_us);
   events /= g;
   per_us /= g;
@@ -281,13 +288,17 @@ std::string format_speed_mm_s(std::int64_t mm_s) { return format_fixed(mm_s, 1'0
 std::string format_ppm_percent(std::int64_t ppm) { return format_fixed(ppm, 10'000) + "%"; }
 
 std::string format_rate(const Rate& r) {
-  // Whole events per second read best as /s; whole events per minute (30/min) as /min; anything
-  // else as /s with up to six decimals (truncated).
+  // Whole events per second read best as /s; whole events per minute (30/min) as /min, per hour
+  // (20/h) as /h; anything else as /s with up to six decimals (truncated).
   const Int128 per_us = r.per.us() > 0 ? r.per.us() : 1;
   const Int128 per_s = static_cast<Int128>(r.events) * 1'000'000;
   const Int128 per_min = static_cast<Int128>(r.events) * 60'000'000;
+  const Int128 per_h = static_cast<Int128>(r.events) * 3'600'000'000;
   if (per_s % per_us != 0 && per_min % per_us == 0) {
     return fmt::format("{}/min", static_cast<std::int64_t>(per_min / per_us));
+  }
+  if (per_s % per_us != 0 && per_h % per_us == 0) {
+    return fmt::format("{}/h", static_cast<std::int64_t>(per_h / per_us));
   }
   const Int128 micro = per_s * 1'000'000 / per_us;
   const Int128 limit = INT64_MAX;

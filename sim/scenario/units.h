@@ -14,7 +14,7 @@
 // value
 //   is meaningless (almost everywhere) and says so with the key's name.
 //
-// Units: durations us, ms, s, min; distances mm, m, km; speeds mm/s, m/s; rates /s, /min;
+// Units: durations us, ms, s, min; distances mm, m, km; speeds mm/s, m/s; rates /s, /min, /h;
 // probabilities and shares %.
 #pragma once
 
@@ -47,12 +47,12 @@ struct Decimal {
 };
 
 // Events per period as an exact ratio in lowest terms, so "30/min" and "0.5/s" lose nothing (both
-// are {1, 2s}; "20/s" is {1, 50ms}). Intended for later keys such as `players.actions: 1/s` and
-// chaos fault rates; the helpers below keep the simulator in integer arithmetic.
+// are {1, 2s}; "20/s" is {1, 50ms}). Used by `players.actions: 1/s` and the chaos fault rates; the
+// helpers below keep the simulator in integer arithmetic.
 struct Rate {
-  std::int64_t events{0};              // >= 0
+  std::int64_t events{0};              // >= 0 (parse_rate yields > 0)
   Duration per{Duration::seconds(1)};  // > 0
-  // Mean time between events, floored to 1us; Duration::max() when the rate is zero.
+  // Mean time between events, rounded to the nearest 1us; Duration::max() when the rate is zero.
   Duration mean_interval() const;
   // Expected events in `window`, in millionths, capped at 1'000'000. For small rates this is the
   // chance of an event in the window (a Bernoulli approximation of a Poisson process per tick).
@@ -66,14 +66,14 @@ Parsed<std::uint64_t> parse_u64(std::string_view text);     // "0".."18446744073
 Parsed<Duration> parse_duration(std::string_view text);     // "100us" "250ms" "2s" "1.5s" "2min"
 Parsed<std::int64_t> parse_distance_mm(std::string_view text);  // "500mm" "100m" "2.5km"
 Parsed<std::int64_t> parse_speed_mm_s(std::string_view text);   // "500mm/s" "6m/s" "1.5m/s"
-Parsed<Rate> parse_rate(std::string_view text);                 // "1/s" "30/min" "0.5/s"
+Parsed<Rate> parse_rate(std::string_view text);                 // "1/s" "30/min" "0.5/s" "2/h"; > 0
 Parsed<std::int64_t> parse_percent_ppm(std::string_view text);  // "0.5%" -> 5000, "100%" -> 1e6
 
 // Formatting for messages and summaries, so values read back the way a designer writes them:
 // durations in whole minutes when exact, else seconds from 1s, else ms from 1ms, else us, with
 // decimals as needed (120s -> "2min", 1500us -> "1.5ms"); distances always in metres ("4000m",
-// "0.5m"); speeds in m/s ("6m/s"); probabilities in percent (5000ppm -> "0.5%"); rates as /s or
-// /min.
+// "0.5m"); speeds in m/s ("6m/s"); probabilities in percent (5000ppm -> "0.5%"); rates as /s,
+// /min or /h.
 std::string format_duration(Duration d);
 std::string format_distance_mm(std::int64_t mm);
 std::string format_speed_mm_s(std::int64_t mm_s);

@@ -265,6 +265,51 @@ std::optional<std::array<std::int64_t, 2>> read_range(Diagnostics& diag, const E
   return std::array{*min, *max};
 }
 
+std::optional<Rate> read_rate(Diagnostics& diag, const Entry& e) {
+  const auto text = read_scalar(diag, e, "a rate such as 1/s, 30/min or 2/h");
+  if (!text) return std::nullopt;
+  const auto rate = parse_rate(*text);
+  if (!rate.ok()) {
+    diag.error(e.loc, fmt::format("{}: {}", e.name, rate.error));
+    return std::nullopt;
+  }
+  // The mean interval is what the simulator uses: it must be at least 1us (else it would round to
+  // zero, which means "off") and at most the longest run.
+  const Duration every = rate.value->mean_interval();
+  if (every < Duration::micros(1)) {
+    diag.error(e.loc, fmt::format("{}: `{}` is faster than one event per microsecond", e.name,
+                                  *text));
+  } else if (every > kMaxDuration) {
+    diag.error(e.loc, fmt::format("{}: `{}` is slower than one event per {}, the longest run",
+                                  e.name, *text, format_duration(kMaxDuration)));
+  } else {
+    return rate.value;
+  }
+  return std::nullopt;
+}
+
+std::optional<bool> read_flag(Diagnostics& diag, const Entry& e) {
+  static constexpr std::array<std::pair<std::string_view, bool>, 2> kFlags{
+      {{"true", true}, {"false", false}}};
+  return read_choice(diag, e, kFlags);
+}
+
+std::optional<std::vector<Entry>> read_list(Diagnostics& diag, const Entry& e,
+                                            std::string_view expected) {
+  if (!e.value.IsSequence()) {
+    diag.error(e.loc, fmt::format("{} must be {}, got {}", e.name, expected, kind_name(e.value)));
+    return std::nullopt;
+  }
+  std::vector<Entry> out;
+  for (std::size_t i = 0; i < e.value.size(); ++i) {
+    const YAML::Node item = e.value[i];
+    const SourceLoc loc = item.IsNull() ? e.loc : diag.at(item.Mark());
+    const std::string path = fmt::format("{}[{}]", e.path, i);
+    out.push_back(Entry{path, fmt::format("`{}`", path), item, loc, loc});
+  }
+  return out;
+}
+
 std::optional<std::size_t> read_choice_index(Diagnostics& diag, const Entry& e,
                                              std::span<const std::string_view> words) {
   const std::size_t n = words.size();

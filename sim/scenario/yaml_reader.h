@@ -148,6 +148,17 @@ std::optional<std::array<std::int64_t, 2>> read_range(Diagnostics& diag, const E
                                                       const Quantity& q, std::string_view expected,
                                                       std::int64_t lo, std::int64_t hi);
 
+// A rate such as 1/s, 30/min or 2/h: above zero, one event every 1us to kMaxDuration on average.
+std::optional<Rate> read_rate(Diagnostics& diag, const Entry& e);
+
+// `true` or `false`.
+std::optional<bool> read_flag(Diagnostics& diag, const Entry& e);
+
+// The elements of a list, named `path[0]`, `path[1]`, ... (counted from 0, as in JSON paths); a
+// value that is not a list is reported as "must be <expected>".
+std::optional<std::vector<Entry>> read_list(Diagnostics& diag, const Entry& e,
+                                            std::string_view expected);
+
 // The index of the word `e` holds among `words`, with a suggestion for a near miss.
 std::optional<std::size_t> read_choice_index(Diagnostics& diag, const Entry& e,
                                              std::span<const std::string_view> words);

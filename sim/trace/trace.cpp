@@ -21,6 +21,21 @@ const char* trace_kind_name(TraceKind kind) {
     case TraceKind::channel_retransmit: return "channel_retransmit";
     case TraceKind::channel_overflow: return "channel_overflow";
     case TraceKind::decode_error: return "decode_error";
+    case TraceKind::auth_reject: return "auth_reject";
+    case TraceKind::lease_change: return "lease_change";
+    case TraceKind::cell_assign: return "cell_assign";
+    case TraceKind::cell_migrate: return "cell_migrate";
+    case TraceKind::cell_acquire: return "cell_acquire";
+    case TraceKind::cell_release: return "cell_release";
+    case TraceKind::fence: return "fence";
+    case TraceKind::handover_start: return "handover_start";
+    case TraceKind::handover_commit: return "handover_commit";
+    case TraceKind::handover_install: return "handover_install";
+    case TraceKind::handover_abort: return "handover_abort";
+    case TraceKind::route_update: return "route_update";
+    case TraceKind::store_op: return "store_op";
+    case TraceKind::player_restore: return "player_restore";
+    case TraceKind::action_ack: return "action_ack";
   }
   return "unknown";
 }
@@ -83,6 +98,21 @@ Fields fields_of(TraceKind kind) {
     case TraceKind::channel_retransmit: return {"@client", "frames", nullptr};
     case TraceKind::channel_overflow: return {"entity", "@client", nullptr};
     case TraceKind::decode_error: return {"@peer", "bytes", "stage"};
+    case TraceKind::auth_reject: return {"@peer", "bytes", "where"};
+    case TraceKind::lease_change: return {"node", "lease", "what"};  // 0 expired 1 granted 2/3 left
+    case TraceKind::cell_assign: return {"cell", "node", "epoch"};
+    case TraceKind::cell_migrate: return {"cell", "from_node", "to_node"};
+    case TraceKind::cell_acquire: return {"cell", "epoch", "how"};  // 0 fresh 1 restore 2 migration
+    case TraceKind::cell_release: return {"cell", "epoch", "why"};  // 0 fence 1 migrated 2 lost
+    case TraceKind::fence: return {"node", "cells", nullptr};
+    case TraceKind::handover_start: return {"hid", "player", "target_cell"};
+    case TraceKind::handover_commit: return {"hid", "player", "gen"};
+    case TraceKind::handover_install: return {"hid", "player", "gen"};
+    case TraceKind::handover_abort: return {"hid", "player", "reason"};
+    case TraceKind::route_update: return {"player", "node", "gen"};
+    case TraceKind::store_op: return {"op", "entries", "ok"};  // op 0 cas 1 write 2 restore
+    case TraceKind::player_restore: return {"player", "cell", "gen"};
+    case TraceKind::action_ack: return {"player", "seq", "how"};
   }
   return {"a", "b", "c"};
 }

@@ -318,10 +318,29 @@ TEST_CASE("wire: a message with the wrong type byte is rejected by every other d
   REQUIRE_FALSE(decode(encoded(small_batch()), j));
   MsgType t;
   REQUIRE_FALSE(peek_type(Bytes{}, t));
-  REQUIRE_FALSE(peek_type(Bytes{0x12}, t));
+  REQUIRE_FALSE(peek_type(Bytes{0x13}, t));
   REQUIRE_FALSE(decode(Bytes{}, j));
   REQUIRE_FALSE(decode(Bytes{}, m));
   REQUIRE_FALSE(decode(Bytes{}, a));
+}
+
+TEST_CASE("wire: actions and their acks round-trip; malformed ones are rejected", "[engine][wire]") {
+  Action a;
+  REQUIRE(decode(encoded(Action{7, -3}), a));
+  REQUIRE(a.seq == 7);
+  REQUIRE(a.amount == -3);
+  ActionAck k;
+  REQUIRE(decode(encoded(ActionAck{42}), k));
+  REQUIRE(k.seq == 42);
+  REQUIRE_FALSE(decode(encoded(Action{0, 1}), a));  // seq starts at 1
+  REQUIRE_FALSE(decode(Bytes{0x12, 1}, a));          // truncated
+  REQUIRE_FALSE(decode(Bytes{0x21, 1, 0}, k));       // trailing byte
+  REQUIRE_FALSE(decode(encoded(ActionAck{1}), a));   // wrong type
+  MsgType t;
+  REQUIRE(peek_type(Bytes{0x12}, t));
+  REQUIRE(t == MsgType::action);
+  REQUIRE(peek_type(Bytes{0x21}, t));
+  REQUIRE(t == MsgType::action_ack);
 }
 
 TEST_CASE("wire: a repeated id in an aoi list is rejected", "[engine][wire]") {

@@ -1,0 +1,368 @@
+// The cluster protocol: every message between nodes, gateways, the session store and the directory.
+// See docs/adr/0002-cross-node-handover-protocol.md for the design and the threat model.
+//
+// Envelope (every cluster message):   0x40 type body... tag[8]
+//   tag = XXH3-64(0x40 type body, seed = cluster key ^ mix(sender host id)), little-endian.
+// The receiver recomputes the tag with the sender's host id as the transport reports it, so a message
+// from a host outside the membership, a corrupted message, or one replayed from another sender fails
+// authentication and is rejected and counted. (XXH3 keyed this way stops accidents and stale members,
+// not a cryptographic adversary; a real deployment puts mTLS or HMAC-SHA256 here — see the ADR.)
+//
+// Client <-> gateway (not authenticated; the gateway is the trust boundary):
+//   up   0x50 player_id chan_epoch frame...      down 0x51 chan_epoch frame...
+// `frame` is a ReliableChannel frame of the player's end-to-end stream with its owner node.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "engine/cluster/codec.h"
+#include "engine/core/geometry.h"
+#include "engine/core/ids.h"
+
+namespace shardsim::cluster {
+
+inline constexpr std::uint8_t kEnvelope = 0x40;
+inline constexpr std::uint8_t kClientUp = 0x50;
+inline constexpr std::uint8_t kClientDown = 0x51;
+inline constexpr std::size_t kTagBytes = 8;
+
+enum class Msg : std::uint8_t {
+  // node <-> directory, gateway <-> directory
+  heartbeat = 1,
+  heartbeat_ack = 2,
+  table_request = 3,
+  table = 4,
+  migration_done = 5,
+  migration_done_ack = 6,
+  leave = 7,
+  // node <-> store
+  store_cas = 10,
+  store_cas_reply = 11,
+  store_write = 12,
+  store_write_reply = 13,
+  store_restore = 14,
+  store_restore_reply = 15,
+  // node <-> node
+  ho_request = 20,
+  ho_ready = 21,
+  ho_reject = 22,
+  ho_commit = 23,
+  ho_ack = 24,
+  ho_nack = 25,
+  ghosts = 26,
+  cell_transfer = 27,
+  cell_transfer_ack = 28,
+  // node <-> gateway
+  tunnel = 30,
+  route_update = 31,
+  hold = 32,
+  ping = 33,
+  pong = 34,
+};
+const char* msg_name(Msg m);
+inline constexpr std::uint8_t kMsgMax = 34;
+
+// Durable part of a player: what the session store keeps and a restore rebuilds from.
+struct PlayerRecord {
+  std::uint64_t player{0};
+  std::uint64_t gen{0};     // authority generation: +1 on every ownership change (fencing token)
+  std::uint32_t owner{0};   // node index (1-based), 0 = none
+  std::uint64_t lease{0};   // the owner's lease id when it took the player
+  std::uint32_t cell{0};
+  Vec2 pos;
+  Vec2 target;
+  std::int64_t speed{0};
+  std::uint64_t ledger_seq{0};    // highest action applied
+  std::int64_t ledger_value{0};
+  std::uint64_t chan_epoch{0};    // the client stream's epoch (changes only when rebuilt from here)
+  std::uint32_t gateway{0};       // host id of the gateway the client is connected through
+  template <class A>
+  void fields(A& a) {
+    a(player), a(gen), a(owner), a(lease), a(cell), a(pos), a(target), a(speed), a(ledger_seq),
+        a(ledger_value), a(chan_epoch), a(gateway);
+  }
+};
+
+// Everything a live player carries between nodes: the record plus its volatile stream state.
+struct PlayerTransfer {
+  PlayerRecord rec;
+  std::vector<std::uint8_t> view;     // AOI witness (encoded id/sent_pos list)
+  std::vector<std::uint8_t> channel;  // ReliableChannel state (sequence numbers, unacked frames)
+  std::uint64_t acked_seq{0};         // highest action acknowledged to the client
+  std::uint64_t durable_seq{0};       // highest action the store has
+  template <class A>
+  void fields(A& a) {
+    rec.fields(a), a(view), a(channel), a(acked_seq), a(durable_seq);
+  }
+};
+
+struct CellEntry {
+  std::uint32_t owner{0};  // node index, 0 = unassigned
+  std::uint64_t epoch{0};
+  std::uint32_t migrate_to{0};  // node index a planned migration moves it to, 0 = none
+  std::uint32_t restore_from{0};  // failover: the dead previous owner whose players to restore
+  template <class A>
+  void fields(A& a) {
+    a(owner), a(epoch), a(migrate_to), a(restore_from);
+  }
+};
+
+struct Heartbeat {
+  std::uint32_t node{0};
+  std::uint64_t lease{0};  // 0 = asking for a new lease
+  std::uint64_t nonce{0};  // with lease 0: repeats of one request get one lease
+  std::uint64_t seq{0};
+  std::uint64_t load{0};   // entities simulated
+  bool draining{false};
+  template <class A>
+  void fields(A& a) {
+    a(node), a(lease), a(nonce), a(seq), a(load), a(draining);
+  }
+};
+
+struct Table {  // heartbeat_ack (lease, seq meaningful) and table (for gateways)
+  std::uint64_t lease{0};  // 0 in an ack: the lease is gone, fence and re-register
+  std::uint64_t seq{0};
+  std::uint64_t version{0};
+  std::vector<CellEntry> cells;
+  std::vector<std::uint64_t> leases;  // leases[i]: node i+1's current lease id, 0 = none
+  template <class A>
+  void fields(A& a) {
+    a(lease), a(seq), a(version), a(cells), a(leases);
+  }
+};
+
+struct MigrationDone {  // target -> directory (and the ack back, with ok/epoch)
+  std::uint32_t cell{0};
+  std::uint32_t from{0};
+  std::uint32_t to{0};
+  std::uint64_t epoch{0};  // the epoch being replaced (ack: the new one)
+  bool ok{false};
+  template <class A>
+  void fields(A& a) {
+    a(cell), a(from), a(to), a(epoch), a(ok);
+  }
+};
+
+struct Leave {
+  std::uint32_t node{0};
+  std::uint64_t lease{0};
+  template <class A>
+  void fields(A& a) {
+    a(node), a(lease);
+  }
+};
+
+// Compare-and-swap of player records, in a batch: each entry succeeds iff the stored gen equals
+// `expected` (0 = absent), and then stores `rec` with gen = expected + 1.
+struct CasEntry {
+  std::uint64_t expected{0};
+  PlayerRecord rec;
+  template <class A>
+  void fields(A& a) {
+    a(expected), rec.fields(a);
+  }
+};
+struct StoreCas {
+  std::uint64_t req{0};
+  std::vector<CasEntry> entries;
+  template <class A>
+  void fields(A& a) {
+    a(req), a(entries);
+  }
+};
+struct CasResult {
+  std::uint64_t player{0};
+  bool ok{false};
+  std::uint64_t gen{0};    // stored gen after the operation
+  std::uint32_t owner{0};  // stored owner after the operation
+  template <class A>
+  void fields(A& a) {
+    a(player), a(ok), a(gen), a(owner);
+  }
+};
+struct StoreCasReply {
+  std::uint64_t req{0};
+  std::vector<CasResult> results;
+  template <class A>
+  void fields(A& a) {
+    a(req), a(results);
+  }
+};
+
+// Checkpoint / write-through: each record is written iff its gen equals the stored gen (fencing).
+struct StoreWrite {
+  std::uint64_t req{0};
+  std::vector<PlayerRecord> records;
+  template <class A>
+  void fields(A& a) {
+    a(req), a(records);
+  }
+};
+struct StoreWriteReply {
+  std::uint64_t req{0};
+  std::vector<CasResult> results;  // ok=false: fenced (someone else owns the player now)
+  template <class A>
+  void fields(A& a) {
+    a(req), a(results);
+  }
+};
+
+// Failover: atomically moves to `to` (gen + 1) every record of `cell` whose owner holds no lease
+// any more: the record's (owner, lease) is not in `leases`, the directory's current lease ids.
+struct StoreRestore {
+  std::uint64_t req{0};
+  std::uint32_t cell{0};
+  std::uint32_t to{0};
+  std::uint64_t epoch{0};  // the cell epoch the restorer holds
+  std::vector<std::uint64_t> leases;
+  template <class A>
+  void fields(A& a) {
+    a(req), a(cell), a(to), a(epoch), a(leases);
+  }
+};
+struct StoreRestoreReply {
+  std::uint64_t req{0};
+  std::uint32_t cell{0};
+  std::uint64_t epoch{0};
+  std::vector<PlayerRecord> records;
+  template <class A>
+  void fields(A& a) {
+    a(req), a(cell), a(epoch), a(records);
+  }
+};
+
+struct HoRequest {
+  std::uint64_t hid{0};
+  std::uint64_t player{0};
+  std::uint32_t from_cell{0};
+  std::uint32_t to_cell{0};
+  std::uint64_t to_epoch{0};
+  template <class A>
+  void fields(A& a) {
+    a(hid), a(player), a(from_cell), a(to_cell), a(to_epoch);
+  }
+};
+struct HoReply {  // ready, reject, ack, nack
+  std::uint64_t hid{0};
+  std::uint64_t player{0};
+  std::uint32_t reason{0};
+  template <class A>
+  void fields(A& a) {
+    a(hid), a(player), a(reason);
+  }
+};
+struct HoCommit {
+  std::uint64_t hid{0};
+  std::uint32_t to_cell{0};
+  std::uint64_t to_epoch{0};
+  PlayerTransfer player;
+  template <class A>
+  void fields(A& a) {
+    a(hid), a(to_cell), a(to_epoch), player.fields(a);
+  }
+};
+
+struct GhostEntry {
+  std::uint64_t id{0};
+  std::uint8_t kind{0};
+  Vec2 pos;
+  template <class A>
+  void fields(A& a) {
+    a(id), a(kind), a(pos);
+  }
+};
+struct Ghosts {
+  std::uint64_t tick{0};
+  std::vector<GhostEntry> entries;
+  template <class A>
+  void fields(A& a) {
+    a(tick), a(entries);
+  }
+};
+
+struct NpcState {
+  std::uint64_t id{0};
+  Vec2 pos;
+  Vec2 target;
+  std::int64_t speed{0};
+  template <class A>
+  void fields(A& a) {
+    a(id), a(pos), a(target), a(speed);
+  }
+};
+struct CellTransfer {
+  std::uint32_t cell{0};
+  std::uint64_t epoch{0};  // the epoch the source held
+  std::uint32_t from{0};
+  std::vector<PlayerTransfer> players;
+  std::vector<NpcState> npcs;
+  std::uint64_t next_npc{0};
+  template <class A>
+  void fields(A& a) {
+    a(cell), a(epoch), a(from), a(players), a(npcs), a(next_npc);
+  }
+};
+struct CellTransferAck {
+  std::uint32_t cell{0};
+  std::uint64_t epoch{0};
+  bool ok{false};
+  template <class A>
+  void fields(A& a) {
+    a(cell), a(epoch), a(ok);
+  }
+};
+
+struct Tunnel {
+  std::uint64_t player{0};
+  std::uint64_t gen{0};  // node -> gateway: the sender's authority generation for the player
+  std::uint64_t chan_epoch{0};
+  std::vector<std::uint8_t> frame;
+  template <class A>
+  void fields(A& a) {
+    a(player), a(gen), a(chan_epoch), a(frame);
+  }
+};
+struct RouteUpdate {  // route_update and hold
+  std::uint64_t player{0};
+  std::uint64_t gen{0};
+  template <class A>
+  void fields(A& a) {
+    a(player), a(gen);
+  }
+};
+struct Ping {  // ping, pong
+  std::uint64_t seq{0};
+  template <class A>
+  void fields(A& a) {
+    a(seq);
+  }
+};
+
+// Sealing and opening envelopes.
+class Auth {
+ public:
+  explicit Auth(std::uint64_t key) : key_{key} {}
+  // Appends the envelope for `m` from `sender` to `out` (cleared first).
+  template <class M>
+  void seal(Msg type, M& m, HostId sender, std::vector<std::uint8_t>& out) const {
+    out.clear();
+    out.push_back(kEnvelope);
+    out.push_back(static_cast<std::uint8_t>(type));
+    encode_fields(m, out);
+    append_tag(sender, out);
+  }
+  enum class Open { ok, malformed, bad_tag };
+  // Checks the envelope; on ok sets `type` and `body` (a view into `bytes`).
+  Open open(std::span<const std::uint8_t> bytes, HostId sender, Msg& type,
+            std::span<const std::uint8_t>& body) const;
+
+ private:
+  std::uint64_t tag(std::span<const std::uint8_t> data, HostId sender) const;
+  void append_tag(HostId sender, std::vector<std::uint8_t>& out) const;
+  std::uint64_t key_;
+};
+
+}  // namespace shardsim::cluster

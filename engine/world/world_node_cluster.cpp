@@ -1,0 +1,1004 @@
+// WorldNode, Phase B: leases, the directory's table, cross-node handover, cell migration, failover
+// restore, checkpoints and write-through. See docs/adr/0002..0004 for the protocol and its reasons.
+//
+// Source-side handover state machine (per handover id, `outbound_`):
+//   requested --ready--> committed --ack--> done (target authoritative)
+//       |  reject / timeout x request_tries        | nack / timeout x commit_tries
+//       v                                          v
+//   aborted (player never left)              resolving: cas(player, gen -> gen+1, owner = us)
+//                                              ok: we take it back (aborted); fail: the target has it
+// Target side: request -> ready if we own the cell at that epoch with a valid lease; commit ->
+// cas(player, gen -> gen+1, owner = us) -> install, ack, route update. A repeated commit (same hid)
+// is acked again, never installed twice; the store's cas makes source and target exclusive.
+#include <algorithm>
+
+#include "engine/core/assert.h"
+#include "engine/wire/buffer.h"
+#include "engine/world/world_node.h"
+
+namespace shardsim {
+
+using cluster::Msg;
+
+namespace {
+constexpr std::size_t kInstalledKeep = 4096;
+constexpr std::size_t kHeartbeatsKeep = 16;
+
+void encode_view(const std::vector<ViewEntry>& view, std::vector<std::uint8_t>& out) {
+  cluster::Enc e{out};
+  e.put(view.size());
+  for (const auto& v : view) {
+    e.put(v.id.value());
+    e.put(wire::zigzag(v.sent_pos.x));
+    e.put(wire::zigzag(v.sent_pos.y));
+  }
+}
+
+bool decode_view(std::span<const std::uint8_t> in, std::vector<ViewEntry>& view) {
+  wire::Reader r{in};
+  const std::uint64_t n = r.varint();
+  if (!r.ok() || n > r.remaining()) return false;
+  view.clear();
+  for (std::uint64_t i = 0; i < n && r.ok(); ++i) {
+    ViewEntry v;
+    v.id = EntityId{r.varint()};
+    v.sent_pos.x = r.svarint();
+    v.sent_pos.y = r.svarint();
+    if (!view.empty() && !(view.back().id < v.id)) return false;
+    view.push_back(v);
+  }
+  return r.ok() && r.at_end();
+}
+}  // namespace
+
+template <class M>
+void WorldNode::send_cluster(HostId to, Msg type, M& m) {
+  auth_.seal(type, m, env_.transport.self(), sealed_);
+  env_.transport.send(to, sealed_);
+}
+
+bool WorldNode::lease_valid() const {
+  if (lease_id_ == 0) return false;
+  // The bug: trust the lease for as long as nobody says otherwise, whatever the clock says.
+  if (config_.cluster.bug_skip_lease_check) return true;
+  return env_.clock.now() < lease_until_;
+}
+
+void WorldNode::drain() {
+  if (draining_ || left_) return;
+  draining_ = true;
+  send_heartbeat();
+}
+
+void WorldNode::send_heartbeat() {
+  const Time now = env_.clock.now();
+  cluster::Heartbeat hb;
+  hb.node = index();
+  hb.lease = lease_id_;
+  if (lease_id_ == 0 && lease_nonce_ == 0) lease_nonce_ = (static_cast<std::uint64_t>(now.us()) << 8) | index();
+  hb.nonce = lease_id_ == 0 ? lease_nonce_ : 0;
+  hb.seq = ++hb_seq_;
+  std::uint64_t load = 0;
+  for (std::size_t ci = 0; ci < cells_.size(); ++ci)
+    if (cell_state_[ci].owned) load += cells_[ci].reals.size();
+  hb.load = load;
+  hb.draining = draining_;
+  hb_sent_[hb.seq] = now;
+  while (hb_sent_.size() > kHeartbeatsKeep) hb_sent_.erase(hb_sent_.begin());
+  send_cluster(config_.cluster.directory, Msg::heartbeat, hb);
+}
+
+void WorldNode::on_table(const cluster::Table& t) {
+  if (t.lease == 0) {
+    // The directory says we hold no lease (it expired, or never existed): stop everything.
+    if (lease_id_ != 0) fence("lease gone");
+    return;
+  }
+  if (lease_id_ == 0) {
+    lease_id_ = t.lease;
+    lease_nonce_ = 0;
+  }
+  if (t.lease != lease_id_) return;  // an ack for a lease we no longer hold
+  const auto sent = hb_sent_.find(t.seq);
+  if (sent != hb_sent_.end()) {
+    // Valid from when we *sent* the renewal, minus the drift allowance: conservative on both ends.
+    const Time until = sent->second + config_.cluster.lease - config_.cluster.drift_allowance;
+    if (until > lease_until_) lease_until_ = until;
+  }
+  if (t.version < table_version_) return;
+  table_version_ = t.version;
+  table_ = t.cells;
+  table_leases_ = t.leases;
+  if (lease_valid()) apply_table();
+}
+
+void WorldNode::apply_table() {
+  for (std::size_t ci = 0; ci < cells_.size() && ci < table_.size(); ++ci) {
+    const cluster::CellEntry& e = table_[ci];
+    CellState& cs = cell_state_[ci];
+    if (e.owner == index()) {
+      if (!cs.owned) {
+        if (migrations_in_.count(static_cast<std::uint32_t>(ci)) == 0)
+          acquire_cell(ci, e.epoch, e.restore_from != 0 ? 1 : 0);
+        continue;
+      }
+      if (e.migrate_to != 0 && e.migrate_to != cs.migrate_to) {
+        if (!cs.frozen) {
+          // Planned migration: freeze the cell at this tick boundary. Handovers that have not
+          // committed yet are called off (their players stay and move with the cell).
+          cs.frozen = true;
+          for (auto it = outbound_.begin(); it != outbound_.end();) {
+            auto next = std::next(it);
+            if (it->second.phase == Outbound::Phase::requested && it->second.from_cell == ci)
+              abort_outbound(it->first, 3);
+            it = next;
+          }
+          for (auto& p : cells_[ci].reals)
+            if (p.kind == wire::EntityKind::player) sessions_[p.session].frozen = true;
+        }
+        cs.migrate_to = e.migrate_to;
+        cs.transfer_sent = false;
+      }
+    } else if (cs.owned && e.epoch >= cs.epoch) {
+      release_cell(ci, 2);  // someone else holds it now: stop at once
+    }
+  }
+}
+
+void WorldNode::acquire_cell(std::size_t ci, std::uint64_t epoch, std::uint64_t how) {
+  CellState& cs = cell_state_[ci];
+  cs = CellState{};
+  cs.owned = true;
+  cs.epoch = epoch;
+  env_.tracer.record(TraceKind::cell_acquire, ci, epoch, how);
+  if (cobs_ != nullptr) cobs_->on_cell_acquire(index(), static_cast<std::uint32_t>(ci), epoch);
+  if (how != 2)
+    for (int i = 0; i < config_.bots_min; ++i) spawn_bot(cells_[ci]);
+  if (how == 1) {
+    // Failover: the players whose records say this cell and whose owner's lease is gone.
+    cs.restoring = true;
+    cluster::StoreRestore m;
+    m.req = ++next_req_;
+    m.cell = static_cast<std::uint32_t>(ci);
+    m.to = index();
+    m.epoch = epoch;
+    m.leases = table_leases_;
+    auth_.seal(Msg::store_restore, m, env_.transport.self(), sealed_);
+    cs.restore_req = store_request(StoreReq::Kind::restore, ci, Msg::store_restore, sealed_);
+  }
+}
+
+void WorldNode::release_cell(std::size_t ci, std::uint64_t why) {
+  Cell& cell = cells_[ci];
+  for (auto& e : cell.reals) {
+    if (e.kind != wire::EntityKind::player) continue;
+    drop_player_session(e);
+    player_cell_[e.id.value() - 1] = -1;
+  }
+  cell.reals.clear();
+  cell.ghosts.clear();
+  env_.tracer.record(TraceKind::cell_release, ci, cell_state_[ci].epoch, why);
+  cell_state_[ci] = CellState{};
+  if (cobs_ != nullptr) cobs_->on_cell_release(index(), static_cast<std::uint32_t>(ci));
+}
+
+void WorldNode::fence(const char* why) {
+  (void)why;
+  std::uint64_t dropped = 0;
+  for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
+    if (!cell_state_[ci].owned) continue;
+    release_cell(ci, 0);
+    ++dropped;
+  }
+  // Players in flight stay with the store: whoever restores or installs them takes them from there.
+  outbound_.clear();
+  installing_.clear();
+  migrations_in_.clear();
+  store_reqs_.clear();
+  lease_id_ = 0;
+  lease_nonce_ = 0;
+  lease_until_ = Time::zero();
+  ++stats_.fences;
+  env_.tracer.record(TraceKind::fence, index(), dropped, 0);
+}
+
+std::uint32_t WorldNode::new_session(HostId peer, std::uint64_t player, std::uint64_t chan_epoch) {
+  std::uint32_t s;
+  if (!free_sessions_.empty()) {
+    s = free_sessions_.back();
+    free_sessions_.pop_back();
+    sessions_[s] = Session{peer, player, ReliableChannel{config_.channel}, chan_epoch, 0, true, false};
+  } else {
+    s = static_cast<std::uint32_t>(sessions_.size());
+    sessions_.push_back(Session{peer, player, ReliableChannel{config_.channel}, chan_epoch, 0, true, false});
+  }
+  session_of_player_[player - 1] = static_cast<std::int32_t>(s);
+  return s;
+}
+
+void WorldNode::drop_player_session(Entity& e) {
+  const std::int32_t s = session_of_player_[e.id.value() - 1];
+  if (s < 0) return;
+  sessions_[static_cast<std::size_t>(s)] = Session{};
+  sessions_[static_cast<std::size_t>(s)].live = false;
+  free_sessions_.push_back(static_cast<std::uint32_t>(s));
+  session_of_player_[e.id.value() - 1] = -1;
+}
+
+cluster::PlayerRecord WorldNode::record_of(const Entity& e, std::uint32_t cell) const {
+  cluster::PlayerRecord r;
+  r.player = e.id.value();
+  r.gen = e.gen;
+  r.owner = index();
+  r.lease = lease_id_;
+  r.cell = cell;
+  r.pos = e.pos;
+  r.target = e.target;
+  r.speed = e.speed_mm_s;
+  r.ledger_seq = e.ledger_seq;
+  r.ledger_value = e.ledger_value;
+  const Session& s = sessions_[e.session];
+  r.chan_epoch = s.chan_epoch;
+  r.gateway = static_cast<std::uint32_t>(s.client.value());
+  return r;
+}
+
+cluster::PlayerTransfer WorldNode::save_player(Entity& e) {
+  cluster::PlayerTransfer t;
+  t.rec = record_of(e, static_cast<std::uint32_t>(player_cell_[e.id.value() - 1]));
+  encode_view(e.view, t.view);
+  sessions_[e.session].channel.save(t.channel);
+  t.acked_seq = e.acked_seq;
+  t.durable_seq = e.durable_seq;
+  return t;
+}
+
+void WorldNode::install_player(std::size_t ci, const cluster::PlayerTransfer& t, std::uint64_t gen,
+                               bool fresh_stream) {
+  const cluster::PlayerRecord& r = t.rec;
+  SHARD_ASSERT(r.player >= 1 && r.player <= config_.max_players);
+  if (player_cell_[r.player - 1] >= 0) return;  // already here
+  Entity e;
+  e.id = EntityId{r.player};
+  e.kind = wire::EntityKind::player;
+  e.pos = clamp_to_world(r.pos);
+  e.target = clamp_to_world(r.target);
+  e.speed_mm_s = std::clamp<std::int64_t>(r.speed, 0, config_.player_speed_max_mm_s);
+  e.gen = gen;
+  e.ledger_seq = r.ledger_seq;
+  e.ledger_value = r.ledger_value;
+  // From the store everything is durable; in a transfer, what the source knew.
+  e.durable_seq = fresh_stream ? r.ledger_seq : t.durable_seq;
+  e.acked_seq = fresh_stream ? r.ledger_seq : t.acked_seq;
+  // A rebuilt stream gets a new epoch (the client resets and hears everything afresh).
+  const std::uint64_t chan_epoch = fresh_stream ? gen : r.chan_epoch;
+  e.session = new_session(HostId{r.gateway}, r.player, chan_epoch);
+  Session& s = sessions_[e.session];
+  s.gen = gen;
+  if (!fresh_stream) {
+    if (!decode_view(t.view, e.view) || !s.channel.load(t.channel, env_.clock.now())) {
+      // A transfer we cannot read: start the stream afresh rather than lose the player.
+      e.view.clear();
+      s.channel = ReliableChannel{config_.channel};
+      s.chan_epoch = gen;
+      ++stats_.decode_errors;
+    }
+  }
+  player_cell_[r.player - 1] = static_cast<std::int32_t>(ci);
+  cells_[ci].reals.push_back(std::move(e));
+  cluster::RouteUpdate ru{r.player, gen};
+  send_cluster(HostId{r.gateway}, Msg::route_update, ru);
+}
+
+std::uint64_t WorldNode::store_request(StoreReq::Kind kind, std::uint64_t key, Msg type,
+                                       std::vector<std::uint8_t>& sealed) {
+  (void)type;
+  StoreReq r;
+  r.kind = kind;
+  r.key = key;
+  r.bytes = sealed;
+  r.retry_at = env_.clock.now() + config_.cluster.store_timeout;
+  // The request id is the first varint of the body, which every store message starts with.
+  wire::Reader rd{std::span<const std::uint8_t>{sealed}.subspan(2)};
+  const std::uint64_t req = rd.varint();
+  env_.transport.send(config_.cluster.store, sealed);
+  store_reqs_[req] = std::move(r);
+  return req;
+}
+
+void WorldNode::retry_requests() {
+  const Time now = env_.clock.now();
+  for (auto it = store_reqs_.begin(); it != store_reqs_.end();) {
+    StoreReq& r = it->second;
+    if (now < r.retry_at) {
+      ++it;
+      continue;
+    }
+    if (r.kind == StoreReq::Kind::write) {
+      it = store_reqs_.erase(it);  // the entities' write_due lets the next tick write again
+      continue;
+    }
+    r.retry_at = now + config_.cluster.store_timeout;
+    env_.transport.send(config_.cluster.store, r.bytes);
+    ++it;
+  }
+  for (auto it = outbound_.begin(); it != outbound_.end();) {
+    const std::uint64_t hid = it->first;
+    Outbound& o = it->second;
+    ++it;
+    if (now < o.deadline) continue;
+    if (o.phase == Outbound::Phase::requested) {
+      if (o.tries >= config_.cluster.request_tries) {
+        abort_outbound(hid, 1);
+        continue;
+      }
+      ++o.tries;
+      ++stats_.handover_retries;
+      o.deadline = now + config_.cluster.request_timeout;
+      cluster::HoRequest m{hid, o.player, o.from_cell, o.to_cell, o.to_epoch};
+      send_cluster(config_.cluster.nodes[o.to_node - 1], Msg::ho_request, m);
+    } else if (o.phase == Outbound::Phase::committed) {
+      if (o.tries >= config_.cluster.commit_tries) {
+        resolve_outbound(hid);
+        continue;
+      }
+      ++o.tries;
+      ++stats_.handover_retries;
+      o.deadline = now + config_.cluster.commit_timeout;
+      send_cluster(config_.cluster.nodes[o.to_node - 1], Msg::ho_commit, o.commit);
+    }
+  }
+  for (auto& [cell, mg] : migrations_in_) {
+    if (!mg.directory_done || now < mg.retry_at) continue;
+    mg.retry_at = now + config_.cluster.store_timeout;
+    cluster::MigrationDone m{cell, mg.transfer.from, index(), mg.transfer.epoch, false};
+    send_cluster(config_.cluster.directory, Msg::migration_done, m);
+  }
+}
+
+void WorldNode::cluster_tick() {
+  if (lease_id_ != 0 && !lease_valid()) fence("lease expired");
+  retry_requests();
+  const Time now = env_.clock.now();
+  for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
+    CellState& cs = cell_state_[ci];
+    if (!cs.frozen || cs.migrate_to == 0 || (cs.transfer_sent && now < cs.retry_at)) continue;
+    send_transfer(ci);
+  }
+  if (draining_ && !left_) {
+    bool owns = false;
+    for (const auto& cs : cell_state_) owns = owns || cs.owned;
+    if (!owns && outbound_.empty() && installing_.empty() && lease_id_ != 0) {
+      // Everything has moved and is durable at its new owners: give the lease back.
+      cluster::Leave l{index(), lease_id_};
+      send_cluster(config_.cluster.directory, Msg::leave, l);
+      left_ = true;
+      env_.tracer.record(TraceKind::lease_change, index(), lease_id_, 3);
+    }
+  }
+}
+
+// --- cross-node handover, source side ---
+
+void WorldNode::start_handover(std::size_t ci, Entity& e, std::size_t target) {
+  if (!lease_valid() || cell_state_[ci].frozen) return;
+  const std::uint64_t hid = (std::uint64_t{index()} << 40) | ++next_hid_;
+  e.handing_out = hid;
+  Outbound o;
+  o.player = e.id.value();
+  o.from_cell = static_cast<std::uint32_t>(ci);
+  o.to_cell = static_cast<std::uint32_t>(target);
+  o.to_node = table_[target].owner;
+  o.to_epoch = table_[target].epoch;
+  o.tries = 1;
+  o.deadline = env_.clock.now() + config_.cluster.request_timeout;
+  cluster::HoRequest m{hid, o.player, o.from_cell, o.to_cell, o.to_epoch};
+  send_cluster(config_.cluster.nodes[o.to_node - 1], Msg::ho_request, m);
+  ++stats_.handovers_started;
+  env_.tracer.record(TraceKind::handover_start, hid, o.player, target);
+  if (cobs_ != nullptr) cobs_->on_handover_start(hid, o.player, index(), o.to_node);
+  outbound_.emplace(hid, std::move(o));
+}
+
+void WorldNode::on_ho_ready(const cluster::HoReply& m) {
+  auto it = outbound_.find(m.hid);
+  if (it == outbound_.end() || it->second.phase != Outbound::Phase::requested) return;
+  Outbound& o = it->second;
+  Entity* e = find_player(o.player);
+  if (e == nullptr || e->handing_out != m.hid || !lease_valid() || !cell_active(o.from_cell) ||
+      player_cell_[o.player - 1] != static_cast<std::int32_t>(o.from_cell)) {
+    abort_outbound(m.hid, 2);
+    return;
+  }
+  // Commit: from here the player is in transit — we no longer simulate it.
+  e->handing_out = 0;
+  e->outside_ticks = 0;
+  o.commit.hid = m.hid;
+  o.commit.to_cell = o.to_cell;
+  o.commit.to_epoch = o.to_epoch;
+  o.commit.player = save_player(*e);
+  const HostId gateway{o.commit.player.rec.gateway};
+  cluster::RouteUpdate hold{o.player, e->gen};
+  drop_player_session(*e);
+  auto& reals = cells_[o.from_cell].reals;
+  for (std::size_t i = 0; i < reals.size(); ++i) {
+    if (reals[i].id.value() != o.player) continue;
+    reals.erase(reals.begin() + static_cast<std::ptrdiff_t>(i));
+    break;
+  }
+  player_cell_[o.player - 1] = -1;
+  send_cluster(gateway, Msg::hold, hold);
+  send_cluster(config_.cluster.nodes[o.to_node - 1], Msg::ho_commit, o.commit);
+  o.phase = Outbound::Phase::committed;
+  o.tries = 1;
+  o.deadline = env_.clock.now() + config_.cluster.commit_timeout;
+  ++stats_.handovers_committed;
+  env_.tracer.record(TraceKind::handover_commit, m.hid, o.player, o.commit.player.rec.gen);
+  if (cobs_ != nullptr) cobs_->on_handover_commit(m.hid, o.player);
+}
+
+void WorldNode::on_ho_reject(const cluster::HoReply& m) {
+  auto it = outbound_.find(m.hid);
+  if (it != outbound_.end() && it->second.phase == Outbound::Phase::requested)
+    abort_outbound(m.hid, 10 + m.reason);
+}
+
+void WorldNode::abort_outbound(std::uint64_t hid, std::uint64_t reason) {
+  auto it = outbound_.find(hid);
+  SHARD_ASSERT(it != outbound_.end());
+  const std::uint64_t player = it->second.player;
+  if (Entity* e = find_player(player); e != nullptr && e->handing_out == hid) e->handing_out = 0;
+  outbound_.erase(it);
+  ++stats_.handovers_aborted;
+  env_.tracer.record(TraceKind::handover_abort, hid, player, reason);
+  if (cobs_ != nullptr) cobs_->on_handover_end(hid, player, false);
+}
+
+void WorldNode::on_ho_ack(const cluster::HoReply& m) {
+  auto it = outbound_.find(m.hid);
+  if (it != outbound_.end() && it->second.phase != Outbound::Phase::requested) outbound_.erase(it);
+}
+
+void WorldNode::on_ho_nack(const cluster::HoReply& m) {
+  auto it = outbound_.find(m.hid);
+  if (it != outbound_.end() && it->second.phase == Outbound::Phase::committed) resolve_outbound(m.hid);
+}
+
+// The commit went unanswered (or was refused): ask the store who has the player. Taking it back is
+// a cas from the gen we sent, so if the target installed it (gen moved on) we fail and let go, and
+// if we win, the target's cas fails when its commit finally arrives.
+void WorldNode::resolve_outbound(std::uint64_t hid) {
+  Outbound& o = outbound_.at(hid);
+  const cluster::PlayerTransfer& t = o.commit.player;
+  if (config_.cluster.bug_unfenced_abort) {
+    // The bug: take the player back on a timeout without fencing the target.
+    if (cell_active(o.from_cell)) {
+      install_player(o.from_cell, t, t.rec.gen, false);
+      ++stats_.handovers_aborted;
+      env_.tracer.record(TraceKind::handover_abort, hid, o.player, 4);
+      if (cobs_ != nullptr) cobs_->on_handover_end(hid, o.player, false);
+      outbound_.erase(hid);
+    }
+    return;
+  }
+  o.phase = Outbound::Phase::resolving;
+  cluster::StoreCas cas;
+  cas.req = ++next_req_;
+  cluster::CasEntry entry{t.rec.gen, t.rec};
+  entry.rec.owner = index();
+  entry.rec.lease = lease_id_;
+  entry.rec.cell = o.from_cell;
+  cas.entries.push_back(entry);
+  auth_.seal(Msg::store_cas, cas, env_.transport.self(), sealed_);
+  o.resolve_req = store_request(StoreReq::Kind::resolve, hid, Msg::store_cas, sealed_);
+}
+
+// --- cross-node handover, target side ---
+
+void WorldNode::on_ho_request(HostId from, const cluster::HoRequest& m) {
+  cluster::HoReply reply{m.hid, m.player, 0};
+  Msg type = Msg::ho_ready;
+  if (installed_.count(m.hid) == 0) {
+    if (m.to_cell >= cells_.size() || !cell_active(m.to_cell) || cell_state_[m.to_cell].epoch != m.to_epoch) {
+      type = Msg::ho_reject, reply.reason = 1;
+    } else if (!lease_valid()) {
+      type = Msg::ho_reject, reply.reason = 2;
+    } else if (draining_) {
+      type = Msg::ho_reject, reply.reason = 3;
+    }
+  }
+  send_cluster(from, type, reply);
+}
+
+void WorldNode::on_ho_commit(HostId from, cluster::HoCommit& m) {
+  cluster::HoReply reply{m.hid, m.player.rec.player, 0};
+  if (installed_.count(m.hid) != 0) return send_cluster(from, Msg::ho_ack, reply);  // a repeat
+  if (installing_.count(m.hid) != 0) return;  // cas in flight
+  const std::uint64_t p = m.player.rec.player;
+  if (p == 0 || p > config_.max_players || m.to_cell >= cells_.size() || !cell_active(m.to_cell) ||
+      cell_state_[m.to_cell].epoch != m.to_epoch || !lease_valid() || player_cell_[p - 1] >= 0) {
+    return send_cluster(from, Msg::ho_nack, reply);
+  }
+  cluster::StoreCas cas;
+  cas.req = ++next_req_;
+  cluster::CasEntry entry{m.player.rec.gen, m.player.rec};
+  entry.rec.owner = index();
+  entry.rec.lease = lease_id_;
+  entry.rec.cell = m.to_cell;
+  cas.entries.push_back(entry);
+  auth_.seal(Msg::store_cas, cas, env_.transport.self(), sealed_);
+  store_request(StoreReq::Kind::install, m.hid, Msg::store_cas, sealed_);
+  installing_.emplace(m.hid, Installing{std::move(m), from});
+}
+
+void WorldNode::on_cas_reply(cluster::StoreCasReply& m) {
+  auto it = store_reqs_.find(m.req);
+  if (it == store_reqs_.end()) return;  // a duplicate reply
+  const StoreReq req = std::move(it->second);
+  store_reqs_.erase(it);
+  if (req.kind == StoreReq::Kind::join) {
+    const std::uint64_t p = req.key;
+    if (m.results.size() != 1 || !m.results[0].ok || player_cell_[p - 1] >= 0) {
+      ++stats_.rejected_joins;
+      return;
+    }
+    const std::int32_t s = session_of_player_[p - 1];
+    if (s < 0) return;
+    // The record as we proposed it: decode it back from the request.
+    cluster::StoreCas sent;
+    std::span<const std::uint8_t> body;
+    Msg type{};
+    if (auth_.open(req.bytes, env_.transport.self(), type, body) != cluster::Auth::Open::ok ||
+        !cluster::decode_fields(body, sent) || sent.entries.size() != 1)
+      return;
+    const auto& rec = sent.entries[0].rec;
+    if (!cell_active(rec.cell)) return;
+    Entity e;
+    e.id = EntityId{p};
+    e.kind = wire::EntityKind::player;
+    e.pos = rec.pos;
+    e.target = rec.pos;
+    e.gen = m.results[0].gen;
+    e.session = static_cast<std::uint32_t>(s);
+    sessions_[e.session].gen = e.gen;
+    player_cell_[p - 1] = static_cast<std::int32_t>(rec.cell);
+    ++players_spawned_;
+    env_.tracer.record(TraceKind::entity_spawn, p, rec.cell, 0);
+    cells_[rec.cell].reals.push_back(std::move(e));
+    cluster::RouteUpdate ru{p, m.results[0].gen};
+    send_cluster(sessions_[static_cast<std::size_t>(s)].client, Msg::route_update, ru);
+    return;
+  }
+  if (req.kind == StoreReq::Kind::install) {
+    auto inst = installing_.find(req.key);
+    if (inst == installing_.end()) return;
+    Installing in = std::move(inst->second);
+    installing_.erase(inst);
+    cluster::HoReply reply{req.key, in.commit.player.rec.player, 0};
+    if (m.results.size() != 1 || !m.results[0].ok || !cell_active(in.commit.to_cell)) {
+      send_cluster(in.source, Msg::ho_nack, reply);
+      return;
+    }
+    install_player(in.commit.to_cell, in.commit.player, m.results[0].gen, false);
+    installed_.emplace(req.key, m.results[0].gen);
+    installed_order_.push_back(req.key);
+    if (installed_order_.size() > kInstalledKeep) {
+      installed_.erase(installed_order_.front());
+      installed_order_.pop_front();
+    }
+    ++stats_.handovers_installed;
+    env_.tracer.record(TraceKind::handover_install, req.key, reply.player, m.results[0].gen);
+    if (cobs_ != nullptr) cobs_->on_handover_end(req.key, reply.player, true);
+    send_cluster(in.source, Msg::ho_ack, reply);
+    return;
+  }
+  if (req.kind == StoreReq::Kind::resolve) {
+    auto ob = outbound_.find(req.key);
+    if (ob == outbound_.end()) return;
+    Outbound o = std::move(ob->second);
+    outbound_.erase(ob);
+    if (m.results.size() == 1 && m.results[0].ok && cell_active(o.from_cell)) {
+      install_player(o.from_cell, o.commit.player, m.results[0].gen, false);
+      ++stats_.handovers_aborted;
+      env_.tracer.record(TraceKind::handover_abort, req.key, o.player, 5);
+      if (cobs_ != nullptr) cobs_->on_handover_end(req.key, o.player, false);
+    }
+    // Otherwise the target (or a restorer) holds it: nothing left for us to do.
+    return;
+  }
+  if (req.kind == StoreReq::Kind::migrate) {
+    auto mit = migrations_in_.find(static_cast<std::uint32_t>(req.key));
+    if (mit == migrations_in_.end()) return;
+    Migration& mg = mit->second;
+    std::vector<cluster::PlayerTransfer> kept;
+    for (std::size_t i = 0; i < mg.transfer.players.size() && i < m.results.size(); ++i) {
+      if (!m.results[i].ok) continue;  // taken by someone else meanwhile: not ours to install
+      mg.transfer.players[i].rec.gen = m.results[i].gen;
+      kept.push_back(std::move(mg.transfer.players[i]));
+    }
+    mg.transfer.players = std::move(kept);
+    mg.directory_done = true;
+    mg.retry_at = env_.clock.now() + config_.cluster.store_timeout;
+    cluster::MigrationDone done{mg.transfer.cell, mg.transfer.from, index(), mg.transfer.epoch, false};
+    send_cluster(config_.cluster.directory, Msg::migration_done, done);
+  }
+}
+
+// --- checkpoints and write-through ---
+
+void WorldNode::send_checkpoints(bool only_actions) {
+  if (!lease_valid()) return;
+  const Time now = env_.clock.now();
+  cluster::StoreWrite w;
+  StoreReq req;
+  req.kind = StoreReq::Kind::write;
+  for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
+    if (!cell_active(ci)) continue;
+    for (auto& e : cells_[ci].reals) {
+      if (e.kind != wire::EntityKind::player) continue;
+      const bool owes = e.ledger_seq > e.durable_seq && now >= e.write_due;
+      if (only_actions && !owes) continue;
+      w.records.push_back(record_of(e, static_cast<std::uint32_t>(ci)));
+      req.writes.emplace_back(e.id.value(), e.ledger_seq);
+      if (owes) e.write_due = now + config_.cluster.store_timeout;
+    }
+  }
+  if (w.records.empty()) return;
+  (only_actions ? stats_.write_throughs : stats_.checkpoints) += w.records.size();
+  w.req = ++next_req_;
+  req.retry_at = now + config_.cluster.store_timeout;
+  send_cluster(config_.cluster.store, Msg::store_write, w);
+  store_reqs_[w.req] = std::move(req);
+}
+
+void WorldNode::on_write_reply(const cluster::StoreWriteReply& m) {
+  auto it = store_reqs_.find(m.req);
+  if (it == store_reqs_.end() || it->second.kind != StoreReq::Kind::write) return;
+  const StoreReq req = std::move(it->second);
+  store_reqs_.erase(it);
+  for (std::size_t i = 0; i < m.results.size() && i < req.writes.size(); ++i) {
+    const auto& res = m.results[i];
+    Entity* e = find_player(req.writes[i].first);
+    if (e == nullptr || res.player != req.writes[i].first) continue;
+    if (!res.ok) {
+      if (res.gen > e->gen) {
+        // Fenced: the store says someone else has this player now. Let go at once.
+        const std::size_t ci = static_cast<std::size_t>(player_cell_[res.player - 1]);
+        auto& reals = cells_[ci].reals;
+        for (std::size_t k = 0; k < reals.size(); ++k) {
+          if (reals[k].id.value() != res.player) continue;
+          drop_player_session(reals[k]);
+          reals.erase(reals.begin() + static_cast<std::ptrdiff_t>(k));
+          break;
+        }
+        player_cell_[res.player - 1] = -1;
+        ++stats_.players_dropped;
+        env_.tracer.record(TraceKind::entity_despawn, res.player, ci, 3);
+      }
+      continue;
+    }
+    if (res.gen != e->gen) continue;
+    e->durable_seq = std::max(e->durable_seq, req.writes[i].second);
+    e->write_due = Time::zero();
+    if (e->acked_seq < e->durable_seq) {
+      e->acked_seq = e->durable_seq;
+      bytes_.clear();
+      wire::encode(wire::ActionAck{e->acked_seq}, bytes_);
+      send_to_client(sessions_[e->session], bytes_);
+      env_.tracer.record(TraceKind::action_ack, e->id.value(), e->acked_seq, 1);
+    }
+  }
+}
+
+void WorldNode::on_restore_reply(cluster::StoreRestoreReply& m) {
+  auto it = store_reqs_.find(m.req);
+  if (it == store_reqs_.end()) return;
+  store_reqs_.erase(it);
+  if (m.cell >= cells_.size()) return;
+  CellState& cs = cell_state_[m.cell];
+  if (!cs.owned || !cs.restoring || cs.epoch != m.epoch) return;
+  cs.restoring = false;
+  for (const auto& rec : m.records) {
+    if (rec.player == 0 || rec.player > config_.max_players || player_cell_[rec.player - 1] >= 0) continue;
+    cluster::PlayerTransfer t;
+    t.rec = rec;
+    install_player(m.cell, t, rec.gen, true);
+    ++stats_.players_restored;
+    env_.tracer.record(TraceKind::player_restore, rec.player, m.cell, rec.gen);
+  }
+}
+
+// --- cell migration ---
+
+void WorldNode::send_transfer(std::size_t ci) {
+  for (const auto& [hid, in] : installing_)
+    if (in.commit.to_cell == ci) return;  // let players already on their way in arrive first
+  CellState& cs = cell_state_[ci];
+  cluster::CellTransfer m;
+  m.cell = static_cast<std::uint32_t>(ci);
+  m.epoch = cs.epoch;
+  m.from = index();
+  m.next_npc = next_bot_id_;
+  for (auto& e : cells_[ci].reals) {
+    if (e.kind == wire::EntityKind::player) {
+      m.players.push_back(save_player(e));
+    } else {
+      m.npcs.push_back({e.id.value(), e.pos, e.target, e.speed_mm_s});
+    }
+  }
+  if (!cs.transfer_sent) {
+    for (auto& p : m.players) {
+      cluster::RouteUpdate hold{p.rec.player, p.rec.gen};
+      send_cluster(HostId{p.rec.gateway}, Msg::hold, hold);
+    }
+    if (cobs_ != nullptr) cobs_->on_migration_out(m.cell, m.players);
+  }
+  send_cluster(config_.cluster.nodes[cs.migrate_to - 1], Msg::cell_transfer, m);
+  cs.transfer_sent = true;
+  cs.retry_at = env_.clock.now() + config_.cluster.store_timeout * 2;
+}
+
+void WorldNode::on_cell_transfer(HostId from, cluster::CellTransfer& m) {
+  if (m.cell >= cells_.size()) return;
+  CellState& cs = cell_state_[m.cell];
+  if (cs.owned && cs.epoch == m.epoch + 1) {
+    cluster::CellTransferAck ack{m.cell, m.epoch, true};
+    return send_cluster(from, Msg::cell_transfer_ack, ack);  // done already: a repeat
+  }
+  if (migrations_in_.count(m.cell) != 0 || cs.owned || !lease_valid() || m.cell >= table_.size())
+    return;
+  const auto& entry = table_[m.cell];
+  if (entry.owner != m.from || entry.migrate_to != index() || entry.epoch != m.epoch) return;
+  cluster::StoreCas cas;
+  cas.req = ++next_req_;
+  for (const auto& p : m.players) {
+    cluster::CasEntry e{p.rec.gen, p.rec};
+    e.rec.owner = index();
+    e.rec.lease = lease_id_;
+    e.rec.cell = m.cell;
+    cas.entries.push_back(e);
+  }
+  auth_.seal(Msg::store_cas, cas, env_.transport.self(), sealed_);
+  const std::uint32_t cell = m.cell;
+  Migration mg;
+  mg.transfer = std::move(m);
+  mg.source = from;
+  mg.req = store_request(StoreReq::Kind::migrate, cell, Msg::store_cas, sealed_);
+  migrations_in_.emplace(cell, std::move(mg));
+}
+
+void WorldNode::on_migration_done_ack(const cluster::MigrationDone& m) {
+  auto it = migrations_in_.find(m.cell);
+  if (it == migrations_in_.end() || !it->second.directory_done) return;
+  Migration mg = std::move(it->second);
+  migrations_in_.erase(it);
+  if (!m.ok) return;  // the directory moved on (the source's lease lapsed): failover takes over
+  const std::size_t ci = m.cell;
+  acquire_cell(ci, m.epoch, 2);
+  for (const auto& n : mg.transfer.npcs) {
+    Entity e;
+    e.id = EntityId{n.id};
+    e.kind = wire::EntityKind::npc;
+    e.pos = n.pos;
+    e.target = n.target;
+    e.speed_mm_s = n.speed;
+    cells_[ci].reals.push_back(std::move(e));
+  }
+  for (const auto& p : mg.transfer.players) install_player(ci, p, p.rec.gen, false);
+  ++stats_.migrations_in;
+  if (cobs_ != nullptr) cobs_->on_migration_in(m.cell, mg.transfer.players);
+  cluster::CellTransferAck ack{m.cell, mg.transfer.epoch, true};
+  send_cluster(mg.source, Msg::cell_transfer_ack, ack);
+}
+
+void WorldNode::on_cell_transfer_ack(const cluster::CellTransferAck& m) {
+  if (m.cell >= cells_.size()) return;
+  CellState& cs = cell_state_[m.cell];
+  if (!cs.owned || !cs.frozen || cs.epoch != m.epoch || !m.ok) return;
+  release_cell(m.cell, 1);
+  ++stats_.migrations_out;
+}
+
+// --- ghosts ---
+
+void WorldNode::send_ghosts() {
+  if (!lease_valid()) return;
+  const std::int64_t g = config_.ghost_margin_mm();
+  const std::int64_t g2 = g * g;
+  const std::int64_t cw = config_.cell_width_mm();
+  const std::int64_t ch = config_.cell_height_mm();
+  for (auto& out : ghost_out_) out.clear();
+  ghost_sent_last_.resize(ghost_out_.size(), 0);
+  for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
+    if (!cell_active(ci)) continue;
+    for (const auto& e : cells_[ci].reals) {
+      const auto x0 = std::clamp<std::int64_t>((e.pos.x - g) / cw, 0, config_.cells_x - 1);
+      const auto x1 = std::clamp<std::int64_t>((e.pos.x + g) / cw, 0, config_.cells_x - 1);
+      const auto y0 = std::clamp<std::int64_t>((e.pos.y - g) / ch, 0, config_.cells_y - 1);
+      const auto y1 = std::clamp<std::int64_t>((e.pos.y + g) / ch, 0, config_.cells_y - 1);
+      for (auto cy = y0; cy <= y1; ++cy) {
+        for (auto cx = x0; cx <= x1; ++cx) {
+          const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
+          if (k >= table_.size() || cell_state_[k].owned) continue;
+          const std::uint32_t n = table_[k].owner;
+          if (n == 0 || n == index() || cells_[k].rect.dist2_to(e.pos) > g2) continue;
+          auto& out = ghost_out_[n - 1];
+          if (!out.empty() && out.back().id == e.id.value()) continue;
+          out.push_back({e.id.value(), static_cast<std::uint8_t>(e.kind), e.pos});
+        }
+      }
+    }
+  }
+  for (std::size_t n = 0; n < ghost_out_.size(); ++n) {
+    if (ghost_out_[n].empty() && ghost_sent_last_[n] == 0) continue;
+    ghost_sent_last_[n] = ghost_out_[n].empty() ? 0 : 1;
+    cluster::Ghosts m;
+    m.tick = tick_;
+    m.entries.swap(ghost_out_[n]);
+    send_cluster(config_.cluster.nodes[n], Msg::ghosts, m);
+    m.entries.swap(ghost_out_[n]);
+  }
+}
+
+// --- message dispatch ---
+
+void WorldNode::on_tunnel(HostId gateway, cluster::Tunnel& t) {
+  if (t.player == 0 || t.player > config_.max_players) {
+    ++stats_.decode_errors;
+    return;
+  }
+  std::int32_t s = session_of_player_[t.player - 1];
+  if (s < 0) {
+    // A first frame from a new client (epoch 0) opens a session for its join; anything else is for
+    // a player we do not hold (in flight, or routed here by a stale table): drop it, the client's
+    // retransmission will find the owner.
+    if (t.chan_epoch != 0 || !lease_valid()) {
+      ++stats_.stray_frames;
+      return;
+    }
+    s = static_cast<std::int32_t>(new_session(gateway, t.player, 1));
+  }
+  Session& ss = sessions_[static_cast<std::size_t>(s)];
+  const bool epoch_ok = t.chan_epoch == ss.chan_epoch || (t.chan_epoch == 0 && ss.chan_epoch == 1);
+  if (ss.frozen || !epoch_ok) {
+    ++stats_.stray_frames;
+    return;
+  }
+  const std::uint32_t idx = static_cast<std::uint32_t>(s);
+  const auto result = ss.channel.on_frame(
+      t.frame, channel_transport(ss), ss.client,
+      [&](std::span<const std::uint8_t> payload) { handle_payload(sessions_[idx], payload); });
+  if (result == ReliableChannel::FrameResult::malformed) {
+    ++stats_.decode_errors;
+    env_.tracer.record(TraceKind::decode_error, gateway.value(), t.frame.size(), 0);
+  }
+}
+
+void WorldNode::in_transit(std::vector<std::uint64_t>& out) const {
+  for (const auto& [hid, o] : outbound_)
+    if (o.phase != Outbound::Phase::requested) out.push_back(o.player);
+  for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
+    if (!cell_state_[ci].frozen) continue;
+    for (const auto& e : cells_[ci].reals)
+      if (e.kind == wire::EntityKind::player) out.push_back(e.id.value());
+  }
+}
+
+void WorldNode::on_cluster_message(HostId from, std::span<const std::uint8_t> bytes) {
+  const auto& cc = config_.cluster;
+  std::uint32_t node = 0;
+  for (std::uint32_t i = 0; i < cc.nodes.size(); ++i)
+    if (cc.nodes[i] == from) node = i + 1;
+  bool gateway = false;
+  for (const auto g : cc.gateways) gateway = gateway || g == from;
+  const bool store = from == cc.store;
+  const bool directory = from == cc.directory;
+  Msg type{};
+  std::span<const std::uint8_t> body;
+  if ((node == 0 && !gateway && !store && !directory) ||
+      auth_.open(bytes, from, type, body) != cluster::Auth::Open::ok) {
+    ++stats_.auth_rejected;
+    env_.tracer.record(TraceKind::auth_reject, from.value(), bytes.size(), 4);
+    return;
+  }
+  bool ok = false;
+  switch (type) {
+    case Msg::heartbeat_ack:
+      if (directory) {
+        cluster::Table t;
+        if ((ok = cluster::decode_fields(body, t))) on_table(t);
+      }
+      break;
+    case Msg::migration_done_ack:
+      if (directory) {
+        cluster::MigrationDone m;
+        if ((ok = cluster::decode_fields(body, m))) on_migration_done_ack(m);
+      }
+      break;
+    case Msg::store_cas_reply:
+      if (store) {
+        cluster::StoreCasReply m;
+        if ((ok = cluster::decode_fields(body, m))) on_cas_reply(m);
+      }
+      break;
+    case Msg::store_write_reply:
+      if (store) {
+        cluster::StoreWriteReply m;
+        if ((ok = cluster::decode_fields(body, m))) on_write_reply(m);
+      }
+      break;
+    case Msg::store_restore_reply:
+      if (store) {
+        cluster::StoreRestoreReply m;
+        if ((ok = cluster::decode_fields(body, m))) on_restore_reply(m);
+      }
+      break;
+    case Msg::ho_request:
+      if (node != 0) {
+        cluster::HoRequest m;
+        if ((ok = cluster::decode_fields(body, m))) on_ho_request(from, m);
+      }
+      break;
+    case Msg::ho_ready:
+    case Msg::ho_reject:
+    case Msg::ho_ack:
+    case Msg::ho_nack:
+      if (node != 0) {
+        cluster::HoReply m;
+        if ((ok = cluster::decode_fields(body, m))) {
+          if (type == Msg::ho_ready) on_ho_ready(m);
+          if (type == Msg::ho_reject) on_ho_reject(m);
+          if (type == Msg::ho_ack) on_ho_ack(m);
+          if (type == Msg::ho_nack) on_ho_nack(m);
+        }
+      }
+      break;
+    case Msg::ho_commit:
+      if (node != 0) {
+        cluster::HoCommit m;
+        if ((ok = cluster::decode_fields(body, m))) on_ho_commit(from, m);
+      }
+      break;
+    case Msg::ghosts:
+      if (node != 0) {
+        cluster::Ghosts m;
+        if ((ok = cluster::decode_fields(body, m))) {
+          remote_ghosts_[node - 1].entries = std::move(m.entries);
+          remote_ghosts_[node - 1].received = env_.clock.now();
+        }
+      }
+      break;
+    case Msg::cell_transfer:
+      if (node != 0) {
+        cluster::CellTransfer m;
+        if ((ok = cluster::decode_fields(body, m))) on_cell_transfer(from, m);
+      }
+      break;
+    case Msg::cell_transfer_ack:
+      if (node != 0) {
+        cluster::CellTransferAck m;
+        if ((ok = cluster::decode_fields(body, m))) on_cell_transfer_ack(m);
+      }
+      break;
+    case Msg::tunnel:
+      if (gateway) {
+        cluster::Tunnel m;
+        if ((ok = cluster::decode_fields(body, m))) on_tunnel(from, m);
+      }
+      break;
+    case Msg::ping:
+      if (gateway) {
+        cluster::Ping m;
+        if ((ok = cluster::decode_fields(body, m))) send_cluster(from, Msg::pong, m);
+      }
+      break;
+    default:
+      break;
+  }
+  if (!ok) {
+    ++stats_.decode_errors;
+    env_.tracer.record(TraceKind::decode_error, from.value(), bytes.size(), 7);
+  }
+}
+
+}  // namespace shardsim

@@ -1,0 +1,403 @@
+#include "sim/runner/cluster_run.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "engine/cluster/directory.h"
+#include "engine/cluster/gateway.h"
+#include "engine/cluster/session_store.h"
+#include "engine/core/assert.h"
+#include "engine/core/rng.h"
+#include "engine/world/world_node.h"
+#include "net_model/network.h"
+#include "sim/checkers/cluster_checker.h"
+#include "sim/kernel/simulator.h"
+#include "sim/runner/faults.h"
+#include "sim/runner/metrics.h"
+#include "sim/workload/player_driver.h"
+
+namespace shardsim::sim {
+namespace {
+
+const Simulator* g_current = nullptr;
+std::string assert_context() {
+  if (g_current == nullptr) return {};
+  return fmt::format("t={}us seed={}", g_current->now().us(), g_current->seed());
+}
+
+bool has_bug(const scenario::ScenarioSpec& spec, scenario::Bug b) {
+  return std::find(spec.bugs.begin(), spec.bugs.end(), b) != spec.bugs.end();
+}
+
+// Nearest-rank percentile of sorted samples, in ms.
+double percentile_ms(const std::vector<Duration>& sorted, int pct) {
+  if (sorted.empty()) return 0;
+  std::size_t rank = (sorted.size() * static_cast<std::size_t>(pct) + 99) / 100;
+  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
+  return static_cast<double>(sorted[rank - 1].us()) / 1000.0;
+}
+
+}  // namespace
+
+RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& options) {
+  const auto wall_start = std::chrono::steady_clock::now();
+  const std::uint64_t seed = options.seed.value_or(spec.seed);
+  RunResult result;
+  result.scenario = spec.name;
+  result.file = spec.file;
+  result.seed = seed;
+
+  Trace trace;
+  trace.set_hashing(options.hashing);
+  net::NetworkModel network{seed, spec.network};
+  Simulator sim{seed, network, trace};
+  g_current = &sim;
+  set_assert_context(&assert_context);
+
+  const auto n_nodes = static_cast<std::uint32_t>(spec.node_names.size());
+  const auto n_gateways = static_cast<std::uint32_t>(spec.cluster.gateways);
+  const auto players = static_cast<std::uint32_t>(spec.players.count);
+  const auto n_cells = static_cast<std::uint32_t>(spec.world.cells_x * spec.world.cells_y);
+  const std::uint64_t auth_key = Rng::stream(seed, "cluster.auth").next_u64();
+
+  ViolationLog log;
+  ClusterChecker::Config cc;
+  cc.nodes = n_nodes;
+  cc.cells = n_cells;
+  cc.players = players;
+  cc.transit_bound = spec.cluster.lease + spec.cluster.heartbeat * 4 + Duration::seconds(1);
+  const Time& now_ref = sim.now_ref();
+  ClusterChecker checker{log, now_ref, cc};
+  ContinuityChecker continuity{log, players, spec.tick};
+  DensityChecker density{log};
+  struct DensityObserver final : TickObserver {
+    DensityObserver(DensityChecker& d, const Simulator& s) : density{d}, sim{s} {}
+    void on_tick_end(const WorldNode& node, std::uint64_t) override { density.check(node, sim.now()); }
+    DensityChecker& density;
+    const Simulator& sim;
+  } density_observer{density, sim};
+  cluster::ClusterObserver* cobs = options.checkers ? &checker : nullptr;
+
+  // Hosts: directory, store, nodes, gateways, clients (creation order is part of the digest).
+  std::vector<HostId> node_hosts(n_nodes);
+  std::vector<HostId> gateway_hosts(n_gateways);
+  const HostId directory_host{0};
+  const HostId store_host{1};
+  for (std::uint32_t i = 0; i < n_nodes; ++i) node_hosts[i] = HostId{2 + i};
+  for (std::uint32_t i = 0; i < n_gateways; ++i) gateway_hosts[i] = HostId{2 + n_nodes + i};
+
+  cluster::DirectoryState directory_state;
+  cluster::DirectoryConfig dc;
+  dc.cells = n_cells;
+  dc.nodes = node_hosts;
+  dc.gateways = gateway_hosts;
+  dc.ttl = spec.cluster.lease;
+  dc.margin = spec.cluster.clock_drift_max;
+  dc.settle = spec.cluster.heartbeat * 2;
+  dc.policy = spec.cluster.assignment == scenario::Assignment::rendezvous ? cluster::Policy::rendezvous
+                                                                          : cluster::Policy::least_loaded;
+  dc.auth_key = auth_key;
+  SHARD_ASSERT(sim.add_host("directory", [&](Env& env) {
+    return std::make_unique<cluster::Directory>(env, dc, directory_state);
+  }) == directory_host);
+
+  cluster::StoreState store_state;
+  cluster::StoreConfig sc;
+  sc.max_players = players;
+  sc.nodes = node_hosts;
+  sc.auth_key = auth_key;
+  SHARD_ASSERT(sim.add_host("store", [&](Env& env) {
+    return std::make_unique<cluster::SessionStore>(env, sc, store_state);
+  }) == store_host);
+
+  NodeConfig base;
+  base.seed = seed;
+  base.width_mm = spec.world.width_mm;
+  base.height_mm = spec.world.height_mm;
+  base.cells_x = spec.world.cells_x;
+  base.cells_y = spec.world.cells_y;
+  base.aoi_radius_mm = spec.world.aoi_radius_mm;
+  base.hysteresis_mm = spec.world.hysteresis_mm;
+  base.handover_dwell = spec.world.handover_dwell;
+  base.tick = spec.tick;
+  base.max_players = players;
+  base.player_speed_max_mm_s = spec.players.speed_max_mm_s;
+  base.bots_min = spec.bots.density_min;
+  base.bots_max = spec.bots.density_max;
+  base.bot_speed_min_mm_s = spec.bots.speed_min_mm_s;
+  base.bot_speed_max_mm_s = spec.bots.speed_max_mm_s;
+  auto& cl = base.cluster;
+  cl.enabled = true;
+  cl.nodes = node_hosts;
+  cl.gateways = gateway_hosts;
+  cl.store = store_host;
+  cl.directory = directory_host;
+  cl.lease = spec.cluster.lease;
+  cl.heartbeat = spec.cluster.heartbeat;
+  cl.checkpoint = spec.cluster.checkpoint;
+  cl.drift_allowance = spec.cluster.clock_drift_max;
+  cl.auth_key = auth_key;
+  cl.bug_skip_lease_check = has_bug(spec, scenario::Bug::skip_lease_check);
+  cl.bug_ack_before_durable = has_bug(spec, scenario::Bug::ack_before_durable);
+  cl.bug_unfenced_abort = has_bug(spec, scenario::Bug::unfenced_abort);
+
+  std::vector<WorldNode*> nodes(n_nodes, nullptr);
+  for (std::uint32_t i = 0; i < n_nodes; ++i) {
+    SHARD_ASSERT(sim.add_host(spec.node_names[i], [&, i](Env& env) {
+      NodeConfig c = base;
+      c.cluster.index = i + 1;
+      auto p = std::make_unique<WorldNode>(env, std::move(c),
+                                           options.checkers ? &density_observer : nullptr, cobs);
+      nodes[i] = p.get();
+      return p;
+    }) == node_hosts[i]);
+  }
+  std::vector<cluster::Gateway*> gateways(n_gateways, nullptr);
+  cluster::GatewayConfig gc;
+  gc.max_players = players;
+  gc.cell_width_mm = spec.world.cell_width_mm();
+  gc.cell_height_mm = spec.world.cell_height_mm();
+  gc.cells_x = spec.world.cells_x;
+  gc.cells_y = spec.world.cells_y;
+  gc.nodes = node_hosts;
+  gc.directory = directory_host;
+  gc.poll = spec.cluster.heartbeat;
+  gc.node_timeout = spec.cluster.heartbeat * 4;
+  gc.auth_key = auth_key;
+  for (std::uint32_t i = 0; i < n_gateways; ++i) {
+    SHARD_ASSERT(sim.add_host(fmt::format("gateway-{}", i + 1), [&, i](Env& env) {
+      auto g = std::make_unique<cluster::Gateway>(env, gc, cobs);
+      gateways[i] = g.get();
+      return g;
+    }) == gateway_hosts[i]);
+  }
+
+  ClientOptions copts;
+  copts.via_gateway = true;
+  copts.action_every = spec.players.action_every;
+  std::vector<std::unique_ptr<PlayerDriver>> drivers;
+  std::vector<GameClient*> clients(players, nullptr);
+  std::vector<std::uint32_t> gateway_of(players, 0);
+  drivers.reserve(players);
+  for (std::uint32_t i = 0; i < players; ++i) {
+    drivers.push_back(std::make_unique<PlayerDriver>(spec, seed, i + 1));
+    gateway_of[i] = i % n_gateways;
+    sim.add_host(fmt::format("client-{}", i + 1), [&, i](Env& env) {
+      auto c = std::make_unique<GameClient>(env, gateway_hosts[gateway_of[i]], i + 1, *drivers[i],
+                                            options.checkers ? &continuity : nullptr,
+                                            base.channel, copts);
+      clients[i] = c.get();
+      return c;
+    });
+  }
+
+  // Faults.
+  const auto faults = realize_faults(spec, seed);
+  auto host_of = [&](const std::string& name) -> HostId {
+    if (name == "directory") return directory_host;
+    if (name == "store") return store_host;
+    for (std::uint32_t i = 0; i < n_nodes; ++i)
+      if (spec.node_names[i] == name) return node_hosts[i];
+    for (std::uint32_t i = 0; i < n_gateways; ++i)
+      if (fmt::format("gateway-{}", i + 1) == name) return gateway_hosts[i];
+    SHARD_ASSERT_MSG(false, "no host named {}", name);
+    return HostId{};
+  };
+  struct Hooks final : FaultHooks {
+    Simulator& sim;
+    ClusterChecker& checker;
+    std::vector<HostId>& node_hosts;
+    int active{0};
+    Hooks(Simulator& s, ClusterChecker& c, std::vector<HostId>& n) : sim{s}, checker{c}, node_hosts{n} {}
+    void drain(HostId h) override {
+      if (auto* n = dynamic_cast<WorldNode*>(sim.process(h))) n->drain();
+    }
+    void on_fault(const RealizedFault& f, bool begin) override {
+      if (fault_has_end(f.spec)) active += begin ? 1 : -1;
+      if (f.spec.kind == scenario::FaultKind::crash && begin) {
+        for (std::uint32_t i = 0; i < node_hosts.size(); ++i)
+          if (sim.host_name(node_hosts[i]) == f.spec.host) checker.on_node_down(i + 1);
+      }
+    }
+  } hooks{sim, checker, node_hosts};
+  schedule_faults(sim, network, faults, host_of, hooks);
+
+  // Checkers: a sweep every tick, half a tick off the nodes' tick grid.
+  std::vector<WorldNode*> running(n_nodes, nullptr);
+  auto refresh_running = [&] {
+    for (std::uint32_t i = 0; i < n_nodes; ++i)
+      running[i] = sim.is_up(node_hosts[i]) && !sim.is_paused(node_hosts[i]) ? nodes[i] : nullptr;
+  };
+  const Time end = Time::zero() + spec.duration;
+  std::function<void()> sweep = [&] {
+    refresh_running();
+    checker.sweep(running, clients, hooks.active > 0);
+    if (sim.now() + spec.tick < end) sim.at(sim.now() + spec.tick, sweep);
+  };
+  if (options.checkers) {
+    sim.at(Time::zero() + spec.tick / 2, sweep);
+    const Time liveness_at = last_fault_end(faults) + spec.cluster.lease * 2 + Duration::seconds(6);
+    if (liveness_at < end) {
+      sim.at(liveness_at, [&] {
+        refresh_running();
+        std::vector<cluster::Gateway*> gws(n_gateways);
+        for (std::uint32_t i = 0; i < n_gateways; ++i)
+          gws[i] = sim.is_up(gateway_hosts[i]) ? gateways[i] : nullptr;
+        checker.check_liveness(running, gws, clients, gateway_of);
+      });
+    }
+  }
+
+  std::FILE* trace_file = nullptr;
+  if (!options.trace_path.empty()) {
+    trace_file = std::fopen(options.trace_path.c_str(), "w");
+    if (trace_file == nullptr)
+      throw std::runtime_error(fmt::format("cannot write trace file {}", options.trace_path));
+    trace.attach_jsonl(trace_file, [&](HostId h) { return sim.host_name(h); });
+  }
+
+  sim.start();
+  sim.run_until(end);
+  if (trace_file != nullptr) std::fclose(trace_file);
+  refresh_running();
+  if (options.checkers) {
+    checker.sweep(running, clients, hooks.active > 0);
+    checker.finish(running);
+  }
+
+  // Aggregate node / gateway / client stats (nodes that are down report their last process's).
+  WorldNode::Stats ns;
+  std::uint64_t load_max = 0;
+  std::uint64_t load_min = UINT64_MAX;
+  for (std::uint32_t i = 0; i < n_nodes; ++i) {
+    if (nodes[i] == nullptr) continue;
+    const auto& s = nodes[i]->stats();
+    ns.handovers_local += s.handovers_local;
+    ns.aoi_messages += s.aoi_messages;
+    ns.aoi_bytes += s.aoi_bytes;
+    ns.aoi_enters += s.aoi_enters;
+    ns.aoi_leaves += s.aoi_leaves;
+    ns.aoi_client_ticks += s.aoi_client_ticks;
+    ns.bots_spawned += s.bots_spawned;
+    ns.bots_despawned += s.bots_despawned;
+    ns.decode_errors += s.decode_errors;
+    ns.channel_overflows += s.channel_overflows;
+    ns.retransmits += s.retransmits;
+    ns.entities_max += s.entities_max;
+    ns.handovers_started += s.handovers_started;
+    ns.players_restored += s.players_restored;
+    ns.auth_rejected += s.auth_rejected;
+    ns.fences += s.fences;
+    ns.migrations_in += s.migrations_in;
+    if (running[i] != nullptr) {
+      std::uint64_t load = 0;
+      for (std::size_t ci = 0; ci < nodes[i]->cells().size(); ++ci)
+        if (nodes[i]->cell_active(ci)) load += nodes[i]->cells()[ci].reals.size();
+      load_max = std::max(load_max, load);
+      load_min = std::min(load_min, load);
+    }
+  }
+  if (load_min == UINT64_MAX) load_min = 0;
+  cluster::Gateway::Stats gs;
+  for (auto* g : gateways) {
+    if (g == nullptr) continue;
+    gs.buffered_max = std::max(gs.buffered_max, g->stats().buffered_max);
+    gs.buffer_dropped += g->stats().buffer_dropped;
+    gs.rejected += g->stats().rejected;
+  }
+  std::uint64_t client_inputs = 0;
+  std::uint64_t client_decode_errors = 0;
+  std::uint64_t actions_acked = 0;
+  for (const auto* c : clients) {
+    if (c == nullptr) continue;
+    client_inputs += c->stats().inputs;
+    client_decode_errors += c->stats().decode_errors;
+    actions_acked += c->actions_acked();
+  }
+  auto lat = checker.handovers().latencies;
+  std::sort(lat.begin(), lat.end());
+  const auto& ho = checker.handovers();
+  const auto& ss = sim.stats();
+  auto value_of = [&](std::string_view name) -> double {
+    if (name == "players.lost") return static_cast<double>(checker.lost());
+    if (name == "players.duplicated") return static_cast<double>(checker.duplicated());
+    if (name == "aoi.continuity_violations") return static_cast<double>(continuity.violations());
+    if (name == "aoi.oracle_mismatches") return 0;  // not run in Phase B (see the scenario guide)
+    if (name == "aoi.messages") return static_cast<double>(ns.aoi_messages);
+    if (name == "aoi.bytes") return static_cast<double>(ns.aoi_bytes);
+    if (name == "aoi.bytes_per_client_tick")
+      return ns.aoi_client_ticks == 0
+                 ? 0.0
+                 : static_cast<double>(ns.aoi_bytes * 100 / ns.aoi_client_ticks) / 100.0;
+    if (name == "aoi.enters") return static_cast<double>(ns.aoi_enters);
+    if (name == "aoi.leaves") return static_cast<double>(ns.aoi_leaves);
+    if (name == "handover.local.count") return static_cast<double>(ns.handovers_local);
+    if (name == "bots.spawned") return static_cast<double>(ns.bots_spawned);
+    if (name == "bots.despawned") return static_cast<double>(ns.bots_despawned);
+    if (name == "bots.density_violations") return static_cast<double>(density.violations());
+    if (name == "entities.max") return static_cast<double>(ns.entities_max);
+    if (name == "events") return static_cast<double>(sim.events_executed());
+    if (name == "net.messages") return static_cast<double>(ss.sent);
+    if (name == "net.bytes") return static_cast<double>(ss.bytes);
+    if (name == "net.dropped") return static_cast<double>(ss.dropped);
+    if (name == "net.duplicated") return static_cast<double>(ss.duplicated);
+    if (name == "net.decode_errors")
+      return static_cast<double>(ns.decode_errors + client_decode_errors);
+    if (name == "channel.retransmits") return static_cast<double>(ns.retransmits);
+    if (name == "channel.overflows") return static_cast<double>(ns.channel_overflows);
+    if (name == "client.inputs") return static_cast<double>(client_inputs);
+    if (name == "client.view_lag.max") return static_cast<double>(continuity.max_lag().us()) / 1000.0;
+    if (name == "handover.cross_node.count") return static_cast<double>(ho.ok);
+    if (name == "handover.cross_node.latency.p50") return percentile_ms(lat, 50);
+    if (name == "handover.cross_node.latency.p99") return percentile_ms(lat, 99);
+    if (name == "handover.cross_node.latency.max") return percentile_ms(lat, 100);
+    if (name == "handover.cross_node.started") return static_cast<double>(ns.handovers_started);
+    if (name == "handover.failure_rate")
+      return ho.ok + ho.failed == 0 ? 0.0
+                                    : static_cast<double>(ho.failed * 10000 / (ho.ok + ho.failed)) / 100.0;
+    if (name == "cell.migrations") return static_cast<double>(directory_state.migrations);
+    if (name == "cell.reassignments") return static_cast<double>(directory_state.reassignments);
+    if (name == "recovery.time.max") return static_cast<double>(checker.recovery_max().us()) / 1000.0;
+    if (name == "players.unavailable.max") return static_cast<double>(checker.unavailable_max_ms());
+    if (name == "players.restored") return static_cast<double>(ns.players_restored);
+    if (name == "split_brain.violations") return static_cast<double>(checker.split_brain());
+    if (name == "epoch.violations") return static_cast<double>(checker.epoch_violations());
+    if (name == "ledger.acked_lost") return static_cast<double>(checker.acked_lost());
+    if (name == "ledger.actions_acked") return static_cast<double>(actions_acked);
+    if (name == "migration.lost") return static_cast<double>(checker.migration_lost());
+    if (name == "liveness.violations") return static_cast<double>(checker.liveness());
+    if (name == "liveness.checked") return checker.liveness_checked() ? 1.0 : 0.0;
+    if (name == "gateway.buffered.max") return static_cast<double>(gs.buffered_max);
+    if (name == "gateway.dropped") return static_cast<double>(gs.buffer_dropped);
+    if (name == "store.writes") return static_cast<double>(store_state.writes);
+    if (name == "auth.rejected")
+      return static_cast<double>(ns.auth_rejected + gs.rejected + store_state.rejected +
+                                 directory_state.rejected);
+    if (name == "node.fences") return static_cast<double>(ns.fences);
+    if (name == "node.load.max") return static_cast<double>(load_max);
+    if (name == "node.load.min") return static_cast<double>(load_min);
+    if (name == "net.cluster.messages") return 0;
+    if (name == "net.cluster.bytes") return 0;
+    SHARD_ASSERT_MSG(false, "metric {} has no source", name);
+    return 0;
+  };
+  finish_result(spec, result, value_of);
+  result.digest = trace.digest();
+  result.trace_records = trace.records();
+  result.events = sim.events_executed();
+  result.sim_seconds = static_cast<double>(spec.duration.us()) / 1e6;
+  result.violations = log.first();
+  result.violation_count = log.total();
+  result.passed = result.passed && log.total() == 0;
+  g_current = nullptr;
+  result.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  return result;
+}
+
+}  // namespace shardsim::sim

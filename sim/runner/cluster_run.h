@@ -1,0 +1,15 @@
+// Phase B runner: a cluster of nodes, gateways, a session store and a directory, with the fault
+// timeline, chaos and the cluster checkers. run_scenario() dispatches here for cross-node scenarios.
+#pragma once
+
+#include "sim/runner/runner.h"
+
+namespace shardsim::sim {
+
+RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& options);
+
+// Shared by both runners: metrics in registry order, expectations, verdict.
+void finish_result(const scenario::ScenarioSpec& spec, RunResult& result,
+                   const std::function<double(std::string_view)>& value_of);
+
+}  // namespace shardsim::sim
