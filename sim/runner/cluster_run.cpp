@@ -34,6 +34,57 @@ bool has_bug(const scenario::ScenarioSpec& spec, scenario::Bug b) {
   return std::find(spec.bugs.begin(), spec.bugs.end(), b) != spec.bugs.end();
 }
 
+// Wraps a host's process so the runner hears of its death (crash: the kernel destroys it): the
+// pointer the runner keeps is cleared and the dead process's counters are kept.
+template <class P>
+class Tracked final : public Process {
+ public:
+  Tracked(std::unique_ptr<P> p, P*& slot, std::function<void(const P&)> on_death)
+      : p_{std::move(p)}, slot_{slot}, on_death_{std::move(on_death)} {
+    slot_ = p_.get();
+  }
+  ~Tracked() override {
+    on_death_(*p_);
+    slot_ = nullptr;
+  }
+  void on_start() override { p_->on_start(); }
+  void on_message(HostId from, std::span<const std::uint8_t> bytes) override {
+    p_->on_message(from, bytes);
+  }
+  void on_timer(std::uint64_t tag) override { p_->on_timer(tag); }
+
+ private:
+  std::unique_ptr<P> p_;
+  P*& slot_;
+  std::function<void(const P&)> on_death_;
+};
+
+void add_stats(WorldNode::Stats& to, const WorldNode::Stats& s) {
+  to.handovers_local += s.handovers_local;
+  to.aoi_messages += s.aoi_messages;
+  to.aoi_bytes += s.aoi_bytes;
+  to.aoi_enters += s.aoi_enters;
+  to.aoi_leaves += s.aoi_leaves;
+  to.aoi_client_ticks += s.aoi_client_ticks;
+  to.bots_spawned += s.bots_spawned;
+  to.bots_despawned += s.bots_despawned;
+  to.decode_errors += s.decode_errors;
+  to.channel_overflows += s.channel_overflows;
+  to.retransmits += s.retransmits;
+  to.entities_max += s.entities_max;
+  to.handovers_started += s.handovers_started;
+  to.players_restored += s.players_restored;
+  to.auth_rejected += s.auth_rejected;
+  to.fences += s.fences;
+  to.migrations_in += s.migrations_in;
+}
+
+void add_stats(cluster::Gateway::Stats& to, const cluster::Gateway::Stats& s) {
+  to.buffered_max = std::max(to.buffered_max, s.buffered_max);
+  to.buffer_dropped += s.buffer_dropped;
+  to.rejected += s.rejected;
+}
+
 // Nearest-rank percentile of sorted samples, in ms.
 double percentile_ms(const std::vector<Duration>& sorted, int pct) {
   if (sorted.empty()) return 0;
@@ -147,17 +198,19 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   cl.bug_unfenced_abort = has_bug(spec, scenario::Bug::unfenced_abort);
 
   std::vector<WorldNode*> nodes(n_nodes, nullptr);
+  WorldNode::Stats ns;  // every node process's counters, dead ones included
   for (std::uint32_t i = 0; i < n_nodes; ++i) {
-    SHARD_ASSERT(sim.add_host(spec.node_names[i], [&, i](Env& env) {
+    SHARD_ASSERT(sim.add_host(spec.node_names[i], [&, i](Env& env) -> std::unique_ptr<Process> {
       NodeConfig c = base;
       c.cluster.index = i + 1;
       auto p = std::make_unique<WorldNode>(env, std::move(c),
                                            options.checkers ? &density_observer : nullptr, cobs);
-      nodes[i] = p.get();
-      return p;
+      return std::make_unique<Tracked<WorldNode>>(std::move(p), nodes[i],
+                                                  [&](const WorldNode& n) { add_stats(ns, n.stats()); });
     }) == node_hosts[i]);
   }
   std::vector<cluster::Gateway*> gateways(n_gateways, nullptr);
+  cluster::Gateway::Stats gs;
   cluster::GatewayConfig gc;
   gc.max_players = players;
   gc.cell_width_mm = spec.world.cell_width_mm();
@@ -170,10 +223,10 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   gc.node_timeout = spec.cluster.heartbeat * 4;
   gc.auth_key = auth_key;
   for (std::uint32_t i = 0; i < n_gateways; ++i) {
-    SHARD_ASSERT(sim.add_host(fmt::format("gateway-{}", i + 1), [&, i](Env& env) {
+    SHARD_ASSERT(sim.add_host(fmt::format("gateway-{}", i + 1), [&, i](Env& env) -> std::unique_ptr<Process> {
       auto g = std::make_unique<cluster::Gateway>(env, gc, cobs);
-      gateways[i] = g.get();
-      return g;
+      return std::make_unique<Tracked<cluster::Gateway>>(
+          std::move(g), gateways[i], [&](const cluster::Gateway& d) { add_stats(gs, d.stats()); });
     }) == gateway_hosts[i]);
   }
 
@@ -270,30 +323,12 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
     checker.finish(running);
   }
 
-  // Aggregate node / gateway / client stats (nodes that are down report their last process's).
-  WorldNode::Stats ns;
+  // Counters: the dead processes' (folded in at their death) plus the living ones'.
   std::uint64_t load_max = 0;
   std::uint64_t load_min = UINT64_MAX;
   for (std::uint32_t i = 0; i < n_nodes; ++i) {
     if (nodes[i] == nullptr) continue;
-    const auto& s = nodes[i]->stats();
-    ns.handovers_local += s.handovers_local;
-    ns.aoi_messages += s.aoi_messages;
-    ns.aoi_bytes += s.aoi_bytes;
-    ns.aoi_enters += s.aoi_enters;
-    ns.aoi_leaves += s.aoi_leaves;
-    ns.aoi_client_ticks += s.aoi_client_ticks;
-    ns.bots_spawned += s.bots_spawned;
-    ns.bots_despawned += s.bots_despawned;
-    ns.decode_errors += s.decode_errors;
-    ns.channel_overflows += s.channel_overflows;
-    ns.retransmits += s.retransmits;
-    ns.entities_max += s.entities_max;
-    ns.handovers_started += s.handovers_started;
-    ns.players_restored += s.players_restored;
-    ns.auth_rejected += s.auth_rejected;
-    ns.fences += s.fences;
-    ns.migrations_in += s.migrations_in;
+    add_stats(ns, nodes[i]->stats());
     if (running[i] != nullptr) {
       std::uint64_t load = 0;
       for (std::size_t ci = 0; ci < nodes[i]->cells().size(); ++ci)
@@ -303,13 +338,8 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
     }
   }
   if (load_min == UINT64_MAX) load_min = 0;
-  cluster::Gateway::Stats gs;
-  for (auto* g : gateways) {
-    if (g == nullptr) continue;
-    gs.buffered_max = std::max(gs.buffered_max, g->stats().buffered_max);
-    gs.buffer_dropped += g->stats().buffer_dropped;
-    gs.rejected += g->stats().rejected;
-  }
+  for (auto* g : gateways)
+    if (g != nullptr) add_stats(gs, g->stats());
   std::uint64_t client_inputs = 0;
   std::uint64_t client_decode_errors = 0;
   std::uint64_t actions_acked = 0;

@@ -51,7 +51,7 @@ inline constexpr MetricInfo kMetrics[] = {
      "cross-node handovers completed (target authoritative, gateway route updated)"},
     {"handover.cross_node.latency.p50", MetricUnit::duration_ms,
      "median cross-node handover latency, trigger to route updated"},
-    {"handover.cross_node.latency.p99", MetricUnit::duration_ms, "99th percentile of the same"},
+    {"handover.cross_node.latency.p99", MetricUnit::duration_ms, "99th-percentile cross-node handover latency, trigger to route updated"},
     {"handover.cross_node.latency.max", MetricUnit::duration_ms, "slowest cross-node handover"},
     {"handover.cross_node.started", MetricUnit::count, "cross-node handovers triggered"},
     {"handover.failure_rate", MetricUnit::percent,
@@ -80,7 +80,7 @@ inline constexpr MetricInfo kMetrics[] = {
     {"node.load.max", MetricUnit::count, "most entities on one node at the end"},
     {"node.load.min", MetricUnit::count, "fewest entities on one running node at the end"},
     {"net.cluster.messages", MetricUnit::count, "node/store/directory/gateway protocol messages"},
-    {"net.cluster.bytes", MetricUnit::bytes, "bytes of those"},
+    {"net.cluster.bytes", MetricUnit::bytes, "bytes of node/store/directory/gateway protocol messages"},
 };
 
 inline std::optional<MetricInfo> find_metric(std::string_view name) {

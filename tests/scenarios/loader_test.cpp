@@ -153,6 +153,19 @@ TEST_CASE("loader: optional keys take their documented defaults", "[scenario][lo
   CHECK(s.network.latency.a == Duration::millis(1));
   CHECK(s.network.loss_ppm == 0);
   CHECK(s.expect.empty());
+  // Phase B keys left out: Phase A, no ledger actions, no faults, no chaos, no bugs.
+  CHECK(s.cluster.gateways == 0);
+  CHECK_FALSE(s.cluster.phase_b());
+  CHECK(s.cluster.assignment == Assignment::rendezvous);
+  CHECK(s.cluster.cross_node);
+  CHECK(s.cluster.lease == Duration::seconds(2));
+  CHECK(s.cluster.heartbeat == Duration::millis(250));
+  CHECK(s.cluster.checkpoint == Duration::seconds(1));
+  CHECK(s.cluster.clock_drift_max == Duration::millis(50));
+  CHECK(s.players.action_every == Duration::zero());
+  CHECK(s.faults.empty());
+  CHECK_FALSE(s.chaos.enabled());
+  CHECK(s.bugs.empty());
 }
 
 TEST_CASE("loader: nodes as a count or as a list of names", "[scenario][loader]") {
@@ -166,12 +179,24 @@ TEST_CASE("loader: nodes as a count or as a list of names", "[scenario][loader]"
     REQUIRE(r.ok());
     CHECK(r.spec->node_names == std::vector<std::string>{"west"});
   }
-  SECTION("more than one node, as a count or a valid list, waits for cross-node sharding") {
-    for (const char* nodes : {"3", "[west, east-2]"}) {
+  SECTION("more than one node, as a count or a list, gets one gateway by default") {
+    for (const char* nodes : {"3", "[west, east-2, north]"}) {
       const LoadResult r = load_text(std::string{kMinimal} + "cluster:\n  nodes: " + nodes + "\n");
-      REQUIRE(r.errors.size() == 1);
-      CHECK_THAT(r.errors.front().message, Catch::Contains("not supported yet"));
+      INFO(all_errors(r));
+      REQUIRE(r.ok());
+      CHECK(r.spec->node_names.size() == 3);
+      CHECK(r.spec->cluster.gateways == 1);
+      CHECK(r.spec->cluster.phase_b());
     }
+  }
+  SECTION("one node has no gateway by default (Phase A), but may be given one") {
+    const LoadResult a = load_text(std::string{kMinimal} + "cluster:\n  nodes: 1\n");
+    REQUIRE(a.ok());
+    CHECK(a.spec->cluster.gateways == 0);
+    CHECK_FALSE(a.spec->cluster.phase_b());
+    const LoadResult b = load_text(std::string{kMinimal} + "cluster: {nodes: 1, gateways: 2}\n");
+    REQUIRE(b.ok());
+    CHECK(b.spec->cluster.gateways == 2);
   }
 }
 
@@ -212,6 +237,353 @@ TEST_CASE("loader: latency distributions", "[scenario][loader]") {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Clusters, faults and chaos (Phase B)
+
+// The example of docs/scenario-guide.md "Clusters, faults and chaos", keys in the documented order.
+constexpr std::string_view kPhaseB = R"(name: phase_b
+duration: 3min
+world:
+  size: [1000m, 1000m]
+  cells: [4, 4]
+  aoi_radius: 50m
+  hysteresis: 5m
+cluster: {nodes: 4, gateways: 1, assignment: rendezvous, lease: 2s, heartbeat: 250ms, checkpoint: 1s,
+          clock_drift_max: 50ms, cross_node: true}
+players: {count: 1000, movement: random-waypoint, speed: [1m/s, 6m/s], actions: 1/s}
+faults:
+  - {at: 30s, partition: [[node-1, node-2], [node-3, node-4, directory]], for: 10s}
+  - {at: 45s, partition_oneway: {from: node-2, to: gateway-1}, for: 5s}
+  - {at: 60s, crash: node-3, restart_after: 15s}
+  - {at: 80s, pause: node-2, for: 3s}
+  - {at: 90s, drain: node-4}
+  - {at: 100s, clock_jump: {node: node-1, by: 400ms}}
+  - {at: 110s, isolate: gateway-1, for: 2s}
+  - {at: 115s, link: {between: [node-1, node-2], latency: 80ms, loss: 5%}, for: 10s}
+chaos:
+  until: 150s
+  crash: {rate: 1/min, restart_after: [5s, 20s]}
+  partition: {rate: 2/min, for: [1s, 10s]}
+  pause: {rate: 1/min, for: [100ms, 3s]}
+bugs: [skip_lease_check, ack_before_durable, unfenced_abort]
+)";
+
+// kPhaseB with `replace` substituted for `find`.
+std::string phase_b_with(const std::string& find, const std::string& replace) {
+  std::string text{kPhaseB};
+  const auto at = text.find(find);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, find.size(), replace);
+  return text;
+}
+
+TEST_CASE("loader: the Phase B example becomes exactly the spec it describes",
+          "[scenario][loader]") {
+  const LoadResult r = load_text(kPhaseB);
+  INFO(all_errors(r));
+  REQUIRE(r.ok());
+  const ScenarioSpec& s = *r.spec;
+  CHECK(s.node_names == std::vector<std::string>{"node-1", "node-2", "node-3", "node-4"});
+  CHECK(s.cluster.gateways == 1);
+  CHECK(s.cluster.phase_b());
+  CHECK(s.cluster.assignment == Assignment::rendezvous);
+  CHECK(s.cluster.lease.us() == 2'000'000);
+  CHECK(s.cluster.heartbeat.us() == 250'000);
+  CHECK(s.cluster.checkpoint.us() == 1'000'000);
+  CHECK(s.cluster.clock_drift_max.us() == 50'000);
+  CHECK(s.cluster.cross_node);
+  CHECK(s.players.count == 1000);
+  CHECK(s.players.action_every.us() == 1'000'000);
+
+  REQUIRE(s.faults.size() == 8);
+  const auto& partition = s.faults[0];
+  CHECK(partition.kind == FaultKind::partition);
+  CHECK(partition.at.us() == 30'000'000);
+  CHECK(partition.duration.us() == 10'000'000);
+  CHECK(partition.groups == std::vector<std::vector<std::string>>{
+                                {"node-1", "node-2"}, {"node-3", "node-4", "directory"}});
+  CHECK(partition.loc.file == "test.yaml");
+  CHECK(partition.loc.line == 12);
+  CHECK(partition.loc.column == 5);
+  const auto& oneway = s.faults[1];
+  CHECK(oneway.kind == FaultKind::partition_oneway);
+  CHECK(oneway.at.us() == 45'000'000);
+  CHECK(oneway.host == "node-2");
+  CHECK(oneway.peer == "gateway-1");
+  CHECK(oneway.duration.us() == 5'000'000);
+  const auto& crash = s.faults[2];
+  CHECK(crash.kind == FaultKind::crash);
+  CHECK(crash.at.us() == 60'000'000);
+  CHECK(crash.host == "node-3");
+  CHECK(crash.restart_after.us() == 15'000'000);
+  CHECK(crash.duration == Duration::zero());
+  const auto& pause = s.faults[3];
+  CHECK(pause.kind == FaultKind::pause);
+  CHECK(pause.at.us() == 80'000'000);
+  CHECK(pause.host == "node-2");
+  CHECK(pause.duration.us() == 3'000'000);
+  const auto& drain = s.faults[4];
+  CHECK(drain.kind == FaultKind::drain);
+  CHECK(drain.at.us() == 90'000'000);
+  CHECK(drain.host == "node-4");
+  CHECK(drain.duration == Duration::zero());
+  const auto& jump = s.faults[5];
+  CHECK(jump.kind == FaultKind::clock_jump);
+  CHECK(jump.at.us() == 100'000'000);
+  CHECK(jump.host == "node-1");
+  CHECK(jump.jump.us() == 400'000);
+  const auto& isolate = s.faults[6];
+  CHECK(isolate.kind == FaultKind::isolate);
+  CHECK(isolate.at.us() == 110'000'000);
+  CHECK(isolate.host == "gateway-1");
+  CHECK(isolate.duration.us() == 2'000'000);
+  const auto& link = s.faults[7];
+  CHECK(link.kind == FaultKind::link);
+  CHECK(link.at.us() == 115'000'000);
+  CHECK(link.host == "node-1");
+  CHECK(link.peer == "node-2");
+  CHECK(link.has_latency);
+  CHECK(link.latency ==
+        net::LatencySpec{net::LatencyKind::constant, Duration::millis(80), Duration::zero()});
+  CHECK(link.has_loss);
+  CHECK(link.loss_ppm == 50'000);
+  CHECK(link.duration.us() == 10'000'000);
+  CHECK(link.loc.line == 19);
+
+  CHECK(s.chaos.enabled());
+  CHECK(s.chaos.until.us() == 150'000'000);
+  CHECK(s.chaos.loc.line == 21);
+  CHECK(s.chaos.crash.mean_interval.us() == 60'000'000);
+  CHECK(s.chaos.crash.min.us() == 5'000'000);
+  CHECK(s.chaos.crash.max.us() == 20'000'000);
+  CHECK(s.chaos.partition.mean_interval.us() == 30'000'000);
+  CHECK(s.chaos.partition.min.us() == 1'000'000);
+  CHECK(s.chaos.partition.max.us() == 10'000'000);
+  CHECK(s.chaos.pause.mean_interval.us() == 60'000'000);
+  CHECK(s.chaos.pause.min.us() == 100'000);
+  CHECK(s.chaos.pause.max.us() == 3'000'000);
+  CHECK(s.bugs ==
+        std::vector<Bug>{Bug::skip_lease_check, Bug::ack_before_durable, Bug::unfenced_abort});
+}
+
+TEST_CASE("loader: Phase B variations", "[scenario][loader]") {
+  const auto load = [](const std::string& text) {
+    const LoadResult r = load_text(text);
+    INFO(text);
+    INFO(all_errors(r));
+    REQUIRE(r.ok());
+    return *r.spec;
+  };
+  SECTION("a clock may jump back") {
+    const auto s = load(phase_b_with("by: 400ms", "by: -400ms"));
+    CHECK(s.faults[5].jump.us() == -400'000);
+  }
+  SECTION("least-loaded assignment, cross-node off, several gateways, zero drift") {
+    std::string text = phase_b_with("gateways: 1, assignment: rendezvous",
+                                    "gateways: 3, assignment: least-loaded");
+    text.replace(text.find("clock_drift_max: 50ms, cross_node: true"), 39,
+                 "clock_drift_max: 0s, cross_node: false");
+    const auto s = load(text);
+    CHECK(s.cluster.assignment == Assignment::least_loaded);
+    CHECK_FALSE(s.cluster.cross_node);
+    CHECK(s.cluster.gateways == 3);
+    CHECK(s.cluster.clock_drift_max == Duration::zero());
+  }
+  SECTION("faults are kept in file order, not sorted by time") {
+    const auto s = load(phase_b_with("  - {at: 30s, partition", "  - {at: 170s, partition"));
+    CHECK(s.faults[0].at.us() == 170'000'000);
+    CHECK(s.faults[1].at.us() == 45'000'000);
+  }
+  SECTION(
+      "a partition or link may name gateways, the store and the directory, and last to the end") {
+    const auto s = load(phase_b_with(
+        "  - {at: 30s, partition: [[node-1, node-2], [node-3, node-4, directory]], for: 10s}",
+        "  - {at: 30s, partition: [[gateway-1, store], [node-1], [directory]]}\n"
+        "  - {at: 31s, link: {between: [store, node-2], latency: {distribution: uniform, min: 1ms, "
+        "max: 9ms}}}"));
+    CHECK(s.faults[0].groups.size() == 3);
+    CHECK(s.faults[0].duration == Duration::zero());
+    CHECK(s.faults[1].host == "store");
+    CHECK(s.faults[1].latency.kind == net::LatencyKind::uniform);
+    CHECK_FALSE(s.faults[1].has_loss);
+  }
+  SECTION("a fault on node-1 is fine in a Phase A scenario") {
+    const auto s = load(std::string{kMinimal} + "faults:\n  - {at: 1s, crash: node-1}\n");
+    CHECK(s.faults.size() == 1);
+    CHECK(s.faults[0].restart_after == Duration::zero());
+  }
+  SECTION("empty fault and bug lists") {
+    const auto s = load(std::string{kMinimal} + "faults: []\nbugs: []\n");
+    CHECK(s.faults.empty());
+    CHECK(s.bugs.empty());
+  }
+  SECTION("one chaos kind is enough; the others stay off") {
+    const auto s =
+        load(phase_b_with("  crash: {rate: 1/min, restart_after: [5s, 20s]}\n"
+                          "  partition: {rate: 2/min, for: [1s, 10s]}\n",
+                          ""));
+    CHECK_FALSE(s.chaos.crash.enabled());
+    CHECK_FALSE(s.chaos.partition.enabled());
+    CHECK(s.chaos.pause.enabled());
+  }
+  SECTION("action rates: fractional, per minute and per hour, rounded to the microsecond") {
+    CHECK(load(phase_b_with("actions: 1/s", "actions: 0.5/s")).players.action_every.us() ==
+          2'000'000);
+    CHECK(load(phase_b_with("actions: 1/s", "actions: 6/s")).players.action_every.us() == 166'667);
+    CHECK(load(phase_b_with("actions: 1/s", "actions: 20/s")).players.action_every.us() == 50'000);
+    CHECK(load(phase_b_with("actions: 1/s", "actions: 2/min")).players.action_every.us() ==
+          30'000'000);
+    CHECK(load(phase_b_with("actions: 1/s", "actions: 20/h")).players.action_every.us() ==
+          180'000'000);
+  }
+}
+
+// kPhaseB with `replace` for `find`; the single error it must give.
+std::string phase_b_error(const std::string& find, const std::string& replace) {
+  const std::string text = phase_b_with(find, replace);
+  const LoadResult r = load_text(text);
+  INFO(text);
+  INFO(all_errors(r));
+  REQUIRE(r.errors.size() == 1);
+  return r.errors[0].format();
+}
+
+TEST_CASE("loader: more bad Phase B input, inline", "[scenario][loader]") {
+  const std::string crash = "  - {at: 60s, crash: node-3, restart_after: 15s}";
+  CHECK(phase_b_error(crash, "  - {at: 60s, crash: gatewy-1}") ==
+        "test.yaml:14:22: error: unknown host `gatewy-1` in `faults[2].crash`; did you mean "
+        "`gateway-1`?");
+  CHECK(phase_b_error(crash, "  - {at: 60s, crash: castle}") ==
+        "test.yaml:14:22: error: unknown host `castle` in `faults[2].crash`; the hosts are "
+        "node-1..node-4, gateway-1, store and directory");
+  CHECK(phase_b_error(crash, "  - {at: 60s, crash: [node-1]}") ==
+        "test.yaml:14:22: error: `faults[2].crash` must be a host name such as node-1, got a list");
+  CHECK(phase_b_error(crash, "  - {at: 60s, crsh: node-3}") ==
+        "test.yaml:14:15: error: unknown key `crsh` in `faults[2]`; did you mean `crash`?");
+  CHECK(phase_b_error(crash, "  - crash node-3") ==
+        "test.yaml:14:5: error: `faults[2]` must be a map with keys such as `at`, `crash`, "
+        "`partition`, got a single value");
+  CHECK(phase_b_error(crash, "  - {crash: node-3}") ==
+        "test.yaml:14:5: error: `faults[2]` is missing required key `at`");
+  CHECK(phase_b_error(crash, "  - {at: -1s, crash: node-3}") ==
+        "test.yaml:14:10: error: `faults[2].at` cannot be negative, got -1s");
+  CHECK(phase_b_error(crash, "  - {at: 3min, crash: node-3}") ==
+        "test.yaml:14:10: error: `faults[2].at` (3min) must be before the end of the run "
+        "(`duration` 3min)");
+  CHECK(phase_b_error(crash, "  - {at: 60s, crash: node-3, restart_after: 0s}") ==
+        "test.yaml:14:45: error: `faults[2].restart_after` must be greater than zero, got 0s");
+  CHECK(phase_b_error(crash, "  - {at: 60s, drain: node-3, for: 1s}") ==
+        "test.yaml:14:30: error: `faults[2].for` does not apply to `drain`: a drained node leaves "
+        "for good");
+  CHECK(
+      phase_b_error("clock_jump: {node: node-1, by: 400ms}", "clock_jump: {node: store, by: 1s}") ==
+      "test.yaml:17:35: error: `faults[5].clock_jump.node` must name a node, got `store` (the "
+      "session store); leases are timed by node clocks");
+  CHECK(phase_b_error("by: 400ms", "by: 0ms") ==
+        "test.yaml:17:47: error: `faults[5].clock_jump.by` must not be zero: a jump of 0s changes "
+        "nothing; write e.g. 400ms forward or -400ms back");
+  CHECK(phase_b_error("by: 400ms", "by: 400") ==
+        "test.yaml:17:47: error: `faults[5].clock_jump.by`: duration needs a unit: us, ms, s or "
+        "min (got `400`)");
+  CHECK(phase_b_error("[[node-1, node-2], [node-3, node-4, directory]]", "[[node-1], []]") ==
+        "test.yaml:12:37: error: `faults[0].partition[1]` is an empty group; every group needs at "
+        "least one host");
+  CHECK(phase_b_error("[[node-1, node-2], [node-3, node-4, directory]]", "[node-1, node-2]") ==
+        "test.yaml:12:26: error: `faults[0].partition` must be a list of host groups such as "
+        "[[node-1, node-2], [node-3]], got a list of host names; to cut one host off from all "
+        "others, use `isolate`");
+  CHECK(phase_b_error("[[node-1, node-2], [node-3, node-4, directory]]", "[[node-1], node-2]") ==
+        "test.yaml:12:37: error: `faults[0].partition[1]` must be a list of host names such as "
+        "[node-1, node-2], got a single value");
+  CHECK(phase_b_error("between: [node-1, node-2]", "between: [node-1, node-2, node-3]") ==
+        "test.yaml:19:32: error: `faults[7].link.between` must be a list of two hosts such as "
+        "[node-1, node-2], got a list of 3");
+  CHECK(phase_b_error("between: [node-1, node-2]", "between: [node-1, node-1]") ==
+        "test.yaml:19:41: error: `faults[7].link.between` names `node-1` twice; a link joins two "
+        "different hosts");
+  CHECK(phase_b_error("loss: 5%", "loss: 5") ==
+        "test.yaml:19:71: error: `faults[7].link.loss`: percentage needs a `%` sign (got `5`); "
+        "write 5%");
+  CHECK(
+      phase_b_error("latency: 80ms", "latency: {distribution: lognormal, median: 9ms, p99: 1ms}") ==
+      "test.yaml:19:103: error: `faults[7].link.latency.p99` (1ms) must be greater than `median` "
+      "(9ms)");
+  CHECK(phase_b_error("  until: 150s", "  until: 4min") ==
+        "test.yaml:21:10: error: `chaos.until` (4min) must not exceed `duration` (3min)");
+  CHECK(phase_b_error("  until: 150s", "  until: 0s") ==
+        "test.yaml:21:10: error: `chaos.until` must be greater than zero, got 0s");
+  CHECK(phase_b_error("{rate: 2/min, for: [1s, 10s]}", "{rate: 2/min}") ==
+        "test.yaml:23:3: error: `chaos.partition` is missing required key `for`");
+  CHECK(phase_b_error("{rate: 2/min, for: [1s, 10s]}", "{rate: 2/min, restart_after: [1s, 2s]}") ==
+        "test.yaml:23:28: error: `chaos.partition.restart_after` does not apply to chaos "
+        "`partition`, which takes `for`");
+  CHECK(phase_b_error("{rate: 1/min, restart_after: [5s, 20s]}", "{rate: 1/min, for: [5s, 20s]}") ==
+        "test.yaml:22:24: error: `chaos.crash.for` does not apply to chaos `crash`, which takes "
+        "`restart_after`");
+  CHECK(phase_b_error("{rate: 1/min, restart_after: [5s, 20s]}",
+                      "{rate: 1/min, restart_afer: [5s, 20s]}") ==
+        "test.yaml:22:24: error: unknown key `restart_afer` in `chaos.crash`; did you mean "
+        "`restart_after`?");
+  CHECK(phase_b_error("{rate: 2/min, for: [1s, 10s]}", "{rate: 2/min, for: [-1s, 10s]}") ==
+        "test.yaml:23:34: error: `chaos.partition.for` min cannot be negative, got -1s");
+  CHECK(phase_b_error("{rate: 2/min, for: [1s, 10s]}", "{rate: 3000000/s, for: [1s, 10s]}") ==
+        "test.yaml:23:21: error: `chaos.partition.rate`: `3000000/s` is faster than one event per "
+        "microsecond");
+  CHECK(phase_b_error("{rate: 2/min, for: [1s, 10s]}", "{rate: 0.01/h, for: [1s, 10s]}") ==
+        "test.yaml:23:21: error: `chaos.partition.rate`: `0.01/h` is slower than one event per "
+        "1440min, the longest run");
+  CHECK(phase_b_error("{rate: 2/min, for: [1s, 10s]}", "{rate: 2, for: [1s, 10s]}") ==
+        "test.yaml:23:21: error: `chaos.partition.rate`: rate needs a unit: /s, /min or /h (got "
+        "`2`)");
+  CHECK(phase_b_error("  crash: {rate: 1/min, restart_after: [5s, 20s]}\n"
+                      "  partition: {rate: 2/min, for: [1s, 10s]}\n"
+                      "  pause: {rate: 1/min, for: [100ms, 3s]}\n",
+                      "") ==
+        "test.yaml:20:1: error: `chaos` enables no fault kind; give at least one of `crash`, "
+        "`partition` or `pause`");
+  CHECK(phase_b_error("actions: 1/s", "actions: -1/s") ==
+        "test.yaml:10:81: error: `players.actions`: a rate cannot be negative, got `-1/s`");
+  CHECK(phase_b_error("actions: 1/s", "actions: 1/h") ==
+        "test.yaml:10:81: error: `players.actions` (1/h) is one action every 60min, longer than "
+        "`duration` (3min), so no player would act");
+  CHECK(phase_b_error("cross_node: true", "cross_node: yes") ==
+        "test.yaml:9:46: error: `cluster.cross_node` must be one of true or false, got `yes`");
+  CHECK(phase_b_error("gateways: 1,", "gateways: 65,") ==
+        "test.yaml:8:31: error: `cluster.gateways` must be between 0 and 64, got 65");
+  CHECK(phase_b_error("lease: 2s, heartbeat: 250ms", "lease: 200ms") ==
+        "test.yaml:8:65: error: `cluster.heartbeat` (250ms, the default) must be shorter than "
+        "`cluster.lease` (200ms): a node renews its lease every heartbeat, so it must renew "
+        "before the lease runs out");
+  CHECK(phase_b_error("checkpoint: 1s", "checkpoint: 0s") ==
+        "test.yaml:8:99: error: `cluster.checkpoint` must be greater than zero, got 0s");
+  CHECK(
+      phase_b_error("[skip_lease_check, ack_before_durable, unfenced_abort]", "skip_lease_check") ==
+      "test.yaml:25:7: error: `bugs` must be a list of bug names such as [skip_lease_check], got "
+      "a single value");
+}
+
+TEST_CASE("loader: Phase B checks that need a valid cluster wait for one", "[scenario][loader]") {
+  // A wrong node list is one error, not one more per fault that names those nodes.
+  const LoadResult r = load_text(phase_b_with("nodes: 4", "nodes: [node-1, Node-2]"));
+  REQUIRE(r.errors.size() == 1);
+  CHECK_THAT(r.errors[0].message, Catch::Contains("node name `Node-2` is invalid"));
+  // Drain needs a second node to take the cells; chaos needs one to fail over to.
+  const std::string one_node = std::string{kMinimal} + "cluster: {nodes: 1, gateways: 1}\n";
+  CHECK(load_text(one_node + "faults:\n  - {at: 1s, drain: node-1}\n").errors.at(0).format() ==
+        "test.yaml:12:21: error: `faults[0].drain` needs at least 2 nodes, so that the drained "
+        "node's cells have somewhere to go; this scenario has 1");
+  CHECK(load_text(one_node + "faults:\n  - {at: 1s, crash: store}\n").ok());
+}
+
+TEST_CASE("loader: at most kMaxFaults faults", "[scenario][loader]") {
+  std::string text = std::string{kMinimal} + "faults:\n";
+  for (std::size_t i = 0; i <= kMaxFaults; ++i) text += "  - {at: 1s, crash: node-1}\n";
+  const LoadResult r = load_text(text);
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].format() ==
+        "test.yaml:11:3: error: `faults` lists 10001 faults, above the limit of 10000");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Bad input: one fixture per kind of problem, each asserting the exact position and the message.
 
 struct BadCase {
@@ -223,7 +595,6 @@ struct BadCase {
 };
 
 constexpr BadCase kBadCases[] = {
-    {"two_nodes_phase_a", 10, 10, "`cluster.nodes`: 2 nodes need cross-node sharding", 1},
     {"unknown_key", 7, 3, "unknown key `aoi_radiu` in `world`; did you mean `aoi_radius`?", 1},
     {"wrong_type", 6, 10,
      "`world.cells` must be a list of two whole numbers [x, y] such as [8, 8], "
@@ -266,11 +637,8 @@ constexpr BadCase kBadCases[] = {
      "< <= == != >= >",
      1},
     {"expect_missing_unit", 12, 24, "`expect.client.view_lag.max`: duration needs a unit", 1},
-    {"reserved_faults", 11, 1, "`faults` is not supported yet (planned: cross-node issue", 1},
     {"reserved_cluster_key", 11, 3,
-     "`cluster.lease` is not supported yet (planned: cross-node "
-     "issue); remove it for now",
-     1},
+     "`cluster.session_store` is not supported yet (planned: a later issue); remove it for now", 1},
     {"percent_over_100", 12, 9, "`network.loss` must be between 0% and 100%, got 150%", 1},
     {"percent_without_sign", 12, 9, "`network.loss`: percentage needs a `%` sign (got `0.5`)", 1},
     {"duplicate_key", 10, 1, "duplicate key `tick` at the top level (first defined at line 4)", 1},
@@ -282,6 +650,78 @@ constexpr BadCase kBadCases[] = {
      1},
     {"speed_min_above_max", 11, 10, "`players.speed`: min (6m/s) must not exceed max (1m/s)", 1},
     {"unknown_movement", 11, 13, "got `random-waypiont`; did you mean `random-waypoint`?", 1},
+    // cluster
+    {"nodes_without_gateway", 11, 13,
+     "`cluster.gateways` is 0, but 4 nodes need at least one gateway: clients reach cells on other "
+     "nodes through it",
+     1},
+    {"unknown_assignment", 11, 15,
+     "`cluster.assignment` must be one of rendezvous or least-loaded, got `least_loaded`; did you "
+     "mean `least-loaded`?",
+     1},
+    {"heartbeat_not_below_lease", 12, 14,
+     "`cluster.heartbeat` (1s) must be shorter than `cluster.lease` (1s)", 1},
+    {"clock_drift_too_large", 12, 20,
+     "`cluster.clock_drift_max` (1s) must be less than half of `cluster.lease` (2s)", 1},
+    {"node_name_reserved", 10, 18,
+     "node name `store` is reserved for the session store; choose another name", 1},
+    // players.actions
+    {"actions_bad_rate_unit", 11, 12,
+     "`players.actions`: unknown rate unit `/fortnight` in `1/fortnight`; use /s, /min or /h", 1},
+    {"actions_faster_than_tick", 11, 12,
+     "`players.actions` (100/s) is one action every 10ms, more often than the tick (50ms); use at "
+     "most 20/s",
+     1},
+    // faults
+    {"fault_unknown_host", 14, 21,
+     "unknown host `node3` in `faults[0].crash`; did you mean `node-3`?", 1},
+    {"fault_on_store_phase_a", 12, 21,
+     "unknown host `store` in `faults[0].crash`: this scenario has no gateways, so it has no "
+     "`store`, `directory` or `gateway-N` hosts",
+     1},
+    {"fault_drain_gateway", 14, 21,
+     "`faults[0].drain` must name a node, got `gateway-1` (a gateway); only nodes own cells to "
+     "drain",
+     1},
+    {"fault_after_end", 14, 10,
+     "`faults[0].at` (90s) must be before the end of the run (`duration` 1min)", 1},
+    {"fault_two_kinds", 14, 29,
+     "`faults[0]` has two fault kinds, `crash` and `pause`; give each fault its own entry", 1},
+    {"fault_without_kind", 14, 5,
+     "`faults[0]` names no fault kind; give one of partition, partition_oneway, crash, pause, "
+     "drain, clock_jump, isolate or link",
+     1},
+    {"fault_crash_with_for", 14, 29,
+     "`faults[0].for` does not apply to `crash`: a crashed host stays down until `restart_after`",
+     1},
+    {"fault_pause_without_for", 14, 5, "`faults[0]` is missing required key `for`", 1},
+    {"fault_restart_after_pause", 14, 38,
+     "`faults[0].restart_after` applies only to `crash`, not to `pause`", 1},
+    {"partition_one_group", 14, 25,
+     "`faults[0].partition` must split the hosts into at least 2 groups, got 1; to cut one host "
+     "off from all others, use `isolate`",
+     1},
+    {"partition_host_twice", 14, 45,
+     "`node-2` is already in `faults[0].partition[0]`; a host can be in only one group", 1},
+    {"oneway_same_host", 14, 51,
+     "`faults[0].partition_oneway.to` is `node-2`, the same host as `from`", 1},
+    {"link_without_change", 15, 5, "`faults[0].link` needs `latency`, `loss` or both", 1},
+    // chaos
+    {"chaos_without_until", 13, 1, "`chaos` is missing required key `until`", 1},
+    {"chaos_zero_rate", 15, 17,
+     "`chaos.crash.rate`: a rate must be greater than zero, got `0/min`; leave the key out for "
+     "none",
+     1},
+    {"chaos_range_reversed", 15, 29, "`chaos.pause.for`: min (3s) must not exceed max (100ms)", 1},
+    {"chaos_one_node", 11, 1,
+     "`chaos` needs a cluster of at least 2 nodes (`cluster.nodes`), this scenario has 1", 1},
+    // bugs
+    {"unknown_bug", 13, 8,
+     "`bugs[0]` must be one of skip_lease_check, ack_before_durable or unfenced_abort, got "
+     "`skip_lease_chek`; did you mean `skip_lease_check`?",
+     1},
+    {"duplicate_bug", 13, 44, "duplicate bug `unfenced_abort` in `bugs` (first listed at line 13)",
+     1},
 };
 
 TEST_CASE("loader: each kind of bad input is reported at its file:line:col", "[scenario][loader]") {
@@ -328,8 +768,8 @@ TEST_CASE("loader: a file with several mistakes reports all of them, in file ord
           "border-oscillation or hotspot, got `teleport`",
       path + ":15:9: error: `network.loss` must be between 0% and 100%, got 101%",
       path +
-          ":16:1: error: `chaos` is not supported yet (planned: cross-node issue, random fault "
-          "rates); remove it for now",
+          ":17:5: error: `bugs[0]` must be one of skip_lease_check, ack_before_durable or "
+          "unfenced_abort, got `skip_lease_chek`; did you mean `skip_lease_check`?",
       path +
           ":19:3: error: unknown metric `players.lostt` in `expect`; did you mean "
           "`players.lost`?",
@@ -391,9 +831,6 @@ TEST_CASE("loader: more bad input, inline", "[scenario][loader]") {
   CHECK(single_error("size: [1000m, 1000m]", "size: [1000m, 1000m, 10m]") ==
         "test.yaml:4:9: error: `world.size` must be a list of two distances [width, height] such "
         "as [4000m, 4000m], got a list of 3");
-  CHECK(single_error("  count: 10\n", "  count: 10\n  actions: 1/s\n") ==
-        "test.yaml:10:3: error: `players.actions` is not supported yet (planned: session-state "
-        "issue); remove it for now");
   CHECK(single_error("  count: 10\n", "  count: 10\n  spawn: hotspot\n") ==
         "test.yaml:10:10: error: `players.spawn` must be `uniform` or {hotspot: {center: [x, y], "
         "radius: 300m, fraction: 50%}}, got `hotspot`");
@@ -517,18 +954,29 @@ TEST_CASE("units: rates are exact ratios", "[scenario][units]") {
   CHECK(*parse_rate("30/min").value == Rate{1, Duration::seconds(2)});
   CHECK(*parse_rate("0.5/s").value == Rate{1, Duration::seconds(2)});
   CHECK(*parse_rate("20/s").value == Rate{1, Duration::millis(50)});  // kept reduced
-  CHECK(*parse_rate("0/s").value == Rate{0, Duration::seconds(1)});
-  CHECK(parse_rate("30").error == "rate needs a unit: /s or /min (got `30`)");
+  CHECK(*parse_rate("2/h").value == Rate{1, Duration::seconds(1800)});
+  CHECK(*parse_rate("0.5 /min").value == Rate{1, Duration::seconds(120)});
+  CHECK(parse_rate("0/s").error ==
+        "a rate must be greater than zero, got `0/s`; leave the key out for none");
+  CHECK(parse_rate("1").error == "rate needs a unit: /s, /min or /h (got `1`)");
   CHECK(parse_rate("-1/s").error == "a rate cannot be negative, got `-1/s`");
-  CHECK(parse_rate("1/h").error == "unknown rate unit `/h` in `1/h`; use /s or /min");
+  CHECK(parse_rate("1/fortnight").error ==
+        "unknown rate unit `/fortnight` in `1/fortnight`; use /s, /min or /h");
+  CHECK(parse_rate("often").error == "expected a rate such as 1/s or 30/min, got `often`");
   CHECK(parse_rate("30/min").value->mean_interval() == Duration::seconds(2));
-  CHECK(parse_rate("0/s").value->mean_interval() == Duration::max());
+  CHECK(parse_rate("6/s").value->mean_interval() == Duration::micros(166'667));  // rounded
+  CHECK(parse_rate("7/s").value->mean_interval() == Duration::micros(142'857));
+  CHECK(parse_rate("0.000000001/h").value->mean_interval() ==
+        Duration::micros(3'600'000'000'000'000'000));
+  CHECK(Rate{0, Duration::seconds(1)}.mean_interval() == Duration::max());
   CHECK(parse_rate("1/s").value->ppm_in(Duration::millis(50)) == 50'000);
   CHECK(parse_rate("1/min").value->ppm_in(Duration::millis(50)) == 833);
   CHECK(parse_rate("100/s").value->ppm_in(Duration::seconds(1)) == 1'000'000);  // capped
   CHECK(format_rate(*parse_rate("30/min").value) == "30/min");
   CHECK(format_rate(*parse_rate("2/s").value) == "2/s");
   CHECK(format_rate(*parse_rate("0.25/s").value) == "15/min");
+  CHECK(format_rate(*parse_rate("2/h").value) == "2/h");
+  CHECK(format_rate(*parse_rate("120/h").value) == "2/min");
 }
 
 TEST_CASE("units: values format back the way designers write them", "[scenario][units]") {
