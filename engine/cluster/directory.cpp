@@ -111,6 +111,7 @@ void Directory::on_heartbeat(HostId from, std::uint32_t node, const Heartbeat& h
   const Time now = env_.clock.now();
   Table ack;
   ack.seq = hb.seq;
+  ack.nonce = hb.nonce;
   if (hb.lease == 0 && lease.id != 0 && lease.nonce == hb.nonce) {
     // A repeat of the request that created the current lease (its ack was lost): same lease.
   } else if (hb.lease == 0) {
@@ -135,6 +136,7 @@ void Directory::on_heartbeat(HostId from, std::uint32_t node, const Heartbeat& h
   }
   lease.expires = now + config_.ttl;
   lease.load = hb.load;
+  lease.cell_loads = hb.cell_loads;
   if (hb.draining && !lease.draining) {
     lease.draining = true;
     ++state_.version;
@@ -217,6 +219,47 @@ void Directory::expire_and_assign() {
       env_.tracer.record(TraceKind::cell_migrate, ci, c.owner, c.migrate_to);
     }
   }
+  rebalance();
+}
+
+void Directory::rebalance() {
+  const Time now = env_.clock.now();
+  if (config_.policy != Policy::least_loaded || now - state_.last_rebalance < config_.rebalance_interval)
+    return;
+  for (const auto& c : state_.cells)
+    if (c.migrate_to != 0 || c.owner == 0) return;  // one move at a time, and only when settled
+  std::uint32_t hi = 0;
+  std::uint32_t lo = 0;
+  std::uint64_t total = 0;
+  std::uint32_t live = 0;
+  for (std::uint32_t i = 0; i < state_.leases.size(); ++i) {
+    const auto& l = state_.leases[i];
+    if (l.id == 0 || l.draining) continue;
+    ++live;
+    total += l.load;
+    if (hi == 0 || l.load > state_.leases[hi - 1].load) hi = i + 1;
+    if (lo == 0 || l.load < state_.leases[lo - 1].load) lo = i + 1;
+  }
+  if (live < 2 || hi == lo) return;
+  const std::uint64_t max = state_.leases[hi - 1].load;
+  const std::uint64_t min = state_.leases[lo - 1].load;
+  if (max * 100 * live <= total * config_.rebalance_ratio_pct) return;
+  // The busiest cell whose move still lowers the maximum: load < max - min.
+  std::uint32_t best_cell = UINT32_MAX;
+  std::uint64_t best_load = 0;
+  const auto& loads = state_.leases[hi - 1].cell_loads;
+  for (std::size_t k = 0; k + 1 < loads.size(); k += 2) {
+    const auto cell = static_cast<std::uint32_t>(loads[k]);
+    const std::uint64_t load = loads[k + 1];
+    if (cell >= state_.cells.size() || state_.cells[cell].owner != hi) continue;
+    if (load == 0 || load >= max - min) continue;
+    if (best_cell == UINT32_MAX || load > best_load) best_cell = cell, best_load = load;
+  }
+  if (best_cell == UINT32_MAX) return;
+  state_.last_rebalance = now;
+  state_.cells[best_cell].migrate_to = lo;
+  ++state_.version;
+  env_.tracer.record(TraceKind::cell_migrate, best_cell, hi, lo);
 }
 
 void Directory::fill_table(Table& t) const {

@@ -11,7 +11,9 @@
 // Cells: cell -> (owner, epoch). The epoch rises on every ownership change. Unowned cells (at start,
 // after a failover) are assigned by the policy: rendezvous (highest XXH3(cell, node) among live,
 // non-draining nodes) or least-loaded (fewest cells, then lowest reported load, then lowest index). A
-// draining node's cells get a `migrate_to` target; the target completes the migration with
+// draining node's cells get a `migrate_to` target; with least-loaded, the directory also rebalances:
+// when the busiest node carries more than `rebalance_ratio` times the mean load, one of its cells
+// (the busiest that still fits) migrates to the least-loaded node, one migration at a time; the target completes the migration with
 // migration_done, which moves the cell under a new epoch. The table goes to every node in each
 // heartbeat ack and to gateways on request.
 #pragma once
@@ -36,6 +38,9 @@ struct DirectoryConfig {
   Duration tick{Duration::millis(50)};
   Policy policy{Policy::rendezvous};
   std::uint64_t auth_key{0};
+  // Least-loaded only: rebalance when max load > ratio x mean (percent), at most every `interval`.
+  std::uint32_t rebalance_ratio_pct{150};
+  Duration rebalance_interval{Duration::seconds(5)};
 };
 
 // Durable: survives a directory crash (the real thing would persist it with Raft).
@@ -46,12 +51,14 @@ struct DirectoryState {
     Time expires;
     std::uint64_t load{0};
     bool draining{false};
+    std::vector<std::uint64_t> cell_loads;  // pairs, as last reported
   };
   std::vector<CellEntry> cells;
   std::vector<Lease> leases;  // by node index - 1
   std::uint64_t version{1};
   std::uint64_t next_lease{1};
   bool assigned_once{false};
+  Time last_rebalance;
   std::uint64_t reassignments{0};  // cells moved because their owner's lease lapsed
   std::uint64_t migrations{0};
   std::uint64_t rejected{0};       // unauthenticated or non-member messages
@@ -76,6 +83,7 @@ class Directory final : public Process {
   void on_heartbeat(HostId from, std::uint32_t node, const Heartbeat& hb);
   void on_migration_done(HostId from, std::uint32_t node, MigrationDone& m);
   void expire_and_assign();
+  void rebalance();
   void fill_table(Table& t) const;
   template <class M>
   void send(HostId to, Msg type, M& m);

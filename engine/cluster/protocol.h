@@ -116,21 +116,23 @@ struct Heartbeat {
   std::uint64_t seq{0};
   std::uint64_t load{0};   // entities simulated
   bool draining{false};
+  std::vector<std::uint64_t> cell_loads;  // pairs: cell, entities (least-loaded rebalancing)
   template <class A>
   void fields(A& a) {
-    a(node), a(lease), a(nonce), a(seq), a(load), a(draining);
+    a(node), a(lease), a(nonce), a(seq), a(load), a(draining), a(cell_loads);
   }
 };
 
 struct Table {  // heartbeat_ack (lease, seq meaningful) and table (for gateways)
   std::uint64_t lease{0};  // 0 in an ack: the lease is gone, fence and re-register
+  std::uint64_t nonce{0};  // echo of the heartbeat's: a node adopts a new lease only from its request
   std::uint64_t seq{0};
   std::uint64_t version{0};
   std::vector<CellEntry> cells;
   std::vector<std::uint64_t> leases;  // leases[i]: node i+1's current lease id, 0 = none
   template <class A>
   void fields(A& a) {
-    a(lease), a(seq), a(version), a(cells), a(leases);
+    a(lease), a(nonce), a(seq), a(version), a(cells), a(leases);
   }
 };
 

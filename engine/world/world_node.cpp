@@ -44,6 +44,9 @@ WorldNode::WorldNode(Env env, NodeConfig config, TickObserver* observer,
   }
   player_cell_.assign(config_.max_players, -1);
   cell_state_.resize(cells_.size());
+  // Request ids start from this incarnation's birth time, so a late reply to a request of an
+  // earlier incarnation of this node can never match one of ours.
+  next_req_ = static_cast<std::uint64_t>(std::max<std::int64_t>(env_.clock.now().us(), 0)) << 20;
   if (!config_.cluster.enabled) {
     for (auto& cs : cell_state_) cs.owned = true, cs.epoch = 1;
   } else {

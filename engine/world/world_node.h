@@ -117,6 +117,8 @@ class WorldNode final : public Process {
   // Players this node has given up but nobody is known to hold yet (commit sent, cell transfer sent).
   void in_transit(std::vector<std::uint64_t>& out) const;
   std::size_t handovers_pending() const { return outbound_.size() + installing_.size(); }
+  // How long the oldest cross-node handover this node started has been open (zero if none).
+  Duration oldest_handover_age() const;
   bool draining() const { return draining_; }
   bool drained() const { return left_; }
   bool has_lease() const { return lease_id_ != 0; }
@@ -153,6 +155,7 @@ class WorldNode final : public Process {
     std::uint32_t to_node{0};
     std::uint64_t to_epoch{0};
     std::uint32_t tries{0};
+    Time started;
     Time deadline;
     cluster::HoCommit commit;  // once committed: the player as it left
     std::uint64_t resolve_req{0};

@@ -79,8 +79,12 @@ void WorldNode::send_heartbeat() {
   hb.nonce = lease_id_ == 0 ? lease_nonce_ : 0;
   hb.seq = ++hb_seq_;
   std::uint64_t load = 0;
-  for (std::size_t ci = 0; ci < cells_.size(); ++ci)
-    if (cell_state_[ci].owned) load += cells_[ci].reals.size();
+  for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
+    if (!cell_state_[ci].owned) continue;
+    load += cells_[ci].reals.size();
+    hb.cell_loads.push_back(ci);
+    hb.cell_loads.push_back(cells_[ci].reals.size());
+  }
   hb.load = load;
   hb.draining = draining_;
   hb_sent_[hb.seq] = now;
@@ -95,6 +99,9 @@ void WorldNode::on_table(const cluster::Table& t) {
     return;
   }
   if (lease_id_ == 0) {
+    // Only the answer to our own request grants us a lease: an ack still in flight from before a
+    // fence names the lease we gave up, and taking it back would reuse its epochs.
+    if (lease_nonce_ == 0 || t.nonce != lease_nonce_) return;
     lease_id_ = t.lease;
     lease_nonce_ = 0;
   }
@@ -374,6 +381,7 @@ void WorldNode::cluster_tick() {
       send_cluster(config_.cluster.directory, Msg::leave, l);
       left_ = true;
       env_.tracer.record(TraceKind::lease_change, index(), lease_id_, 3);
+      lease_id_ = 0;  // given back: nothing left to fence
     }
   }
 }
@@ -382,7 +390,8 @@ void WorldNode::cluster_tick() {
 
 void WorldNode::start_handover(std::size_t ci, Entity& e, std::size_t target) {
   if (!lease_valid() || cell_state_[ci].frozen) return;
-  const std::uint64_t hid = (std::uint64_t{index()} << 40) | ++next_hid_;
+  // Unique across the cluster and across restarts: lease ids are never reused by the directory.
+  const std::uint64_t hid = (lease_id_ << 32) | (++next_hid_ & 0xFFFF'FFFF);
   e.handing_out = hid;
   Outbound o;
   o.player = e.id.value();
@@ -391,6 +400,7 @@ void WorldNode::start_handover(std::size_t ci, Entity& e, std::size_t target) {
   o.to_node = table_[target].owner;
   o.to_epoch = table_[target].epoch;
   o.tries = 1;
+  o.started = env_.clock.now();
   o.deadline = env_.clock.now() + config_.cluster.request_timeout;
   cluster::HoRequest m{hid, o.player, o.from_cell, o.to_cell, o.to_epoch};
   send_cluster(config_.cluster.nodes[o.to_node - 1], Msg::ho_request, m);
@@ -872,6 +882,12 @@ void WorldNode::on_tunnel(HostId gateway, cluster::Tunnel& t) {
     ++stats_.decode_errors;
     env_.tracer.record(TraceKind::decode_error, gateway.value(), t.frame.size(), 0);
   }
+}
+
+Duration WorldNode::oldest_handover_age() const {
+  Duration age = Duration::zero();
+  for (const auto& [hid, o] : outbound_) age = std::max(age, env_.clock.now() - o.started);
+  return age;
 }
 
 void WorldNode::in_transit(std::vector<std::uint64_t>& out) const {

@@ -146,7 +146,8 @@ void OracleChecker::check(const WorldNode& node, Time now) {
 void ContinuityChecker::on_batch(std::uint64_t player_id, const wire::AoiBatch& batch, Time now) {
   if (player_id >= visible_.size()) return;
   auto& vis = visible_[player_id];
-  if (batch.tick <= last_tick_[player_id]) {
+  if (batch.tick < last_tick_[player_id] ||
+      (batch.tick == last_tick_[player_id] && !allow_repeated_tick_)) {
     ++violations_;
     log_.add("aoi.continuity_violations", now, player_id,
              fmt::format("batch for tick {} after tick {}", batch.tick, last_tick_[player_id]));
@@ -186,6 +187,7 @@ void ContinuityChecker::on_batch(std::uint64_t player_id, const wire::AoiBatch& 
 void ContinuityChecker::on_reset(std::uint64_t player_id, Time) {
   if (player_id >= visible_.size()) return;
   visible_[player_id].clear();
+  last_tick_[player_id] = 0;
 }
 
 void DensityChecker::check(const WorldNode& node, Time now) {

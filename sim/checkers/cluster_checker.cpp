@@ -187,19 +187,28 @@ void ClusterChecker::sweep(std::span<WorldNode* const> nodes, std::span<GameClie
 
 void ClusterChecker::check_liveness(std::span<WorldNode* const> nodes,
                                     std::span<cluster::Gateway* const> gateways,
-                                    std::span<GameClient* const> clients,
-                                    const std::vector<std::uint32_t>& gateway_of_player) {
-  liveness_checked_ = true;
+                                    const std::vector<std::uint32_t>& gateway_of_player, bool confirm) {
+  enum What : std::uint64_t { stuck_handover = 1, unserved_cell = 2, unheld_player = 3, misrouted = 4 };
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> found;
+  std::vector<std::string> details;
+  auto suspect = [&](What w, std::uint64_t subject, std::string detail) {
+    found.emplace_back(w, subject);
+    details.push_back(std::move(detail));
+  };
   std::vector<std::uint32_t> holder(config_.players + 1, 0);
   std::vector<std::uint8_t> served(config_.cells, 0);
+  std::vector<std::uint8_t> transit(config_.players + 1, 0);
   for (std::uint32_t i = 0; i < nodes.size(); ++i) {
     WorldNode* n = nodes[i];
     if (n == nullptr) continue;
-    if (n->handovers_pending() != 0) {
-      ++liveness_;
-      log_.add("liveness.violations", now_, i + 1,
-               fmt::format("node-{} still has {} handovers pending", i + 1, n->handovers_pending()));
-    }
+    if (n->oldest_handover_age() > Duration::seconds(2))
+      suspect(stuck_handover, i + 1,
+              fmt::format("node-{} has a handover open for {} ms", i + 1,
+                          n->oldest_handover_age().us() / 1000));
+    scratch_.clear();
+    n->in_transit(scratch_);
+    for (auto p : scratch_)
+      if (p <= config_.players) transit[p] = 1;
     for (std::size_t ci = 0; ci < n->cells().size(); ++ci) {
       if (!n->cell_active(ci)) continue;
       served[ci] = 1;
@@ -207,25 +216,30 @@ void ClusterChecker::check_liveness(std::span<WorldNode* const> nodes,
         if (e.kind == wire::EntityKind::player) holder[e.id.value()] = i + 1;
     }
   }
-  for (std::uint32_t c = 0; c < config_.cells; ++c) {
-    if (served[c] != 0) continue;
-    ++liveness_;
-    log_.add("liveness.violations", now_, c, fmt::format("cell {} is served by no node", c));
-  }
+  for (std::uint32_t c = 0; c < config_.cells; ++c)
+    if (served[c] == 0) suspect(unserved_cell, c, fmt::format("cell {} is served by no node", c));
   for (std::uint32_t p = 1; p <= config_.players; ++p) {
-    if (joined_[p] == 0 && (p - 1 >= clients.size() || clients[p - 1] == nullptr)) continue;
+    if (joined_[p] == 0) continue;
     if (holder[p] == 0) {
-      ++liveness_;
-      log_.add("liveness.violations", now_, p, fmt::format("player {} is held by no node", p));
+      if (transit[p] == 0)
+        suspect(unheld_player, p, fmt::format("player {} is held by no node", p));
       continue;
     }
     const cluster::Gateway* g = gateways[gateway_of_player[p - 1]];
-    if (g != nullptr && g->route_of(p) != holder[p]) {
-      ++liveness_;
-      log_.add("liveness.violations", now_, p,
-               fmt::format("player {} routed to node-{} but held by node-{}", p, g->route_of(p),
-                           holder[p]));
-    }
+    if (g != nullptr && g->route_of(p) != holder[p])
+      suspect(misrouted, p,
+              fmt::format("player {} routed to node-{} but held by node-{}", p, g->route_of(p),
+                          holder[p]));
+  }
+  if (!confirm) {
+    suspects_ = std::move(found);
+    return;
+  }
+  liveness_checked_ = true;
+  for (std::size_t k = 0; k < found.size(); ++k) {
+    if (std::find(suspects_.begin(), suspects_.end(), found[k]) == suspects_.end()) continue;
+    ++liveness_;
+    log_.add("liveness.violations", now_, found[k].second, details[k]);
   }
 }
 

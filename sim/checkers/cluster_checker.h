@@ -11,9 +11,11 @@
 //   migration.lost          a player whose state (position, ledger, stream, witness) differed, or
 //                           who was missing, between freezing at a migration's source and install
 //                           at its target (a planned drain must lose nothing at all)
-//   liveness.violations     at the liveness check (last fault end + bound): an unserved cell, a
-//                           player held by no node, a player routed elsewhere than its holder, a
-//                           handover still pending
+//   liveness.violations     at the liveness check (last fault end + bound), anything still wrong
+//                           two seconds later too: an unserved cell, a player held by no node and
+//                           in nobody's transit, a player routed elsewhere than its holder, a
+//                           handover open for more than two seconds (players keep moving, so some
+//                           handovers are always in flight: only a stuck one counts)
 // It also measures cross-node handovers (trigger -> target authoritative and gateway route updated)
 // and recovery after crashes (crash -> every cell served again).
 #pragma once
@@ -63,9 +65,10 @@ class ClusterChecker final : public cluster::ClusterObserver {
   // nodes[i]: node i+1 if it is running (up and not paused), else null.
   void sweep(std::span<WorldNode* const> nodes, std::span<GameClient* const> clients,
              bool faults_active);
+  // Call twice, `confirm` = false then true a couple of seconds later: only what is wrong both
+  // times counts.
   void check_liveness(std::span<WorldNode* const> nodes, std::span<cluster::Gateway* const> gateways,
-                      std::span<GameClient* const> clients,
-                      const std::vector<std::uint32_t>& gateway_of_player);
+                      const std::vector<std::uint32_t>& gateway_of_player, bool confirm);
   // End of run: handovers still open count as failed; a player held by nobody is lost.
   void finish(std::span<WorldNode* const> nodes);
 
@@ -119,6 +122,7 @@ class ClusterChecker final : public cluster::ClusterObserver {
   std::uint64_t migration_lost_{0};
   std::uint64_t liveness_{0};
   bool liveness_checked_{false};
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> suspects_;  // (what, subject) at first look
 };
 
 }  // namespace shardsim::sim

@@ -103,6 +103,13 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   result.file = spec.file;
   result.seed = seed;
 
+  // Declared before the simulator: its destructor ends the processes, whose Tracked wrappers write
+  // their counters and clear their slots here.
+  std::vector<WorldNode*> nodes(spec.node_names.size(), nullptr);
+  WorldNode::Stats ns;  // every node process's counters, dead ones included
+  std::vector<cluster::Gateway*> gateways(static_cast<std::size_t>(spec.cluster.gateways), nullptr);
+  cluster::Gateway::Stats gs;
+
   Trace trace;
   trace.set_hashing(options.hashing);
   net::NetworkModel network{seed, spec.network};
@@ -124,7 +131,7 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   cc.transit_bound = spec.cluster.lease + spec.cluster.heartbeat * 4 + Duration::seconds(1);
   const Time& now_ref = sim.now_ref();
   ClusterChecker checker{log, now_ref, cc};
-  ContinuityChecker continuity{log, players, spec.tick};
+  ContinuityChecker continuity{log, players, spec.tick, true};
   DensityChecker density{log};
   struct DensityObserver final : TickObserver {
     DensityObserver(DensityChecker& d, const Simulator& s) : density{d}, sim{s} {}
@@ -197,8 +204,6 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   cl.bug_ack_before_durable = has_bug(spec, scenario::Bug::ack_before_durable);
   cl.bug_unfenced_abort = has_bug(spec, scenario::Bug::unfenced_abort);
 
-  std::vector<WorldNode*> nodes(n_nodes, nullptr);
-  WorldNode::Stats ns;  // every node process's counters, dead ones included
   for (std::uint32_t i = 0; i < n_nodes; ++i) {
     SHARD_ASSERT(sim.add_host(spec.node_names[i], [&, i](Env& env) -> std::unique_ptr<Process> {
       NodeConfig c = base;
@@ -209,8 +214,6 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
                                                   [&](const WorldNode& n) { add_stats(ns, n.stats()); });
     }) == node_hosts[i]);
   }
-  std::vector<cluster::Gateway*> gateways(n_gateways, nullptr);
-  cluster::Gateway::Stats gs;
   cluster::GatewayConfig gc;
   gc.max_players = players;
   gc.cell_width_mm = spec.world.cell_width_mm();
@@ -265,10 +268,13 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
     Simulator& sim;
     ClusterChecker& checker;
     std::vector<HostId>& node_hosts;
+    std::vector<WorldNode*>& nodes;
     int active{0};
-    Hooks(Simulator& s, ClusterChecker& c, std::vector<HostId>& n) : sim{s}, checker{c}, node_hosts{n} {}
+    Hooks(Simulator& s, ClusterChecker& c, std::vector<HostId>& h, std::vector<WorldNode*>& n)
+        : sim{s}, checker{c}, node_hosts{h}, nodes{n} {}
     void drain(HostId h) override {
-      if (auto* n = dynamic_cast<WorldNode*>(sim.process(h))) n->drain();
+      for (std::size_t i = 0; i < node_hosts.size(); ++i)
+        if (node_hosts[i] == h && nodes[i] != nullptr) nodes[i]->drain();
     }
     void on_fault(const RealizedFault& f, bool begin) override {
       if (fault_has_end(f.spec)) active += begin ? 1 : -1;
@@ -277,7 +283,7 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
           if (sim.host_name(node_hosts[i]) == f.spec.host) checker.on_node_down(i + 1);
       }
     }
-  } hooks{sim, checker, node_hosts};
+  } hooks{sim, checker, node_hosts, nodes};
   schedule_faults(sim, network, faults, host_of, hooks);
 
   // Checkers: a sweep every tick, half a tick off the nodes' tick grid.
@@ -294,14 +300,17 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   };
   if (options.checkers) {
     sim.at(Time::zero() + spec.tick / 2, sweep);
+    // Liveness: some time after the last fault ends, and confirmed two seconds later.
     const Time liveness_at = last_fault_end(faults) + spec.cluster.lease * 2 + Duration::seconds(6);
-    if (liveness_at < end) {
-      sim.at(liveness_at, [&] {
+    for (const bool confirm : {false, true}) {
+      const Time at = liveness_at + (confirm ? Duration::seconds(2) : Duration::zero());
+      if (at >= end) break;
+      sim.at(at, [&, confirm] {
         refresh_running();
         std::vector<cluster::Gateway*> gws(n_gateways);
         for (std::uint32_t i = 0; i < n_gateways; ++i)
           gws[i] = sim.is_up(gateway_hosts[i]) ? gateways[i] : nullptr;
-        checker.check_liveness(running, gws, clients, gateway_of);
+        checker.check_liveness(running, gws, gateway_of, confirm);
       });
     }
   }
