@@ -7,6 +7,7 @@
 namespace shardsim::cluster {
 namespace {
 constexpr std::uint64_t kTickTimer = 1;
+constexpr std::uint32_t kRendezvousMovesMax = 4;  // cells migrating home at once
 }
 
 std::uint32_t pick_owner(Policy policy, std::uint32_t cell, const std::vector<std::uint8_t>& eligible,
@@ -185,6 +186,14 @@ void Directory::expire_and_assign() {
       if (c.migrate_to == i + 1) c.migrate_to = 0;
     }
   }
+  // Every lease gone (the directory was cut off from all nodes, or all crashed): assign afresh
+  // only after a settle period, as at start, so the first node back does not take every cell.
+  bool any_lease = false;
+  for (const auto& l : state_.leases) any_lease = any_lease || l.id != 0;
+  if (!any_lease && state_.assigned_once) {
+    state_.assigned_once = false;
+    started_ = now;
+  }
   if (!state_.assigned_once) {
     bool all = true;
     for (const auto& l : state_.leases) all = all && l.id != 0;
@@ -224,8 +233,32 @@ void Directory::expire_and_assign() {
 
 void Directory::rebalance() {
   const Time now = env_.clock.now();
-  if (config_.policy != Policy::least_loaded || now - state_.last_rebalance < config_.rebalance_interval)
+  if (config_.policy == Policy::rendezvous) {
+    // Rendezvous: a cell belongs with its highest-weight live node. After a failover or a cluster
+    // restart cells sit elsewhere; move them home, a few at a time, as their nodes come back.
+    if (now - state_.last_rebalance < config_.rebalance_interval / 5) return;
+    const auto n = static_cast<std::uint32_t>(state_.leases.size());
+    std::vector<std::uint8_t> eligible(n, 0);
+    for (std::uint32_t i = 0; i < n; ++i)
+      eligible[i] = state_.leases[i].id != 0 && !state_.leases[i].draining;
+    std::uint32_t moving = 0;
+    for (const auto& c : state_.cells) moving += c.migrate_to != 0;
+    const std::vector<std::uint32_t> none(n, 0);
+    const std::vector<std::uint64_t> no_load(n, 0);
+    for (std::uint32_t ci = 0; ci < state_.cells.size() && moving < kRendezvousMovesMax; ++ci) {
+      auto& c = state_.cells[ci];
+      if (c.owner == 0 || c.migrate_to != 0 || state_.leases[c.owner - 1].draining) continue;
+      const std::uint32_t home = pick_owner(Policy::rendezvous, ci, eligible, none, no_load);
+      if (home == 0 || home == c.owner) continue;
+      c.migrate_to = home;
+      ++moving;
+      ++state_.version;
+      state_.last_rebalance = now;
+      env_.tracer.record(TraceKind::cell_migrate, ci, c.owner, home);
+    }
     return;
+  }
+  if (now - state_.last_rebalance < config_.rebalance_interval) return;
   for (const auto& c : state_.cells)
     if (c.migrate_to != 0 || c.owner == 0) return;  // one move at a time, and only when settled
   std::uint32_t hi = 0;

@@ -11,7 +11,9 @@
 // Cells: cell -> (owner, epoch). The epoch rises on every ownership change. Unowned cells (at start,
 // after a failover) are assigned by the policy: rendezvous (highest XXH3(cell, node) among live,
 // non-draining nodes) or least-loaded (fewest cells, then lowest reported load, then lowest index). A
-// draining node's cells get a `migrate_to` target; with least-loaded, the directory also rebalances:
+// draining node's cells get a `migrate_to` target. With rendezvous, a cell not on its highest-weight
+// live node (after a failover, once that node is back) migrates home, a few at a time. With
+// least-loaded, the directory rebalances by load:
 // when the busiest node carries more than `rebalance_ratio` times the mean load, one of its cells
 // (the busiest that still fits) migrates to the least-loaded node, one migration at a time; the target completes the migration with
 // migration_done, which moves the cell under a new epoch. The table goes to every node in each

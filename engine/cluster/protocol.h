@@ -212,27 +212,29 @@ struct StoreWriteReply {
   }
 };
 
-// Failover: atomically moves to `to` (gen + 1) every record of `cell` whose owner holds no lease
-// any more: the record's (owner, lease) is not in `leases`, the directory's current lease ids.
+// Restore: atomically moves to `to` (gen + 1) every record in one of `cells` whose owner holds no
+// lease any more: the record's (owner, lease) is not in `leases`, the directory's current lease ids.
+// A failover sends it for the cells it took over; every node also sends it for all its cells when
+// a lease disappears from the table (an orphan sweep: a record's cell can be stale — the player
+// moved between two cells of its owner after the last checkpoint — so the dead owner's players
+// are found wherever their record says they are). Records already restored to `to` by an earlier
+// try (lost reply) come back again.
 struct StoreRestore {
   std::uint64_t req{0};
-  std::uint32_t cell{0};
   std::uint32_t to{0};
-  std::uint64_t epoch{0};  // the cell epoch the restorer holds
+  std::vector<std::uint64_t> cells;
   std::vector<std::uint64_t> leases;
   template <class A>
   void fields(A& a) {
-    a(req), a(cell), a(to), a(epoch), a(leases);
+    a(req), a(to), a(cells), a(leases);
   }
 };
 struct StoreRestoreReply {
   std::uint64_t req{0};
-  std::uint32_t cell{0};
-  std::uint64_t epoch{0};
   std::vector<PlayerRecord> records;
   template <class A>
   void fields(A& a) {
-    a(req), a(cell), a(epoch), a(records);
+    a(req), a(records);
   }
 };
 

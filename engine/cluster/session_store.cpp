@@ -90,19 +90,19 @@ void SessionStore::on_message(HostId from, std::span<const std::uint8_t> bytes) 
   } else if (type == Msg::store_restore) {
     StoreRestore m;
     if (decode_fields(body, m)) {
+      auto& last = state_.last_restore[from.value()];
+      if (last.req == m.req && m.req != 0) return send(from, Msg::store_restore_reply, last);
       StoreRestoreReply reply;
       reply.req = m.req;
-      reply.cell = m.cell;
-      reply.epoch = m.epoch;
+      std::vector<std::uint8_t> wanted(state_.records.size() + 1, 0);
+      for (auto c : m.cells)
+        if (c < wanted.size()) wanted[c] = 1;
+      const bool to_ok = m.to >= 1 && m.to <= m.leases.size() && m.leases[m.to - 1] != 0;
       for (auto& r : state_.records) {
-        if (r.gen == 0 || r.cell != m.cell) continue;
-        if (m.to == 0 || m.to > m.leases.size()) break;
+        if (!to_ok || r.gen == 0 || r.cell >= wanted.size() || wanted[r.cell] == 0) continue;
+        if (r.owner == m.to && r.lease == m.leases[m.to - 1]) continue;  // ours already
         const bool owner_live = r.owner >= 1 && r.owner <= m.leases.size() &&
                                 m.leases[r.owner - 1] != 0 && m.leases[r.owner - 1] == r.lease;
-        if (r.owner == m.to && r.lease == m.leases[m.to - 1]) {
-          reply.records.push_back(r);  // restored by an earlier try whose reply was lost
-          continue;
-        }
         if (owner_live) continue;
         r.owner = m.to;
         r.lease = m.leases[m.to - 1];
@@ -110,7 +110,8 @@ void SessionStore::on_message(HostId from, std::span<const std::uint8_t> bytes) 
         ++state_.writes;
         reply.records.push_back(r);
       }
-      env_.tracer.record(TraceKind::store_op, 2, m.cell, reply.records.size());
+      env_.tracer.record(TraceKind::store_op, 2, m.cells.size(), reply.records.size());
+      last = reply;
       return send(from, Msg::store_restore_reply, reply);
     }
   }

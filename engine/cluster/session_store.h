@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <vector>
 
 #include "engine/cluster/protocol.h"
@@ -27,6 +28,9 @@ struct StoreConfig {
 // Durable: survives a store crash.
 struct StoreState {
   std::vector<PlayerRecord> records;  // by player id - 1; gen 0 = absent
+  // The last restore answered per requesting host: a retry (same req, its reply was lost) gets the
+  // same answer again instead of an empty one.
+  std::map<std::uint32_t, StoreRestoreReply> last_restore;
   std::uint64_t writes{0};            // records written (cas + write + restore)
   std::uint64_t fenced{0};            // writes refused for a stale gen
   std::uint64_t rejected{0};          // unauthenticated or malformed messages

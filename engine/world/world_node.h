@@ -143,7 +143,6 @@ class WorldNode final : public Process {
     std::uint64_t epoch{0};
     std::uint32_t migrate_to{0};
     Time retry_at;
-    std::uint64_t restore_req{0};
   };
   // Source side of a cross-node handover.
   struct Outbound {
@@ -242,6 +241,7 @@ class WorldNode final : public Process {
                               std::vector<std::uint8_t>& sealed);
   void send_checkpoints(bool only_actions);
   void send_ghosts();
+  void send_restore();
   void retry_requests();
   std::uint32_t new_session(HostId peer, std::uint64_t player, std::uint64_t chan_epoch);
 
@@ -281,6 +281,7 @@ class WorldNode final : public Process {
   std::uint64_t table_version_{0};
   bool draining_{false};
   bool left_{false};
+  bool restore_due_{false};
   std::uint64_t next_hid_{0};
   std::uint64_t next_req_{0};
   std::map<std::uint64_t, Outbound> outbound_;      // by hid

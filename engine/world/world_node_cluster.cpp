@@ -115,6 +115,9 @@ void WorldNode::on_table(const cluster::Table& t) {
   if (t.version < table_version_) return;
   table_version_ = t.version;
   table_ = t.cells;
+  // A lease gone from the table: its owner's players may have records in our cells.
+  for (std::size_t i = 0; i < table_leases_.size() && i < t.leases.size(); ++i)
+    if (table_leases_[i] != 0 && t.leases[i] != table_leases_[i]) restore_due_ = true;
   table_leases_ = t.leases;
   if (lease_valid()) apply_table();
 }
@@ -164,15 +167,23 @@ void WorldNode::acquire_cell(std::size_t ci, std::uint64_t epoch, std::uint64_t 
   if (how == 1) {
     // Failover: the players whose records say this cell and whose owner's lease is gone.
     cs.restoring = true;
-    cluster::StoreRestore m;
-    m.req = ++next_req_;
-    m.cell = static_cast<std::uint32_t>(ci);
-    m.to = index();
-    m.epoch = epoch;
-    m.leases = table_leases_;
-    auth_.seal(Msg::store_restore, m, env_.transport.self(), sealed_);
-    cs.restore_req = store_request(StoreReq::Kind::restore, ci, Msg::store_restore, sealed_);
+    restore_due_ = true;
   }
+}
+
+// Asks the store for every player whose record says one of our cells and whose owner's lease is
+// gone (see StoreRestore): after a failover, and whenever a lease disappears from the table.
+void WorldNode::send_restore() {
+  restore_due_ = false;
+  cluster::StoreRestore m;
+  m.req = ++next_req_;
+  m.to = index();
+  m.leases = table_leases_;
+  for (std::size_t ci = 0; ci < cells_.size(); ++ci)
+    if (cell_state_[ci].owned && !cell_state_[ci].transfer_sent) m.cells.push_back(ci);
+  if (m.cells.empty()) return;
+  auth_.seal(Msg::store_restore, m, env_.transport.self(), sealed_);
+  store_request(StoreReq::Kind::restore, 0, Msg::store_restore, sealed_);
 }
 
 void WorldNode::release_cell(std::size_t ci, std::uint64_t why) {
@@ -282,6 +293,7 @@ void WorldNode::install_player(std::size_t ci, const cluster::PlayerTransfer& t,
   e.session = new_session(HostId{r.gateway}, r.player, chan_epoch);
   Session& s = sessions_[e.session];
   s.gen = gen;
+  s.frozen = cell_state_[ci].frozen;  // a migrating cell's streams pause with it
   if (!fresh_stream) {
     if (!decode_view(t.view, e.view) || !s.channel.load(t.channel, env_.clock.now())) {
       // A transfer we cannot read: start the stream afresh rather than lose the player.
@@ -366,6 +378,7 @@ void WorldNode::retry_requests() {
 void WorldNode::cluster_tick() {
   if (lease_id_ != 0 && !lease_valid()) fence("lease expired");
   retry_requests();
+  if (restore_due_ && lease_valid()) send_restore();
   const Time now = env_.clock.now();
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
     CellState& cs = cell_state_[ci];
@@ -562,7 +575,9 @@ void WorldNode::on_cas_reply(cluster::StoreCasReply& m) {
         !cluster::decode_fields(body, sent) || sent.entries.size() != 1)
       return;
     const auto& rec = sent.entries[0].rec;
-    if (!cell_active(rec.cell)) return;
+    // The store made us the owner: install even if the cell has just frozen for a migration
+    // (its transfer waits for us). Only a cell we no longer own at all cannot take it.
+    if (!cell_owned(rec.cell)) return;
     Entity e;
     e.id = EntityId{p};
     e.kind = wire::EntityKind::player;
@@ -585,10 +600,14 @@ void WorldNode::on_cas_reply(cluster::StoreCasReply& m) {
     Installing in = std::move(inst->second);
     installing_.erase(inst);
     cluster::HoReply reply{req.key, in.commit.player.rec.player, 0};
-    if (m.results.size() != 1 || !m.results[0].ok || !cell_active(in.commit.to_cell)) {
+    if (m.results.size() != 1 || !m.results[0].ok) {
       send_cluster(in.source, Msg::ho_nack, reply);
       return;
     }
+    // The cas succeeded: the player is ours now, whatever happened to the cell meanwhile. A cell
+    // frozen for migration waits for us (send_transfer); one we lost altogether (fenced) leaves
+    // the player to the store, whose record names our dead lease, so a restore takes it.
+    if (!cell_owned(in.commit.to_cell)) return;
     install_player(in.commit.to_cell, in.commit.player, m.results[0].gen, false);
     installed_.emplace(req.key, m.results[0].gen);
     installed_order_.push_back(req.key);
@@ -607,7 +626,7 @@ void WorldNode::on_cas_reply(cluster::StoreCasReply& m) {
     if (ob == outbound_.end()) return;
     Outbound o = std::move(ob->second);
     outbound_.erase(ob);
-    if (m.results.size() == 1 && m.results[0].ok && cell_active(o.from_cell)) {
+    if (m.results.size() == 1 && m.results[0].ok && cell_owned(o.from_cell)) {
       install_player(o.from_cell, o.commit.player, m.results[0].gen, false);
       ++stats_.handovers_aborted;
       env_.tracer.record(TraceKind::handover_abort, req.key, o.player, 5);
@@ -704,17 +723,20 @@ void WorldNode::on_restore_reply(cluster::StoreRestoreReply& m) {
   auto it = store_reqs_.find(m.req);
   if (it == store_reqs_.end()) return;
   store_reqs_.erase(it);
-  if (m.cell >= cells_.size()) return;
-  CellState& cs = cell_state_[m.cell];
-  if (!cs.owned || !cs.restoring || cs.epoch != m.epoch) return;
-  cs.restoring = false;
+  for (auto& cs : cell_state_) cs.restoring = false;
   for (const auto& rec : m.records) {
     if (rec.player == 0 || rec.player > config_.max_players || player_cell_[rec.player - 1] >= 0) continue;
+    if (rec.cell >= cells_.size() || !cell_owned(rec.cell)) {
+      // The store gave it to us for a cell we have lost since (a fence): it stays in the store
+      // under our lease, which is dead now too, for the next restore.
+      ++stats_.players_dropped;
+      continue;
+    }
     cluster::PlayerTransfer t;
     t.rec = rec;
-    install_player(m.cell, t, rec.gen, true);
+    install_player(rec.cell, t, rec.gen, true);
     ++stats_.players_restored;
-    env_.tracer.record(TraceKind::player_restore, rec.player, m.cell, rec.gen);
+    env_.tracer.record(TraceKind::player_restore, rec.player, rec.cell, rec.gen);
   }
 }
 
@@ -723,6 +745,10 @@ void WorldNode::on_restore_reply(cluster::StoreRestoreReply& m) {
 void WorldNode::send_transfer(std::size_t ci) {
   for (const auto& [hid, in] : installing_)
     if (in.commit.to_cell == ci) return;  // let players already on their way in arrive first
+  for (const auto& [hid, o] : outbound_)
+    if (o.from_cell == ci && o.phase != Outbound::Phase::requested) return;  // and those leaving go
+  for (const auto& [req, r] : store_reqs_)
+    if (r.kind == StoreReq::Kind::restore) return;  // and those being restored into it
   CellState& cs = cell_state_[ci];
   cluster::CellTransfer m;
   m.cell = static_cast<std::uint32_t>(ci);

@@ -20,7 +20,9 @@ ClusterChecker::ClusterChecker(ViolationLog& log, const Time& now, Config config
       joined_(config.players + 1, 0),
       dup_flag_(config.players + 1, 0),
       acked_flag_(config.players + 1, 0),
+      corrupt_flag_(config.players + 1, 0),
       missing_since_(config.players + 1, Time::max()),
+      lost_clock_(config.players + 1, Time::max()),
       lost_flag_(config.players + 1, 0) {}
 
 void ClusterChecker::on_cell_tick(std::uint32_t node, std::uint32_t cell, std::uint64_t epoch) {
@@ -142,6 +144,15 @@ void ClusterChecker::sweep(std::span<WorldNode* const> nodes, std::span<GameClie
         const std::uint64_t p = e.id.value();
         ++count_[p];
         ledger_[p] = e.ledger_seq;
+        // Every action adds 1: a ledger whose value is not its action count applied one twice
+        // (or skipped one).
+        if (e.ledger_value != static_cast<std::int64_t>(e.ledger_seq) && corrupt_flag_[p] == 0) {
+          corrupt_flag_[p] = 1;
+          ++ledger_corrupt_;
+          log_.add("ledger.corrupt", now_, p,
+                   fmt::format("player {}: ledger value {} after {} actions", p, e.ledger_value,
+                               e.ledger_seq));
+        }
       }
     }
   }
@@ -169,17 +180,23 @@ void ClusterChecker::sweep(std::span<WorldNode* const> nodes, std::span<GameClie
     }
     if (c == 0 && joined_[p] != 0 && transit_[p] == 0) {
       if (missing_since_[p] == Time::max()) missing_since_[p] = now_;
-      const Duration gone = now_ - missing_since_[p];
-      unavailable_max_ = std::max(unavailable_max_, gone);
-      if (!faults_active && gone > config_.transit_bound && lost_flag_[p] == 0) {
+      unavailable_max_ = std::max(unavailable_max_, now_ - missing_since_[p]);
+      // The bound runs from when the player went missing or the last fault ended, whichever is
+      // later: a fault may legitimately keep it from every node (a cluster cut off from its
+      // directory stops serving), but once faults end it must be back within the bound.
+      if (faults_active) lost_clock_[p] = now_;
+      if (lost_clock_[p] == Time::max()) lost_clock_[p] = missing_since_[p];
+      const Duration gone = now_ - lost_clock_[p];
+      if (gone > config_.transit_bound && lost_flag_[p] == 0) {
         ++lost_;
         lost_flag_[p] = 1;
         log_.add("players.lost", now_, p,
-                 fmt::format("player {} held by no node for {} ms with no fault active", p,
+                 fmt::format("player {} held by no node for {} ms after the last fault", p,
                              gone.us() / 1000));
       }
     } else {
       missing_since_[p] = Time::max();
+      lost_clock_[p] = Time::max();
       lost_flag_[p] = 0;
     }
   }
@@ -251,12 +268,12 @@ void ClusterChecker::finish(std::span<WorldNode* const> nodes) {
   open_.clear();
   (void)nodes;  // the runner sweeps once more just before: missing_since_ is current
   for (std::uint32_t p = 1; p <= config_.players; ++p) {
-    if (joined_[p] == 0 || missing_since_[p] == Time::max() || lost_flag_[p] != 0) continue;
-    if (now_ - missing_since_[p] <= config_.transit_bound) continue;
+    if (joined_[p] == 0 || lost_clock_[p] == Time::max() || lost_flag_[p] != 0) continue;
+    if (now_ - lost_clock_[p] <= config_.transit_bound) continue;
     ++lost_;
     log_.add("players.lost", now_, p,
              fmt::format("player {} held by no node at the end, for {} ms", p,
-                         (now_ - missing_since_[p]).us() / 1000));
+                         (now_ - lost_clock_[p]).us() / 1000));
   }
 }
 

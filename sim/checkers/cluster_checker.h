@@ -5,9 +5,11 @@
 //   epoch.violations        a node took a cell at an epoch not above every epoch seen for it
 //   players.duplicated      a player real on two nodes (active cells of running nodes) at one sweep
 //   players.lost            a joined player held by no running node and in nobody's transit for
-//                           longer than the in-transit bound while no fault was active, or at all
-//                           at the end of the run
+//                           longer than the in-transit bound, counted from when it went missing or
+//                           the last fault ended, whichever is later (also at the end of the run)
 //   ledger.acked_lost       a player's authoritative ledger behind what its client had acknowledged
+//   ledger.corrupt          a ledger whose value is not its number of actions (each adds 1): an
+//                           action applied twice or skipped
 //   migration.lost          a player whose state (position, ledger, stream, witness) differed, or
 //                           who was missing, between freezing at a migration's source and install
 //                           at its target (a planned drain must lose nothing at all)
@@ -77,6 +79,7 @@ class ClusterChecker final : public cluster::ClusterObserver {
   std::uint64_t lost() const { return lost_; }
   std::uint64_t duplicated() const { return duplicated_; }
   std::uint64_t acked_lost() const { return acked_lost_; }
+  std::uint64_t ledger_corrupt() const { return ledger_corrupt_; }
   std::uint64_t migration_lost() const { return migration_lost_; }
   std::uint64_t liveness() const { return liveness_; }
   bool liveness_checked() const { return liveness_checked_; }
@@ -107,7 +110,9 @@ class ClusterChecker final : public cluster::ClusterObserver {
   std::vector<std::uint8_t> joined_;
   std::vector<std::uint8_t> dup_flag_;
   std::vector<std::uint8_t> acked_flag_;
+  std::vector<std::uint8_t> corrupt_flag_;
   std::vector<Time> missing_since_;
+  std::vector<Time> lost_clock_;
   std::vector<std::uint8_t> lost_flag_;
   std::vector<std::uint64_t> scratch_;
   std::vector<Time> crashes_;
@@ -119,6 +124,7 @@ class ClusterChecker final : public cluster::ClusterObserver {
   std::uint64_t lost_{0};
   std::uint64_t duplicated_{0};
   std::uint64_t acked_lost_{0};
+  std::uint64_t ledger_corrupt_{0};
   std::uint64_t migration_lost_{0};
   std::uint64_t liveness_{0};
   bool liveness_checked_{false};

@@ -19,6 +19,7 @@
 #include "sim/kernel/simulator.h"
 #include "sim/runner/faults.h"
 #include "sim/runner/metrics.h"
+#include "sim/runner/tracked.h"
 #include "sim/workload/player_driver.h"
 
 namespace shardsim::sim {
@@ -33,31 +34,6 @@ std::string assert_context() {
 bool has_bug(const scenario::ScenarioSpec& spec, scenario::Bug b) {
   return std::find(spec.bugs.begin(), spec.bugs.end(), b) != spec.bugs.end();
 }
-
-// Wraps a host's process so the runner hears of its death (crash: the kernel destroys it): the
-// pointer the runner keeps is cleared and the dead process's counters are kept.
-template <class P>
-class Tracked final : public Process {
- public:
-  Tracked(std::unique_ptr<P> p, P*& slot, std::function<void(const P&)> on_death)
-      : p_{std::move(p)}, slot_{slot}, on_death_{std::move(on_death)} {
-    slot_ = p_.get();
-  }
-  ~Tracked() override {
-    on_death_(*p_);
-    slot_ = nullptr;
-  }
-  void on_start() override { p_->on_start(); }
-  void on_message(HostId from, std::span<const std::uint8_t> bytes) override {
-    p_->on_message(from, bytes);
-  }
-  void on_timer(std::uint64_t tag) override { p_->on_timer(tag); }
-
- private:
-  std::unique_ptr<P> p_;
-  P*& slot_;
-  std::function<void(const P&)> on_death_;
-};
 
 void add_stats(WorldNode::Stats& to, const WorldNode::Stats& s) {
   to.handovers_local += s.handovers_local;
@@ -408,6 +384,7 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
     if (name == "epoch.violations") return static_cast<double>(checker.epoch_violations());
     if (name == "ledger.acked_lost") return static_cast<double>(checker.acked_lost());
     if (name == "ledger.actions_acked") return static_cast<double>(actions_acked);
+    if (name == "ledger.corrupt") return static_cast<double>(checker.ledger_corrupt());
     if (name == "migration.lost") return static_cast<double>(checker.migration_lost());
     if (name == "liveness.violations") return static_cast<double>(checker.liveness());
     if (name == "liveness.checked") return checker.liveness_checked() ? 1.0 : 0.0;

@@ -66,6 +66,8 @@ inline constexpr MetricInfo kMetrics[] = {
     {"epoch.violations", MetricUnit::count, "cells taken at an epoch not above the last one"},
     {"ledger.acked_lost", MetricUnit::count,
      "players whose authoritative ledger lost an action acknowledged to the client"},
+    {"ledger.corrupt", MetricUnit::count,
+     "players whose ledger value is not their action count: an action applied twice or skipped"},
     {"ledger.actions_acked", MetricUnit::count, "durable actions acknowledged to clients"},
     {"migration.lost", MetricUnit::count,
      "players lost or changed between a migration's source and its target"},

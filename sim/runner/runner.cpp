@@ -12,7 +12,9 @@
 #include "net_model/network.h"
 #include "sim/kernel/simulator.h"
 #include "sim/runner/cluster_run.h"
+#include "sim/runner/faults.h"
 #include "sim/runner/metrics.h"
+#include "sim/runner/tracked.h"
 #include "sim/workload/player_driver.h"
 
 namespace shardsim::sim {
@@ -125,6 +127,10 @@ RunResult run_scenario(const scenario::ScenarioSpec& spec, const RunOptions& opt
   result.file = spec.file;
   result.seed = seed;
 
+  // Before the simulator, whose destructor ends the node's process (see Tracked).
+  WorldNode* node = nullptr;
+  WorldNode::Stats dead;  // counters of node processes a crash ended (their successor starts at 0)
+
   Trace trace;
   trace.set_hashing(options.hashing);
   net::NetworkModel network{seed, spec.network};
@@ -138,12 +144,17 @@ RunResult run_scenario(const scenario::ScenarioSpec& spec, const RunOptions& opt
   ContinuityChecker continuity{log, players, spec.tick};
 
   const NodeConfig config = node_config(spec, seed);
-  WorldNode* node = nullptr;
   // Phase A: the first node owns every cell. (Hosts are numbered in creation order: node first.)
-  const HostId node_host = sim.add_host(spec.node_names.at(0), [&](Env& env) {
+  const HostId node_host = sim.add_host(spec.node_names.at(0), [&](Env& env) -> std::unique_ptr<Process> {
     auto p = std::make_unique<WorldNode>(env, config, options.checkers ? &observer : nullptr);
-    node = p.get();
-    return p;
+    return std::make_unique<Tracked<WorldNode>>(std::move(p), node, [&](const WorldNode& n) {
+      const auto& s = n.stats();
+      dead.aoi_messages += s.aoi_messages;
+      dead.aoi_bytes += s.aoi_bytes;
+      dead.aoi_client_ticks += s.aoi_client_ticks;
+      dead.handovers_local += s.handovers_local;
+      dead.entities_max = std::max(dead.entities_max, s.entities_max);
+    });
   });
   std::vector<std::unique_ptr<PlayerDriver>> drivers;
   std::vector<GameClient*> clients(players, nullptr);
@@ -160,6 +171,22 @@ RunResult run_scenario(const scenario::ScenarioSpec& spec, const RunOptions& opt
     });
   }
 
+  // Faults on the one node (Phase A, or `cluster.cross_node: false`, where node-1 owns every cell
+  // and the other hosts of the cluster do not exist): crash, pause and clock jumps apply; faults
+  // naming other hosts, and a drain (there is nowhere to drain to), have nothing to act on.
+  std::vector<RealizedFault> faults;
+  for (auto& f : realize_faults(spec, seed)) {
+    const auto& k = f.spec.kind;
+    const bool on_node = (k == scenario::FaultKind::crash || k == scenario::FaultKind::pause ||
+                          k == scenario::FaultKind::clock_jump) &&
+                         f.spec.host == spec.node_names.at(0);
+    if (on_node) faults.push_back(std::move(f));
+  }
+  struct NoHooks final : FaultHooks {
+    void drain(HostId) override {}
+  } no_hooks;
+  schedule_faults(sim, network, faults, [&](const std::string&) { return node_host; }, no_hooks);
+
   std::FILE* trace_file = nullptr;
   if (!options.trace_path.empty()) {
     trace_file = std::fopen(options.trace_path.c_str(), "w");
@@ -173,7 +200,13 @@ RunResult run_scenario(const scenario::ScenarioSpec& spec, const RunOptions& opt
   if (trace_file != nullptr) std::fclose(trace_file);
 
   // Metrics, in registry order.
-  const auto& ns = node->stats();
+  // The live node's counters (plus the main ones of any process a crash ended).
+  WorldNode::Stats ns = node != nullptr ? node->stats() : WorldNode::Stats{};
+  ns.aoi_messages += dead.aoi_messages;
+  ns.aoi_bytes += dead.aoi_bytes;
+  ns.aoi_client_ticks += dead.aoi_client_ticks;
+  ns.handovers_local += dead.handovers_local;
+  ns.entities_max = std::max(ns.entities_max, dead.entities_max);
   const auto& ss = sim.stats();
   std::uint64_t client_inputs = 0;
   std::uint64_t client_decode_errors = 0;

@@ -5,49 +5,13 @@
 
 #include <string>
 
-#include "sim/runner/runner.h"
-#include "sim/scenario/loader.h"
-
-namespace {
+#include "tests/scenarios/scenario_helpers.h"
 
 using shardsim::scenario::ScenarioSpec;
-using shardsim::sim::RunOptions;
 using shardsim::sim::RunResult;
-
-ScenarioSpec load_shipped(const std::string& name) {
-  auto r = shardsim::scenario::load_file(std::string{SHARDSIM_SOURCE_DIR} + "/scenarios/" + name);
-  for (const auto& d : r.errors) UNSCOPED_INFO(d.format());
-  REQUIRE(r.ok());
-  return *r.spec;
-}
-
-RunResult run(const ScenarioSpec& spec, std::optional<std::uint64_t> seed = std::nullopt) {
-  RunOptions options;
-  options.seed = seed;
-  RunResult r = shardsim::sim::run_scenario(spec, options);
-  UNSCOPED_INFO("replay: " << r.replay_command());
-  for (const auto& v : r.violations)
-    UNSCOPED_INFO(v.checker << " at t=" << v.at.us() << "us entity " << v.entity << ": " << v.detail);
-  return r;
-}
-
-void require_clean(const RunResult& r) {
-  CHECK(r.violation_count == 0);
-  CHECK(r.metric("players.lost") == 0);
-  CHECK(r.metric("players.duplicated") == 0);
-  CHECK(r.metric("aoi.continuity_violations") == 0);
-  CHECK(r.metric("aoi.oracle_mismatches") == 0);
-  CHECK(r.metric("bots.density_violations") == 0);
-  CHECK(r.metric("net.decode_errors") == 0);
-  CHECK(r.metric("channel.overflows") == 0);
-  for (const auto& e : r.expectations) {
-    INFO(e.expectation.metric << " " << e.expectation.text << " actual " << e.actual);
-    CHECK(e.passed);
-  }
-  CHECK(r.passed);
-}
-
-}  // namespace
+using shardsim::testing::load_shipped;
+using shardsim::testing::require_clean;
+using shardsim::testing::run;
 
 TEST_CASE("scenario: quickstart", "[scenario][slow]") {
   const ScenarioSpec spec = load_shipped("quickstart.yaml");
@@ -101,15 +65,16 @@ TEST_CASE("scenario: entities_10k", "[scenario][slow]") {
 }
 
 // Every shipped scenario, shortened to 5 simulated seconds: fast enough for the sanitizer build.
+// The deliberate-bug and clock-jump scenarios exist to fail; for them only determinism is checked.
 TEST_CASE("scenario smoke: every shipped scenario for 5 simulated seconds", "[scenario]") {
-  for (const char* name : {"quickstart.yaml", "border_oscillation.yaml", "flash_crowd.yaml",
-                           "entities_10k.yaml"}) {
+  for (const auto& name : shardsim::testing::shipped_scenarios()) {
     INFO(name);
     ScenarioSpec spec = load_shipped(name);
     spec.duration = shardsim::Duration::seconds(5);
     spec.expect.clear();  // thresholds are calibrated for the full duration
     const RunResult a = run(spec);
-    require_clean(a);
+    const bool meant_to_fail = name.rfind("bug_", 0) == 0 || name == "clock_jump.yaml";
+    if (!meant_to_fail) require_clean(a);
     CHECK(a.metric("aoi.messages") > 0);
     CHECK(run(spec).digest == a.digest);
   }
