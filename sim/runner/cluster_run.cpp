@@ -92,6 +92,7 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   Simulator sim{seed, network, trace};
   g_current = &sim;
   set_assert_context(&assert_context);
+  prepare_trace(options, trace, sim, network, spec);
 
   const auto n_nodes = static_cast<std::uint32_t>(spec.node_names.size());
   const auto n_gateways = static_cast<std::uint32_t>(spec.cluster.gateways);

@@ -104,6 +104,23 @@ std::string RunResult::replay_command() const {
   return fmt::format("shardsim replay {} --seed {} --digest {}", file, seed, digest_hex());
 }
 
+void prepare_trace(const RunOptions& options, Trace& trace, Simulator& sim,
+                   net::NetworkModel& network, const scenario::ScenarioSpec& spec) {
+  if (options.trace_checkpoints != nullptr) trace.keep_checkpoints(options.trace_checkpoints);
+  if (options.trace_capture != nullptr) {
+    trace.set_host_names([&sim](HostId h) { return sim.host_name(h); });
+    trace.capture(options.trace_capture, options.capture_from, options.capture_to);
+  }
+  static std::uint64_t knob_runs = 0;  // debug knob only: never set in a normal run
+  if (options.inject_nondeterminism && knob_runs++ % 2 == 1) {
+    sim.at(Time::zero() + spec.duration / 3, [&network, &spec] {
+      net::LinkConfig nudged = spec.network;
+      nudged.latency.a = nudged.latency.a + Duration::micros(1);
+      network.set_default_link(nudged);
+    });
+  }
+}
+
 void finish_result(const scenario::ScenarioSpec& spec, RunResult& result,
                    const std::function<double(std::string_view)>& value_of) {
   result.metrics.clear();
@@ -138,6 +155,7 @@ RunResult run_scenario(const scenario::ScenarioSpec& spec, const RunOptions& opt
   g_current = &sim;
   set_assert_context(&assert_context);
 
+  prepare_trace(options, trace, sim, network, spec);
   ViolationLog log;
   CheckingObserver observer{log, sim};
   const auto players = static_cast<std::uint32_t>(spec.players.count);

@@ -11,8 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include "net_model/network.h"
 #include "sim/checkers/checkers.h"
 #include "sim/scenario/spec.h"
+#include "sim/trace/trace.h"
 
 namespace shardsim::sim {
 
@@ -21,7 +23,19 @@ struct RunOptions {
   std::string trace_path;             // JSONL trace when non-empty
   bool hashing{true};                 // false: skip digest hashing (benchmark of its overhead)
   bool checkers{true};                // false: skip the per-tick checkers (benchmark)
+  // Determinism reports (see determinism.h): trace checkpoints, and records captured verbatim.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>>* trace_checkpoints{nullptr};
+  std::vector<TraceRecord>* trace_capture{nullptr};
+  std::uint64_t capture_from{0};
+  std::uint64_t capture_to{0};
+  // Debug knob: every second run in this process nudges one link latency by 1 us a third of the
+  // way in — a deliberate nondeterminism, to prove --check-determinism catches one.
+  bool inject_nondeterminism{false};
 };
+
+// Applies the determinism-report options to a run's trace, and the knob to its network.
+void prepare_trace(const RunOptions& options, Trace& trace, class Simulator& sim,
+                   net::NetworkModel& network, const scenario::ScenarioSpec& spec);
 
 struct ExpectationResult {
   scenario::Expectation expectation;

@@ -59,8 +59,19 @@ void Trace::record_bytes(std::span<const std::uint8_t> bytes) {
 }
 
 void Trace::flush() {
-  if (hashing_ && pos_ > 0) XXH3_64bits_update(state_, buffer_.data(), pos_);
+  if (hashing_ && pos_ > 0) {
+    XXH3_64bits_update(state_, buffer_.data(), pos_);
+    if (checkpoints_ != nullptr) checkpoints_->emplace_back(records_, XXH3_64bits_digest(state_));
+  }
   pos_ = 0;
+}
+
+std::string TraceRecord::describe() const {
+  std::string s = "record " + std::to_string(index) + ": t=" + std::to_string(t.us() / 1'000'000) +
+                  "." + std::to_string(1'000'000 + t.us() % 1'000'000).substr(1) + "s " + host + " " +
+                  trace_kind_name(kind);
+  s += " a=" + std::to_string(a) + " b=" + std::to_string(b) + " c=" + std::to_string(c);
+  return s;
 }
 
 std::uint64_t Trace::digest() {

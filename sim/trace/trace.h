@@ -24,6 +24,19 @@ namespace shardsim::sim {
 
 const char* trace_kind_name(TraceKind kind);
 
+// One raw trace record, as captured for a determinism report.
+struct TraceRecord {
+  std::uint64_t index{0};  // 0-based position in the run's record sequence
+  Time t;
+  TraceKind kind{TraceKind::send};
+  std::string host;
+  std::uint64_t a{0}, b{0}, c{0};
+  bool same_as(const TraceRecord& o) const {
+    return t == o.t && kind == o.kind && host == o.host && a == o.a && b == o.b && c == o.c;
+  }
+  std::string describe() const;  // "t=1.234567s node-2 handover_commit hid=.. player=.. gen=.."
+};
+
 class Trace {
  public:
   Trace();
@@ -40,9 +53,21 @@ class Trace {
     put(p + 24, b);
     put(p + 32, c);
     pos_ += kRecordSize;
+    if (capture_ != nullptr && records_ >= capture_from_ && records_ < capture_to_)
+      capture_->push_back(TraceRecord{records_, t, kind, host_name_ ? host_name_(host) : std::to_string(host.value()), a, b, c});
     ++records_;
     if (jsonl_) write_jsonl(t, kind, host, a, b, c);
   }
+
+  // Determinism reports. Checkpoints: at every bulk hash, (records so far, digest so far) — two runs
+  // agree up to the first checkpoint that differs. Capture: keep records [from, to) verbatim.
+  void keep_checkpoints(std::vector<std::pair<std::uint64_t, std::uint64_t>>* out) { checkpoints_ = out; }
+  void capture(std::vector<TraceRecord>* out, std::uint64_t from, std::uint64_t to) {
+    capture_ = out;
+    capture_from_ = from;
+    capture_to_ = to;
+  }
+  void set_host_names(std::function<std::string(HostId)> host_name) { host_name_ = std::move(host_name); }
   // Folds raw bytes (a delivered payload) into the digest right after the preceding record.
   void record_bytes(std::span<const std::uint8_t> bytes);
 
@@ -72,6 +97,10 @@ class Trace {
   XXH3_state_t* state_;
   std::FILE* jsonl_{nullptr};
   std::function<std::string(HostId)> host_name_;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>>* checkpoints_{nullptr};
+  std::vector<TraceRecord>* capture_{nullptr};
+  std::uint64_t capture_from_{0};
+  std::uint64_t capture_to_{0};
 };
 
 }  // namespace shardsim::sim
