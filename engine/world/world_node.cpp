@@ -256,6 +256,23 @@ void WorldNode::exchange_ghosts() {
     }
   }
   if (!config_.cluster.enabled) return;
+  // Players we handed to another node and whose arrival is not confirmed yet stay visible where
+  // they left, so those watching them here see no leave/enter while they are in flight.
+  in_flight_ghosts_.clear();
+  in_transit_ghosts(in_flight_ghosts_);
+  for (const auto& e : in_flight_ghosts_) {
+    const auto x0 = std::clamp<std::int64_t>((e.pos.x - g) / cw, 0, config_.cells_x - 1);
+    const auto x1 = std::clamp<std::int64_t>((e.pos.x + g) / cw, 0, config_.cells_x - 1);
+    const auto y0 = std::clamp<std::int64_t>((e.pos.y - g) / ch, 0, config_.cells_y - 1);
+    const auto y1 = std::clamp<std::int64_t>((e.pos.y + g) / ch, 0, config_.cells_y - 1);
+    for (auto cy = y0; cy <= y1; ++cy) {
+      for (auto cx = x0; cx <= x1; ++cx) {
+        const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
+        if (!cell_active(k) || cells_[k].rect.dist2_to(e.pos) > g2) continue;
+        cells_[k].ghosts.push_back(Ghost{EntityId{e.id}, wire::EntityKind::player, e.pos});
+      }
+    }
+  }
   // Ghosts from other nodes' border regions (their last update, if fresh).
   const Time now = env_.clock.now();
   for (const auto& remote : remote_ghosts_) {

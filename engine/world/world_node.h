@@ -242,6 +242,7 @@ class WorldNode final : public Process {
   void send_checkpoints(bool only_actions);
   void send_ghosts();
   void send_restore();
+  void in_transit_ghosts(std::vector<cluster::GhostEntry>& out);
   void retry_requests();
   std::uint32_t new_session(HostId peer, std::uint64_t player, std::uint64_t chan_epoch);
 
@@ -295,6 +296,13 @@ class WorldNode final : public Process {
   std::vector<std::uint8_t> sealed_;
   std::vector<std::vector<cluster::GhostEntry>> ghost_out_;
   std::vector<std::uint8_t> ghost_sent_last_;
+  std::vector<cluster::GhostEntry> in_flight_ghosts_;
+  struct Departed {
+    std::uint64_t player;
+    Vec2 pos;
+    Time until;
+  };
+  std::vector<Departed> departed_;  // handed off and acked: still ghosted here briefly
 };
 
 }  // namespace shardsim

@@ -132,6 +132,17 @@ void WorldNode::apply_table() {
           acquire_cell(ci, e.epoch, e.restore_from != 0 ? 1 : 0);
         continue;
       }
+      if (cs.frozen && e.migrate_to == 0) {
+        // The directory called the migration off (its target's lease lapsed before it finished):
+        // simulate the cell again. Players the dead target already took in the store come back
+        // to us through the orphan restore its lapsed lease triggers (on_restore_reply).
+        cs.frozen = false;
+        cs.transfer_sent = false;
+        cs.migrate_to = 0;
+        for (auto& p : cells_[ci].reals)
+          if (p.kind == wire::EntityKind::player) sessions_[p.session].frozen = false;
+        continue;
+      }
       if (e.migrate_to != 0 && e.migrate_to != cs.migrate_to) {
         if (!cs.frozen) {
           // Planned migration: freeze the cell at this tick boundary. Handovers that have not
@@ -150,7 +161,10 @@ void WorldNode::apply_table() {
         cs.transfer_sent = false;
       }
     } else if (cs.owned && e.epoch >= cs.epoch) {
-      release_cell(ci, 2);  // someone else holds it now: stop at once
+      // Someone else holds it now: stop at once. A frozen cell whose transfer ack was lost ends
+      // here too, its migration done.
+      if (cs.frozen && cs.transfer_sent && e.owner == cs.migrate_to) ++stats_.migrations_out;
+      release_cell(ci, cs.frozen && e.owner == cs.migrate_to ? 1 : 2);
     }
   }
 }
@@ -164,6 +178,9 @@ void WorldNode::acquire_cell(std::size_t ci, std::uint64_t epoch, std::uint64_t 
   if (cobs_ != nullptr) cobs_->on_cell_acquire(index(), static_cast<std::uint32_t>(ci), epoch);
   if (how != 2)
     for (int i = 0; i < config_.bots_min; ++i) spawn_bot(cells_[ci]);
+  // A cell taken over by migration may hold records of a node that died meanwhile (a migration
+  // target that took them in the store and then died): sweep for orphans in it too.
+  if (how == 2) restore_due_ = true;
   if (how == 1) {
     // Failover: the players whose records say this cell and whose owner's lease is gone.
     cs.restoring = true;
@@ -210,6 +227,7 @@ void WorldNode::fence(const char* why) {
   }
   // Players in flight stay with the store: whoever restores or installs them takes them from there.
   outbound_.clear();
+  departed_.clear();
   installing_.clear();
   migrations_in_.clear();
   store_reqs_.clear();
@@ -479,7 +497,11 @@ void WorldNode::abort_outbound(std::uint64_t hid, std::uint64_t reason) {
 
 void WorldNode::on_ho_ack(const cluster::HoReply& m) {
   auto it = outbound_.find(m.hid);
-  if (it != outbound_.end() && it->second.phase != Outbound::Phase::requested) outbound_.erase(it);
+  if (it == outbound_.end() || it->second.phase == Outbound::Phase::requested) return;
+  // Still shown where it left for two more ticks, until the new owner's own ghosts arrive.
+  departed_.push_back({it->second.player, it->second.commit.player.rec.pos,
+                       env_.clock.now() + config_.tick * 2});
+  outbound_.erase(it);
 }
 
 void WorldNode::on_ho_nack(const cluster::HoReply& m) {
@@ -725,7 +747,15 @@ void WorldNode::on_restore_reply(cluster::StoreRestoreReply& m) {
   store_reqs_.erase(it);
   for (auto& cs : cell_state_) cs.restoring = false;
   for (const auto& rec : m.records) {
-    if (rec.player == 0 || rec.player > config_.max_players || player_cell_[rec.player - 1] >= 0) continue;
+    if (rec.player == 0 || rec.player > config_.max_players) continue;
+    if (Entity* here = find_player(rec.player); here != nullptr) {
+      // We hold it already (a migration out of this cell was called off after its dead target
+      // took the record): the store has just given it back to us under a new gen; adopt it.
+      here->gen = rec.gen;
+      sessions_[here->session].gen = rec.gen;
+      continue;
+    }
+    if (player_cell_[rec.player - 1] >= 0) continue;
     if (rec.cell >= cells_.size() || !cell_owned(rec.cell)) {
       // The store gave it to us for a cell we have lost since (a fence): it stays in the store
       // under our lease, which is dead now too, for the next restore.
@@ -845,9 +875,17 @@ void WorldNode::send_ghosts() {
   const std::int64_t ch = config_.cell_height_mm();
   for (auto& out : ghost_out_) out.clear();
   ghost_sent_last_.resize(ghost_out_.size(), 0);
+  // Our reals, and the players we handed off whose arrival is not confirmed yet (they stay
+  // visible where they left until the new owner's ghosts take over).
+  in_flight_ghosts_.clear();
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
     if (!cell_active(ci)) continue;
-    for (const auto& e : cells_[ci].reals) {
+    for (const auto& e : cells_[ci].reals)
+      in_flight_ghosts_.push_back({e.id.value(), static_cast<std::uint8_t>(e.kind), e.pos});
+  }
+  in_transit_ghosts(in_flight_ghosts_);
+  {
+    for (const auto& e : in_flight_ghosts_) {
       const auto x0 = std::clamp<std::int64_t>((e.pos.x - g) / cw, 0, config_.cells_x - 1);
       const auto x1 = std::clamp<std::int64_t>((e.pos.x + g) / cw, 0, config_.cells_x - 1);
       const auto y0 = std::clamp<std::int64_t>((e.pos.y - g) / ch, 0, config_.cells_y - 1);
@@ -859,8 +897,8 @@ void WorldNode::send_ghosts() {
           const std::uint32_t n = table_[k].owner;
           if (n == 0 || n == index() || cells_[k].rect.dist2_to(e.pos) > g2) continue;
           auto& out = ghost_out_[n - 1];
-          if (!out.empty() && out.back().id == e.id.value()) continue;
-          out.push_back({e.id.value(), static_cast<std::uint8_t>(e.kind), e.pos});
+          if (!out.empty() && out.back().id == e.id) continue;
+          out.push_back(e);
         }
       }
     }
@@ -914,6 +952,15 @@ Duration WorldNode::oldest_handover_age() const {
   Duration age = Duration::zero();
   for (const auto& [hid, o] : outbound_) age = std::max(age, env_.clock.now() - o.started);
   return age;
+}
+
+void WorldNode::in_transit_ghosts(std::vector<cluster::GhostEntry>& out) {
+  const auto player = static_cast<std::uint8_t>(wire::EntityKind::player);
+  for (const auto& [hid, o] : outbound_)
+    if (o.phase != Outbound::Phase::requested) out.push_back({o.player, player, o.commit.player.rec.pos});
+  const Time now = env_.clock.now();
+  std::erase_if(departed_, [&](const Departed& d) { return d.until <= now; });
+  for (const auto& d : departed_) out.push_back({d.player, player, d.pos});
 }
 
 void WorldNode::in_transit(std::vector<std::uint64_t>& out) const {

@@ -7,6 +7,8 @@
 namespace shardsim::sim {
 namespace {
 __extension__ typedef __int128 i128;  // exact clock conversion (GCC/Clang)
+// engine/cluster/protocol.h's kEnvelope, counted for the metrics (the kernel does not parse it).
+constexpr std::uint8_t kClusterEnvelopeByte = 0x40;
 }
 
 // The per-host face of the simulator that the engine sees through Env.
@@ -178,6 +180,10 @@ void Simulator::send(HostId from, HostId to, std::span<const std::uint8_t> bytes
   SHARD_ASSERT(to.value() < hosts_.size());
   ++stats_.sent;
   stats_.bytes += bytes.size();
+  if (!bytes.empty() && bytes[0] == kClusterEnvelopeByte) {
+    ++stats_.cluster_sent;
+    stats_.cluster_bytes += bytes.size();
+  }
   trace_.record(now_, TraceKind::send, from, to.value(), bytes.size(), 0);
   const net::Fate fate = network_.decide(from, to, now_);
   if (fate.kind == net::FateKind::drop) {

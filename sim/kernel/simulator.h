@@ -114,6 +114,9 @@ class Simulator {
     std::uint64_t timers{0};
     std::uint64_t held{0};           // times a message was held on a clogged link
     std::uint64_t held_overflow{0};  // messages tail-dropped by a full clogged link (also dropped)
+    // Messages whose first byte marks the cluster protocol's envelope (0x40), and their bytes.
+    std::uint64_t cluster_sent{0};
+    std::uint64_t cluster_bytes{0};
   };
   const Stats& stats() const { return stats_; }
 

@@ -398,8 +398,8 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
     if (name == "node.fences") return static_cast<double>(ns.fences);
     if (name == "node.load.max") return static_cast<double>(load_max);
     if (name == "node.load.min") return static_cast<double>(load_min);
-    if (name == "net.cluster.messages") return 0;
-    if (name == "net.cluster.bytes") return 0;
+    if (name == "net.cluster.messages") return static_cast<double>(ss.cluster_sent);
+    if (name == "net.cluster.bytes") return static_cast<double>(ss.cluster_bytes);
     SHARD_ASSERT_MSG(false, "metric {} has no source", name);
     return 0;
   };

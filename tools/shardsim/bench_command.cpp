@@ -62,12 +62,18 @@ void bench_kernel(const BenchOptions& o) {
   }
 }
 
-void bench_run(const BenchOptions& o, const char* file) {
+void bench_run(const BenchOptions& o, const char* file,
+               std::optional<Duration> duration = std::nullopt, bool checkers = true) {
   auto spec = load(o, file);
   if (!spec) return;
+  if (duration) spec->duration = *duration;
+  spec->expect.clear();
+  sim::RunOptions options;
+  options.checkers = checkers;
+  if (!checkers) spec->name += " (no checkers)";
   reset_alloc_peak();
   const auto before = alloc_stats();
-  const auto b = bench_scenario(*spec, o.repeats, {});
+  const auto b = bench_scenario(*spec, o.repeats, options);
   const auto after = alloc_stats();
   const double entities = b.last.metric("entities.max");
   fmt::print("== {} ({} simulated s, median of {} runs)\n", spec->name, b.last.sim_seconds,
@@ -123,8 +129,8 @@ void bench_checkers(const BenchOptions& o) {
 
 void add_bench_options(CLI::App& app, BenchOptions& options) {
   app.add_option("--suite", options.suites,
-                 "kernel | quickstart | entities | digest | checkers (repeatable; default all)")
-      ->check(CLI::IsMember({"kernel", "quickstart", "entities", "digest", "checkers"}));
+                 "kernel | quickstart | entities | cluster | digest | checkers (repeatable; default all)")
+      ->check(CLI::IsMember({"kernel", "quickstart", "entities", "cluster", "digest", "checkers"}));
   app.add_option("--repeats", options.repeats, "Repeats per measurement (median reported)")
       ->check(CLI::Range(1, 100));
   app.add_option("--scenarios", options.scenario_dir, "Directory holding the shipped scenarios");
@@ -135,6 +141,12 @@ int run_bench(const BenchOptions& o) {
   if (wants(o, "kernel")) bench_kernel(o);
   if (wants(o, "quickstart")) bench_run(o, "quickstart.yaml");
   if (wants(o, "entities")) bench_run(o, "entities_10k.yaml");
+  if (wants(o, "cluster")) {
+    // The acceptance scenario (1000 players, 4 nodes), its first simulated minute, with and
+    // without the checkers.
+    bench_run(o, "cross_node.yaml", Duration::seconds(60));
+    bench_run(o, "cross_node.yaml", Duration::seconds(60), false);
+  }
   if (wants(o, "digest")) bench_digest(o);
   if (wants(o, "checkers")) bench_checkers(o);
   return 0;
