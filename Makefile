@@ -6,7 +6,7 @@ JOBS    ?= $(shell nproc)
 SEED    ?=
 SCENARIO ?= scenarios/quickstart.yaml
 
-.PHONY: all build run test unit determinism asan bench clean
+.PHONY: all build run test unit determinism asan bench test-scaling coverage clean
 
 all: build
 
@@ -37,5 +37,32 @@ asan:
 bench: build
 	./$(BUILD)/shardsim bench
 
+# The seed issue's stress and scaling suite: deterministic budgets and Catch2 benchmarks
+# (tests/scaling/), then seed sweeps over every fault and chaos scenario (84 runs). About 6 minutes
+# on 2 cores; longer sweeps: `shardsim sweep` directly (docs/scaling.md).
+SCALING_SWEEP = scenarios/chaos.yaml:1..20 scenarios/faults_timeline.yaml:1..8 \
+  scenarios/partition.yaml:1..6 scenarios/pause.yaml:1..6 scenarios/node_failure.yaml:1..6 \
+  scenarios/rapid_recovery.yaml:1..6 scenarios/drain.yaml:1..6 scenarios/gateway_isolation.yaml:1..6 \
+  scenarios/split_brain.yaml:1..6 scenarios/node_failure_during_handover.yaml:1..6
+test-scaling: build
+	./$(BUILD)/tests/shardsim_scaling --benchmark-samples 5
+	@set -e; for s in $(SCALING_SWEEP); do \
+	  ./$(BUILD)/shardsim sweep $${s%%:*} --seeds $${s##*:} --jobs $(JOBS) --out $(BUILD)/sweep-$$(basename $${s%%:*} .yaml).jsonl; \
+	done
+
+# Line coverage (gcovr): the unit and scenario tests (full-length runs excluded) plus three fault
+# scenarios; the cross-node logic is listed on its own.
+COVERAGE_CROSS_NODE = engine/cluster/ engine/world/world_node_cluster.cpp
+coverage:
+	@cmake -S . -B build-cov -DCMAKE_BUILD_TYPE=Debug -DSHARDSIM_COVERAGE=ON >/dev/null
+	@cmake --build build-cov -j $(JOBS) --target shardsim_tests shardsim
+	find build-cov -name '*.gcda' -delete
+	cd build-cov && ctest -j $(JOBS) -LE slow --output-on-failure
+	for s in faults_timeline chaos load_migration; do ./build-cov/shardsim run scenarios/$$s.yaml >/dev/null; done
+	gcovr -r . build-cov --filter engine/ --filter sim/ --print-summary --txt build-cov/coverage.txt \
+	  --html-details build-cov/coverage.html >/dev/null
+	@echo "cross-node logic:"; gcovr -r . build-cov $(foreach f,$(COVERAGE_CROSS_NODE),--filter $(f)) --txt -
+	@echo "full report: build-cov/coverage.txt, build-cov/coverage.html"
+
 clean:
-	rm -rf $(BUILD) build-asan build-debug build-clang
+	rm -rf $(BUILD) build-asan build-debug build-clang build-cov

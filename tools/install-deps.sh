@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config g++ clang make
   catch2 libfmt-dev libcli11-dev libyaml-cpp-dev libxxhash-dev
+  gcovr  # `make coverage` only
 )
 
 missing=()

@@ -297,6 +297,8 @@ class WorldNode final : public Process {
   std::vector<std::vector<cluster::GhostEntry>> ghost_out_;
   std::vector<std::uint8_t> ghost_sent_last_;
   std::vector<cluster::GhostEntry> in_flight_ghosts_;
+  cluster::Tunnel tunnel_in_;  // decode buffers, reused
+  cluster::Ghosts ghosts_in_;
   struct Departed {
     std::uint64_t player;
     Vec2 pos;

@@ -711,6 +711,10 @@ void WorldNode::on_write_reply(const cluster::StoreWriteReply& m) {
     const auto& res = m.results[i];
     Entity* e = find_player(req.writes[i].first);
     if (e == nullptr || res.player != req.writes[i].first) continue;
+    // A player frozen for a migration has left with its snapshot: touching it now (an ack to
+    // its client) would fork its stream from the copy its new owner resumes. The new owner
+    // writes its ledger again and acknowledges from there.
+    if (cell_state_[static_cast<std::size_t>(player_cell_[res.player - 1])].frozen) continue;
     if (!res.ok) {
       if (res.gen > e->gen) {
         // Fenced: the store says someone else has this player now. Let go at once.
@@ -1050,9 +1054,9 @@ void WorldNode::on_cluster_message(HostId from, std::span<const std::uint8_t> by
       break;
     case Msg::ghosts:
       if (node != 0) {
-        cluster::Ghosts m;
-        if ((ok = cluster::decode_fields(body, m))) {
-          remote_ghosts_[node - 1].entries = std::move(m.entries);
+        // Decoded into a reused message; swapping keeps both buffers' capacity (no allocation).
+        if ((ok = cluster::decode_fields(body, ghosts_in_))) {
+          remote_ghosts_[node - 1].entries.swap(ghosts_in_.entries);
           remote_ghosts_[node - 1].received = env_.clock.now();
         }
       }
@@ -1071,8 +1075,7 @@ void WorldNode::on_cluster_message(HostId from, std::span<const std::uint8_t> by
       break;
     case Msg::tunnel:
       if (gateway) {
-        cluster::Tunnel m;
-        if ((ok = cluster::decode_fields(body, m))) on_tunnel(from, m);
+        if ((ok = cluster::decode_fields(body, tunnel_in_))) on_tunnel(from, tunnel_in_);
       }
       break;
     case Msg::ping:

@@ -13,6 +13,7 @@
 #include "sim/kernel/simulator.h"
 #include "sim/runner/cluster_run.h"
 #include "sim/runner/faults.h"
+#include "sim/runner/swarm.h"
 #include "sim/runner/metrics.h"
 #include "sim/runner/tracked.h"
 #include "sim/workload/player_driver.h"
@@ -101,7 +102,8 @@ double RunResult::metric(std::string_view name) const {
 std::string RunResult::digest_hex() const { return fmt::format("{:016x}", digest); }
 
 std::string RunResult::replay_command() const {
-  return fmt::format("shardsim replay {} --seed {} --digest {}", file, seed, digest_hex());
+  return fmt::format("shardsim replay {} --seed {}{} --digest {}", file, seed,
+                     swarm_run ? " --swarm" : "", digest_hex());
 }
 
 void prepare_trace(const RunOptions& options, Trace& trace, Simulator& sim,
@@ -136,6 +138,17 @@ void finish_result(const scenario::ScenarioSpec& spec, RunResult& result,
 }
 
 RunResult run_scenario(const scenario::ScenarioSpec& spec, const RunOptions& options) {
+  if (options.swarm) {
+    const std::uint64_t seed = options.seed.value_or(spec.seed);
+    SwarmChoice choice = choose_swarm(spec, seed);
+    RunOptions plain = options;
+    plain.swarm = false;
+    plain.seed = seed;
+    RunResult r = run_scenario(choice.spec, plain);
+    r.swarm = std::move(choice.description);
+    r.swarm_run = true;
+    return r;
+  }
   if (spec.cluster.phase_b() && spec.cluster.cross_node) return run_cluster(spec, options);
   const auto wall_start = std::chrono::steady_clock::now();
   const std::uint64_t seed = options.seed.value_or(spec.seed);

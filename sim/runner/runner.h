@@ -31,6 +31,8 @@ struct RunOptions {
   // Debug knob: every second run in this process nudges one link latency by 1 us a third of the
   // way in — a deliberate nondeterminism, to prove --check-determinism catches one.
   bool inject_nondeterminism{false};
+  // Swarm testing (swarm.h): the seed also chooses which chaos fault kinds run and how hard.
+  bool swarm{false};
 };
 
 // Applies the determinism-report options to a run's trace, and the knob to its network.
@@ -57,9 +59,11 @@ struct RunResult {
   std::uint64_t violation_count{0};
   std::vector<ExpectationResult> expectations;
   bool passed{false};
+  std::string swarm;  // the swarm's choices, when RunOptions::swarm
 
   double metric(std::string_view name) const;
   std::string replay_command() const;
+  bool swarm_run{false};
   std::string digest_hex() const;
 };
 

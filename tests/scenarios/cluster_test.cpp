@@ -204,3 +204,16 @@ TEST_CASE("cluster: cross_node false runs the same scenario on Phase A paths", "
   CHECK(off.metric("store.writes") == 0);  // no store, no gateway: node-1 owns every cell
   CHECK(off.digest != on.digest);
 }
+
+TEST_CASE("cluster: every Phase B scenario gives the same digest twice, faults and all",
+          "[scenario][cluster][slow]") {
+  for (const auto& name : shardsim::testing::shipped_scenarios()) {
+    const ScenarioSpec spec = load_shipped(name);
+    if (!spec.cluster.phase_b() || name == "cross_node.yaml") continue;  // cross_node: above
+    INFO(name);
+    const RunResult a = run(spec);
+    const RunResult b = run(spec);
+    CHECK(a.digest == b.digest);
+    CHECK(a.metric("events") == b.metric("events"));
+  }
+}

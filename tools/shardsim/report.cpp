@@ -18,13 +18,12 @@ std::string format_value(std::string_view metric, double v) {
   return fmt::format("{:.2f}", v);
 }
 
-// Numbers in JSON: integers for counts, plain decimals otherwise.
+}  // namespace
+
 std::string json_number(double v) {
   if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<long long>(v));
   return fmt::format("{:.6g}", v);
 }
-
-}  // namespace
 
 std::string json_escape(std::string_view s) {
   std::string out;
