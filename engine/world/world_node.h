@@ -165,7 +165,7 @@ class WorldNode final : public Process {
     HostId source;
   };
   struct StoreReq {
-    enum class Kind : std::uint8_t { join, install, resolve, write, restore, migrate };
+    enum class Kind : std::uint8_t { join, install, resolve, write, restore, migrate, orphan };
     Kind kind{Kind::write};
     std::uint64_t key{0};  // hid (install/resolve), cell (restore/migrate), player (join)
     std::vector<std::uint8_t> bytes;  // sealed request, for retries (not for write)
@@ -242,6 +242,7 @@ class WorldNode final : public Process {
   void send_checkpoints(bool only_actions);
   void send_ghosts();
   void send_restore();
+  void orphan_players(const std::vector<cluster::PlayerTransfer>& players);
   void in_transit_ghosts(std::vector<cluster::GhostEntry>& out);
   void retry_requests();
   std::uint32_t new_session(HostId peer, std::uint64_t player, std::uint64_t chan_epoch);
@@ -283,6 +284,7 @@ class WorldNode final : public Process {
   bool draining_{false};
   bool left_{false};
   bool restore_due_{false};
+  Time next_orphan_sweep_;
   std::uint64_t next_hid_{0};
   std::uint64_t next_req_{0};
   std::map<std::uint64_t, Outbound> outbound_;      // by hid

@@ -164,7 +164,16 @@ void WorldNode::apply_table() {
       // Someone else holds it now: stop at once. A frozen cell whose transfer ack was lost ends
       // here too, its migration done.
       if (cs.frozen && cs.transfer_sent && e.owner == cs.migrate_to) ++stats_.migrations_out;
-      release_cell(ci, cs.frozen && e.owner == cs.migrate_to ? 1 : 2);
+      const bool migrated = cs.frozen && e.owner == cs.migrate_to;
+      if (!migrated) {
+        // Taken from us without a transfer: our players here would be stranded in the store under
+        // our live lease. Hand them to whoever restores orphans.
+        std::vector<cluster::PlayerTransfer> ours;
+        for (auto& p : cells_[ci].reals)
+          if (p.kind == wire::EntityKind::player) ours.push_back({record_of(p, static_cast<std::uint32_t>(ci)), {}, {}, 0, 0});
+        orphan_players(ours);
+      }
+      release_cell(ci, migrated ? 1 : 2);
     }
   }
 }
@@ -396,6 +405,12 @@ void WorldNode::retry_requests() {
 void WorldNode::cluster_tick() {
   if (lease_id_ != 0 && !lease_valid()) fence("lease expired");
   retry_requests();
+  // Orphans (records whose owner holds no lease, or none at all) are swept after every lease change
+  // and, as a backstop for the rare orphan made after such a sweep, every two seconds.
+  if (lease_valid() && env_.clock.now() >= next_orphan_sweep_) {
+    restore_due_ = true;
+    next_orphan_sweep_ = env_.clock.now() + Duration::seconds(2);
+  }
   if (restore_due_ && lease_valid()) send_restore();
   const Time now = env_.clock.now();
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
@@ -774,6 +789,21 @@ void WorldNode::on_restore_reply(cluster::StoreRestoreReply& m) {
   }
 }
 
+// Gives players back to the store with no owner (cas from the gen we hold), so a restore takes them.
+void WorldNode::orphan_players(const std::vector<cluster::PlayerTransfer>& players) {
+  if (players.empty()) return;
+  cluster::StoreCas cas;
+  cas.req = ++next_req_;
+  for (const auto& p : players) {
+    cluster::CasEntry e{p.rec.gen, p.rec};
+    e.rec.owner = 0;
+    e.rec.lease = 0;
+    cas.entries.push_back(e);
+  }
+  auth_.seal(Msg::store_cas, cas, env_.transport.self(), sealed_);
+  store_request(StoreReq::Kind::orphan, 0, Msg::store_cas, sealed_);
+}
+
 // --- cell migration ---
 
 void WorldNode::send_transfer(std::size_t ci) {
@@ -842,7 +872,13 @@ void WorldNode::on_migration_done_ack(const cluster::MigrationDone& m) {
   if (it == migrations_in_.end() || !it->second.directory_done) return;
   Migration mg = std::move(it->second);
   migrations_in_.erase(it);
-  if (!m.ok) return;  // the directory moved on (the source's lease lapsed): failover takes over
+  if (!m.ok) {
+    // The directory moved on (the source's lease lapsed mid-migration) and a failover owns the
+    // cell now. Our store cas already made us the players' owner; give them back as orphans
+    // (owner 0) so the failover's restore — or the next orphan sweep — takes them.
+    orphan_players(mg.transfer.players);
+    return;
+  }
   const std::size_t ci = m.cell;
   acquire_cell(ci, m.epoch, 2);
   for (const auto& n : mg.transfer.npcs) {

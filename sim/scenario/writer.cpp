@@ -53,8 +53,7 @@ std::string pair(const std::string& a, const std::string& b) {
 
 std::string latency_text(const net::LatencySpec& l) {
   switch (l.kind) {
-    case net::LatencyKind::constant:
-      return format_duration(l.a);
+    case net::LatencyKind::constant: return format_duration(l.a);
     case net::LatencyKind::uniform:
       return fmt::format("{{distribution: uniform, min: {}, max: {}}}", format_duration(l.a),
                          format_duration(l.b));
@@ -108,8 +107,8 @@ bool numbered_nodes(const std::vector<std::string>& names) {
 
 void write_world(std::string& out, const WorldSpec& w) {
   out += "world:\n";
-  out += fmt::format("  size: {}\n", pair(format_distance_mm(w.width_mm),
-                                          format_distance_mm(w.height_mm)));
+  out += fmt::format("  size: {}\n",
+                     pair(format_distance_mm(w.width_mm), format_distance_mm(w.height_mm)));
   out += fmt::format("  cells: [{}, {}]\n", w.cells_x, w.cells_y);
   out += fmt::format("  aoi_radius: {}\n", format_distance_mm(w.aoi_radius_mm));
   out += fmt::format("  hysteresis: {}\n", format_distance_mm(w.hysteresis_mm));
@@ -148,8 +147,8 @@ void write_players(std::string& out, const PlayersSpec& p) {
     out += "  spawn: uniform\n";
   }
   out += fmt::format("  movement: {}\n", movement_text(p.movement));
-  out += fmt::format("  speed: {}\n",
-                     pair(format_speed_mm_s(p.speed_min_mm_s), format_speed_mm_s(p.speed_max_mm_s)));
+  out += fmt::format("  speed: {}\n", pair(format_speed_mm_s(p.speed_min_mm_s),
+                                           format_speed_mm_s(p.speed_max_mm_s)));
   if (p.action_every > Duration::zero()) {
     out += fmt::format("  actions: {}\n", rate_text(p.action_every));
   }
@@ -163,8 +162,8 @@ void write_bots(std::string& out, const BotsSpec& b) {
   if (is_default) return;  // no NPCs: the section left out reads back the same
   out += "bots:\n";
   out += fmt::format("  density: [{}, {}]\n", b.density_min, b.density_max);
-  out += fmt::format("  speed: {}\n",
-                     pair(format_speed_mm_s(b.speed_min_mm_s), format_speed_mm_s(b.speed_max_mm_s)));
+  out += fmt::format("  speed: {}\n", pair(format_speed_mm_s(b.speed_min_mm_s),
+                                           format_speed_mm_s(b.speed_max_mm_s)));
 }
 
 void write_network(std::string& out, const net::LinkConfig& n) {
@@ -205,7 +204,8 @@ void write_faults(std::string& out, const ScenarioSpec& spec, const WriteOptions
 void write_tail(std::string& out, const ScenarioSpec& spec) {
   if (!spec.bugs.empty()) {
     std::string names;
-    for (const Bug b : spec.bugs) names += fmt::format("{}{}", names.empty() ? "" : ", ", bug_text(b));
+    for (const Bug b : spec.bugs)
+      names += fmt::format("{}{}", names.empty() ? "" : ", ", bug_text(b));
     out += fmt::format("bugs: [{}]\n", names);
   }
   if (!spec.expect.empty()) {
@@ -224,14 +224,17 @@ std::string rate_text(Duration every) {
   for (int scale = 0; scale <= Decimal::kMaxScale; ++scale, pow10 *= 10) {
     for (const auto& [unit, unit_us] : kUnits) {
       const std::int64_t per_us = unit_us * pow10;  // at most 3.6e18: no overflow
-      const std::int64_t mantissa = (per_us + every.us() / 2) / every.us();
-      if (mantissa <= 0) continue;
-      const std::string text = decimal_text(mantissa, scale) + std::string{unit};
-      const auto parsed = parse_rate(text);
-      if (parsed.ok() && parsed.value->mean_interval() == every) return text;
+      const std::int64_t nearest = (per_us + every.us() / 2) / every.us();
+      // The nearest mantissa, or when no mantissa is that close, the one on either side of it.
+      for (const std::int64_t mantissa : {nearest, nearest - 1, nearest + 1}) {
+        if (mantissa <= 0) continue;
+        const std::string text = decimal_text(mantissa, scale) + std::string{unit};
+        const auto parsed = parse_rate(text);
+        if (parsed.ok() && parsed.value->mean_interval() == every) return text;
+      }
     }
   }
-  // Longer than an hour at 1e-9 events: the loader's own formatting, the closest it can read.
+  // No rate text has this interval (some beyond half an hour): the nearest the loader reads.
   return format_rate(Rate{1, every});
 }
 

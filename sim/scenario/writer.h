@@ -29,8 +29,9 @@ struct WriteOptions {
 
 std::string write_scenario(const ScenarioSpec& spec, const WriteOptions& options = {});
 
-// The shortest rate text (`1/s`, `30/min`, `5.999988/s`) whose mean interval, as the loader
-// computes it, is exactly `every` (> 0).
+// The shortest rate text (`1/s`, `30/min`, `6/s` for 166667us) whose mean interval, as the loader
+// computes it, is exactly `every` (> 0). There is one for every interval the loader can produce and
+// for every interval up to half an hour; beyond that some have none, and the nearest is written.
 std::string rate_text(Duration every);
 
 }  // namespace shardsim::scenario

@@ -64,8 +64,9 @@ Candidate explicit_schedule(const scenario::ScenarioSpec& original, const Shrink
   c.spec.seed = o.seed;
   constexpr std::string_view kSuffix = "-shrunk";
   c.spec.name = original.name.substr(0, kMaxNameLength - kSuffix.size()) + std::string{kSuffix};
-  c.spec.description = fmt::format("Shrunk by `shardsim shrink` from {} (seed {}) on {}. {}",
-                                   original.file, o.seed, target.describe(), original.description);
+  c.spec.description =
+      fmt::format("Shrunk by `shardsim shrink` from {} (seed {}{}) on {}. {}", original.file,
+                  o.seed, o.swarm ? ", swarm" : "", target.describe(), original.description);
   while (!c.spec.description.empty() && c.spec.description.back() == '\n')
     c.spec.description.pop_back();
   return c;
@@ -97,14 +98,15 @@ Shape shape_of(const Candidate& c) {
 }
 
 std::string npcs(const scenario::BotsSpec& b) {
-  return b.density_max == 0 ? "none" : fmt::format("[{}, {}] per cell", b.density_min, b.density_max);
+  return b.density_max == 0 ? "none"
+                            : fmt::format("[{}, {}] per cell", b.density_min, b.density_max);
 }
 
 std::vector<std::string> header(const ShrinkOptions& o, const ShrinkTarget& target,
                                 const Shape& before, const Shape& after, std::uint64_t digest) {
   return {
-      fmt::format("Shrunk by `shardsim shrink` from {} at seed {}, on {}.", o.scenario, o.seed,
-                  target.describe()),
+      fmt::format("Shrunk by `shardsim shrink` from {} at seed {}{}, on {}.", o.scenario, o.seed,
+                  o.swarm ? " (a swarm run)" : "", target.describe()),
       fmt::format("Reduced: faults {} -> {}, players {} -> {}, nodes {} -> {}, cells {}x{} -> "
                   "{}x{}, duration {} -> {}.",
                   before.faults, after.faults, before.players, after.players, before.nodes,
@@ -114,7 +116,7 @@ std::vector<std::string> header(const ShrinkOptions& o, const ShrinkTarget& targ
           ? "The fault schedule is explicit (chaos written out); every run fails the same way."
           : "The fault schedule is explicit; every run fails the same way.",
       "Replay:",
-      fmt::format("  shardsim run {}                     # exit 1, {} fails", o.out, target.name),
+      fmt::format("  shardsim run {}   # exits 1: {} fails", o.out, target.name),
       fmt::format("  shardsim replay {} --seed {} --digest {:016x}", o.out, o.seed, digest),
   };
 }
@@ -140,6 +142,12 @@ bool write_verified(const ShrinkOptions& o, const ShrinkTarget& target, const st
     std::optional<RunDigest> again;
     if (loaded.ok()) again = run_isolated(*loaded.spec, o.seed);
     const bool same = again && again->fails(target) && again->digest == expected.digest;
+    if (loaded.ok() && !again) {
+      fmt::print(stderr, "interrupted during the final check of {}; nothing written\n", tmp);
+      std::remove(tmp.c_str());
+      exit_code = kExitInterrupted;
+      return false;
+    }
     if (!same) {
       for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", d.format().c_str());
       const std::string got = again && again->ran ? fmt::format("{:016x}", again->digest) : "none";
@@ -148,7 +156,7 @@ bool write_verified(const ShrinkOptions& o, const ShrinkTarget& target, const st
                  "expected {:016x}); nothing written\n",
                  target.name, got, expected.digest);
       std::remove(tmp.c_str());
-      exit_code = again ? kExitFail : kExitInterrupted;
+      exit_code = kExitFail;
       return false;
     }
   }
@@ -179,15 +187,65 @@ void print_report(const ShrinkOptions& o, const ShrinkTarget& target, const Shap
   fmt::print("wall       {:.1f}s\n", wall_s);
 }
 
+// The original run and its target. kExitPass, or the exit code when there is nothing to shrink.
+int first_run(const scenario::ScenarioSpec& original, const ShrinkOptions& o, RunDigest& run,
+              ShrinkTarget& target) {
+  const auto first = run_isolated(original, o.seed);
+  if (!first) return kExitInterrupted;
+  if (!first->ran) {
+    fmt::print(stderr, "error: the run ended by {}; shrink needs a run that ends with a failure\n",
+               first->ended_by);
+    return kExitFail;
+  }
+  if (first->passed) {
+    fmt::print(stderr, "the run passes: nothing to shrink\n");
+    return kExitFail;
+  }
+  const auto chosen = choose_target(*first, o.checker);
+  if (!chosen) {
+    fmt::print(stderr, "error: the run does not fail {}; it fails: {}\n", o.checker,
+               join(first->failing()));
+    return kExitFail;
+  }
+  const auto at = first->first_violation(chosen->name);
+  fmt::print("target     {}{} (the run fails: {})\n", chosen->describe(),
+             chosen->kind == ShrinkTarget::Kind::checker && at ? ", first at " + seconds(*at) : "",
+             join(first->failing()));
+  run = *first;
+  target = *chosen;
+  return kExitPass;
+}
+
+// Writes the best candidate (verified, unless interrupted) and reports.
+int finish(const ShrinkOptions& o, const ShrinkTarget& target, const Shape& before,
+           const Shrinker& shrinker, std::chrono::steady_clock::time_point wall_start) {
+  const Shape after = shape_of(shrinker.best());
+  const std::string text = candidate_yaml(
+      shrinker.best(), header(o, target, before, after, shrinker.best_result().digest));
+  int exit_code = kExitPass;
+  const bool interrupted = shrinker.interrupted();
+  if (interrupted) fmt::print("interrupted: writing the smallest reproducer found so far\n");
+  if (!write_verified(o, target, text, shrinker.best_result(), !interrupted, exit_code))
+    return exit_code;
+  const double wall_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  print_report(o, target, before, after, shrinker, wall_s);
+  fmt::print("wrote      {} (digest {:016x}{})\n", o.out, shrinker.best_result().digest,
+             interrupted ? "; not re-run after the interrupt" : ", re-run from the file");
+  fmt::print("replay     shardsim run {}\n", o.out);
+  return interrupted ? kExitInterrupted : kExitPass;
+}
+
 }  // namespace
 
 void add_shrink_options(CLI::App& app, ShrinkOptions& o) {
   app.add_option("scenario", o.scenario, "Scenario YAML file of the failing run")->required();
   app.add_option("--seed", o.seed, "Seed of the failing run")->required();
   app.add_option("--out", o.out, "Write the shrunk scenario to FILE (atomically)")->required();
-  app.add_option("--checker", o.checker,
-                 "Failure to keep: a checker (players.duplicated, split_brain.violations, ...) or an "
-                 "expectation's metric (default: the first failure)");
+  app.add_option(
+      "--checker", o.checker,
+      "Failure to keep: a checker (players.duplicated, split_brain.violations, ...) or an "
+      "expectation's metric (default: the first failure)");
   app.add_option("--max-runs", o.max_runs, "Simulation runs at most (default 200)")
       ->check(CLI::Range(2, 1'000'000));
   app.add_flag("--swarm", o.swarm,
@@ -213,70 +271,39 @@ int run_shrink(const ShrinkOptions& o) {
   // A swarm run is the plain run of the scenario with the chaos the swarm chose for the seed.
   if (o.swarm) {
     sim::SwarmChoice choice = sim::choose_swarm(*loaded.spec, o.seed);
-    fmt::print("swarm      {}\n", choice.description);
+    fmt::print("{}\n", choice.description);
     loaded.spec = std::move(choice.spec);
   }
   const scenario::ScenarioSpec& original = *loaded.spec;
-  const auto first = run_isolated(original, o.seed);
-  if (!first) return kExitInterrupted;
-  if (!first->ran) {
-    fmt::print(stderr, "error: the run ended by {}; shrink needs a run that ends with a failure\n",
-               first->ended_by);
-    return kExitFail;
-  }
-  if (first->passed) {
-    fmt::print(stderr, "the run passes: nothing to shrink\n");
-    return kExitFail;
-  }
-  const auto target = choose_target(*first, o.checker);
-  if (!target) {
-    fmt::print(stderr, "error: the run does not fail {}; it fails: {}\n", o.checker,
-               join(first->failing()));
-    return kExitFail;
-  }
-  const auto at = first->first_violation(target->name);
-  fmt::print("target     {}{} (the run fails: {})\n", target->describe(),
-             target->kind == ShrinkTarget::Kind::checker && at ? ", first at " + seconds(*at) : "",
-             join(first->failing()));
+  RunDigest first;
+  ShrinkTarget target;
+  if (const int code = first_run(original, o, first, target); code != kExitPass) return code;
 
-  Shrinker shrinker{*target, o.seed, o.max_runs, stdout};
+  Shrinker shrinker{target, o.seed, o.max_runs, stdout};
   shrinker.count_run();
-  Candidate start = explicit_schedule(original, o, *target);
+  Candidate start = explicit_schedule(original, o, target);
   const auto explicit_run = shrinker.probe(start);
   if (shrinker.interrupted()) return kExitInterrupted;
-  if (!explicit_run || !explicit_run->fails(*target)) {
+  if (!explicit_run || !explicit_run->fails(target)) {
     fmt::print(stderr,
                "error: with its {} faults made explicit (chaos off) the scenario no longer fails "
                "{} ({}); realize_faults() and the runner disagree, so there is nothing to shrink "
                "from — please report this\n",
-               start.faults.size(), target->name,
-               !explicit_run ? "the loader refused the written scenario"
+               start.faults.size(), target.name,
+               !explicit_run       ? "the loader refused the written scenario"
                : explicit_run->ran ? "it fails: " + join(explicit_run->failing())
                                    : "the run ended by " + explicit_run->ended_by);
     return kExitFail;
   }
   const Shape before = shape_of(start);
-  fmt::print("explicit   {} fault(s), {} from chaos, chaos off: still fails; digest {}\n",
-             before.faults, before.chaos_faults,
-             explicit_run->digest == first->digest ? "as with chaos" : "differs from the chaos run");
+  fmt::print(
+      "explicit   {} fault(s), {} from chaos, chaos off: still fails; digest {} the first "
+      "run's\n",
+      before.faults, before.chaos_faults,
+      explicit_run->digest == first.digest ? "equals" : "differs from");
 
   shrinker.shrink(std::move(start), *explicit_run);
-  const Candidate& best = shrinker.best();
-  const Shape after = shape_of(best);
-  const std::string text = candidate_yaml(
-      best, header(o, *target, before, after, shrinker.best_result().digest));
-  int exit_code = kExitPass;
-  const bool interrupted = shrinker.interrupted();
-  if (interrupted) fmt::print("interrupted: writing the smallest reproducer found so far\n");
-  if (!write_verified(o, *target, text, shrinker.best_result(), !interrupted, exit_code))
-    return exit_code;
-  const double wall_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-  print_report(o, *target, before, after, shrinker, wall_s);
-  fmt::print("wrote      {} (digest {:016x}{})\n", o.out, shrinker.best_result().digest,
-             interrupted ? "; not re-run after the interrupt" : ", re-run from the file");
-  fmt::print("replay     shardsim run {}\n", o.out);
-  return interrupted ? kExitInterrupted : kExitPass;
+  return finish(o, target, before, shrinker, wall_start);
 }
 
 }  // namespace shardsim::tools

@@ -3,8 +3,9 @@
 // Turns a failing run into the smallest scenario that still fails the same way, ready to commit as
 // a regression test:
 //  1. Runs SCENARIO at seed N (with --swarm: the scenario with the chaos the swarm picks for N,
-//     sim/runner/swarm.h, as `run --swarm` does). It must fail; the target is the checker of its first violation, or,
-//     with no violation, the metric of its first failed expectation (--checker picks another).
+//     sim/runner/swarm.h, as `run --swarm` does). It must fail; the target is the checker of its
+//     first violation, or, with no violation, the metric of its first failed expectation (--checker
+//     picks another).
 //  2. Makes the fault schedule explicit: the faults realize_faults() gives for (scenario, N), chaos
 //     included, become a plain `faults:` list and chaos is switched off. This version must still
 //     fail the target (it applies the very same faults); if not, that is reported and nothing is
@@ -37,7 +38,9 @@ struct ShrinkOptions {
   std::string out;
   std::string checker;  // empty: the first failure's
   int max_runs{200};
-  bool swarm{false};  // the failing run was a swarm run (`run --swarm`): its chaos is the seed's pick
+  // The failing run was a swarm run (`run --swarm`): its chaos is what the swarm picked for the
+  // seed.
+  bool swarm{false};
 };
 
 void add_shrink_options(CLI::App& app, ShrinkOptions& options);

@@ -220,9 +220,10 @@ bool Shrinker::try_duration(Duration to, const char* why) {
   if (to >= from || to <= Duration::zero()) return false;
   Candidate c = current_;
   c.spec.duration = to;
-  std::erase_if(c.faults, [&](const sim::RealizedFault& f) { return f.spec.at >= Time::zero() + to; });
-  std::string what = fmt::format("duration {} -> {} ({}", format_duration(from),
-                                 format_duration(to), why);
+  std::erase_if(c.faults,
+                [&](const sim::RealizedFault& f) { return f.spec.at >= Time::zero() + to; });
+  std::string what =
+      fmt::format("duration {} -> {} ({}", format_duration(from), format_duration(to), why);
   if (c.faults.size() != current_.faults.size())
     what += fmt::format("; faults {} -> {}", current_.faults.size(), c.faults.size());
   return accept_if_fails(std::move(c), what + ")");
@@ -262,7 +263,8 @@ void Shrinker::shortest_duration() {
 // fails. The result is 1-minimal when runs do not run out: no single fault can be dropped.
 void Shrinker::ddmin_faults() {
   const auto try_faults = [this](std::vector<sim::RealizedFault> faults, const char* how) {
-    std::string what = fmt::format("faults {} -> {} ({})", current_.faults.size(), faults.size(), how);
+    std::string what =
+        fmt::format("faults {} -> {} ({})", current_.faults.size(), faults.size(), how);
     Candidate c = current_;
     c.faults = std::move(faults);
     return accept_if_fails(std::move(c), what);
@@ -347,13 +349,14 @@ void Shrinker::fewer_nodes() {
     const auto& names = current_.spec.node_names;
     if (names.size() < 2) return;
     const std::string node = names[i];
-    const bool named = std::any_of(current_.faults.begin(), current_.faults.end(),
-                                   [&](const sim::RealizedFault& f) { return names_host(f.spec, node); });
+    const bool named =
+        std::any_of(current_.faults.begin(), current_.faults.end(),
+                    [&](const sim::RealizedFault& f) { return names_host(f.spec, node); });
     if (named) continue;
     Candidate c = current_;
     c.spec.node_names.erase(c.spec.node_names.begin() + static_cast<std::ptrdiff_t>(i));
-    accept_if_fails(std::move(c),
-                    fmt::format("nodes {} -> {} (without {})", names.size(), names.size() - 1, node));
+    accept_if_fails(std::move(c), fmt::format("nodes {} -> {} (without {})", names.size(),
+                                              names.size() - 1, node));
   }
 }
 
@@ -371,8 +374,8 @@ void Shrinker::fewer_cells() {
       Candidate c = current_;
       c.spec.world.cells_x = nx;
       c.spec.world.cells_y = ny;
-      if ((reduced = accept_if_fails(std::move(c),
-                                     fmt::format("cells {}x{} -> {}x{}", x, y, nx, ny))))
+      if ((reduced =
+               accept_if_fails(std::move(c), fmt::format("cells {}x{} -> {}x{}", x, y, nx, ny))))
         break;
     }
   }

@@ -1,8 +1,8 @@
 // Shrinker: the minimization behind `shardsim shrink` (shrink_command.h).
 //
 // A Candidate is a scenario whose faults are an explicit list (chaos already realized, chaos off).
-// Every candidate is judged the same way: written to YAML with the scenario writer, loaded back with
-// the loader (a candidate the loader refuses, e.g. cells that no longer divide the world, is
+// Every candidate is judged the same way: written to YAML with the scenario writer, loaded back
+// with the loader (a candidate the loader refuses, e.g. cells that no longer divide the world, is
 // skipped, not run), and run at the shrink seed in a forked child, so an engine assertion in a
 // candidate ends that child, not the shrink. A candidate "still fails" iff its run has a violation
 // of the target checker (or, for an expectation target, that expectation fails). What is run is
@@ -12,8 +12,8 @@
 // duration cut to 2s after the first violation (every later run is shorter); then, in rounds until
 // one changes nothing (at most kRoundsMax), delta debugging (ddmin) over the faults, players halved
 // and then binary-searched, hosts left out of partition groups, nodes that no fault names removed
-// (the last first), cells halved per axis, NPCs removed; last, the duration cut to the tick after the first violation. Every accepted change
-// prints one line.
+// (the last first), cells halved per axis, NPCs removed; last, the duration cut to the tick after
+// the first violation. Every accepted change prints one line.
 //
 // Budget: at most max_runs simulation runs (candidates the loader refuses, and repeats of a
 // candidate already run, cost none). Runs are sequential: a shrink is a chain of decisions, each
@@ -35,14 +35,15 @@ namespace shardsim::tools {
 struct ShrinkTarget {
   enum class Kind : std::uint8_t { checker, expectation };
   Kind kind{Kind::checker};
-  std::string name;  // a checker name (= its metric, e.g. players.duplicated) or an expectation's metric
-  std::string describe() const;  // "checker players.duplicated" / "expectation players.lost == 0"
+  // A checker (= its metric, e.g. players.duplicated), or an expectation's metric.
+  std::string name;
+  std::string describe() const;  // "checker players.duplicated" / "expectation on players.lost"
 };
 
 // What one run showed, as far as shrinking cares.
 struct RunDigest {
-  bool ran{false};           // false: the child died (see ended_by) before reporting
-  std::string ended_by;      // "SIGABRT", "exit 3": how a child that did not report ended
+  bool ran{false};       // false: the child died (see ended_by) before reporting
+  std::string ended_by;  // "SIGABRT", "exit 3": how a child that did not report ended
   std::uint64_t digest{0};
   bool passed{false};
   std::uint64_t violation_count{0};
@@ -58,7 +59,7 @@ struct RunDigest {
 };
 
 struct Candidate {
-  scenario::ScenarioSpec spec;            // spec.faults is ignored: `faults` is the schedule
+  scenario::ScenarioSpec spec;             // spec.faults is ignored: `faults` is the schedule
   std::vector<sim::RealizedFault> faults;  // in schedule order
 };
 
