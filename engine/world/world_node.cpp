@@ -44,6 +44,7 @@ WorldNode::WorldNode(Env env, NodeConfig config, TickObserver* observer,
   }
   player_cell_.assign(config_.max_players, -1);
   cell_state_.resize(cells_.size());
+  held_epoch_.assign(cells_.size(), 0);
   // Request ids start from this incarnation's birth time, so a late reply to a request of an
   // earlier incarnation of this node can never match one of ours.
   next_req_ = static_cast<std::uint64_t>(std::max<std::int64_t>(env_.clock.now().us(), 0)) << 20;

@@ -271,6 +271,7 @@ class WorldNode final : public Process {
   cluster::Auth auth_;
   TunnelTransport tunnel_;
   std::vector<CellState> cell_state_;
+  std::vector<std::uint64_t> held_epoch_;  // per cell: the highest epoch this process ever held
   std::vector<std::int32_t> session_of_player_;  // player id - 1 -> session, -1 none (Phase B)
   std::vector<std::uint32_t> free_sessions_;
   std::uint64_t lease_id_{0};

@@ -128,7 +128,9 @@ void WorldNode::apply_table() {
     CellState& cs = cell_state_[ci];
     if (e.owner == index()) {
       if (!cs.owned) {
-        if (migrations_in_.count(static_cast<std::uint32_t>(ci)) == 0)
+        // Never at an epoch we already held: a table older than our own last move (an ack that
+        // left the directory before the migration it does not show) must not hand a cell back.
+        if (migrations_in_.count(static_cast<std::uint32_t>(ci)) == 0 && e.epoch > held_epoch_[ci])
           acquire_cell(ci, e.epoch, e.restore_from != 0 ? 1 : 0);
         continue;
       }
@@ -183,6 +185,7 @@ void WorldNode::acquire_cell(std::size_t ci, std::uint64_t epoch, std::uint64_t 
   cs = CellState{};
   cs.owned = true;
   cs.epoch = epoch;
+  held_epoch_[ci] = std::max(held_epoch_[ci], epoch);
   env_.tracer.record(TraceKind::cell_acquire, ci, epoch, how);
   if (cobs_ != nullptr) cobs_->on_cell_acquire(index(), static_cast<std::uint32_t>(ci), epoch);
   if (how != 2)

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -52,8 +53,15 @@ void print_summary(std::FILE* out, const sim::RunResult& r) {
   fmt::print(out, "events     {}   trace records {}\n", r.events, r.trace_records);
   // The checkers first: they are the verdict. Then every metric.
   fmt::print(out, "\n{:<30} {:>14}  {}\n", "checker", "violations", "verdict");
-  for (const char* name : {"players.lost", "players.duplicated", "aoi.continuity_violations",
-                           "aoi.oracle_mismatches", "bots.density_violations"}) {
+  std::vector<const char*> checkers = {"players.lost", "players.duplicated",
+                                        "aoi.continuity_violations", "aoi.oracle_mismatches",
+                                        "bots.density_violations"};
+  if (r.metric("net.cluster.messages") > 0) {  // a cluster run: its checkers too
+    for (const char* name : {"split_brain.violations", "epoch.violations", "ledger.acked_lost",
+                             "ledger.corrupt", "migration.lost", "liveness.violations"})
+      checkers.push_back(name);
+  }
+  for (const char* name : checkers) {
     const double v = r.metric(name);
     fmt::print(out, "{:<30} {:>14}  {}\n", name, format_value(name, v), v == 0 ? "ok" : "FAILED");
   }

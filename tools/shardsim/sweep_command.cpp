@@ -211,6 +211,7 @@ class Sweep {
                      seed);
     sim::RunOptions o;
     o.seed = seed + (rerun && options_.skew_recheck ? 1 : 0);
+    o.swarm = options_.swarm;
     sim::RunResult r = sim::run_scenario(plan_.spec_of(run), o);
     r.seed = seed;
     return record_members(r);
@@ -322,6 +323,8 @@ void add_sweep_options(CLI::App& app, SweepOptions& o) {
   app.add_option("--shard", o.shard,
                  "Run only shard i of n (0-based): seeds s with (s - A) % n == i");
   app.add_option("--out", o.out, "Write one JSON line per run to FILE (atomically)");
+  app.add_flag("--swarm", o.swarm,
+               "Swarm testing: each seed also picks which chaos fault kinds run, and how hard");
   app.add_option("--recheck", o.recheck,
                  "Rerun about P% of the seeds and fail if a digest differs");
   app.add_option("--crash-seed", o.crash_seed, "Test knob: the worker for this seed aborts")

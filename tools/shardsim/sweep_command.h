@@ -33,6 +33,7 @@ struct SweepOptions {
   std::string shard{"0/1"};
   std::string out;
   std::string recheck{"0%"};
+  bool swarm{false};  // swarm testing: each seed also picks its chaos mix (run --swarm)
   std::optional<std::uint64_t> crash_seed;  // test knob: the worker for this seed aborts on purpose
   bool skew_recheck{false};  // test knob: --recheck reruns seed + 1 (a mismatch each)
 };
