@@ -414,7 +414,12 @@ void WorldNode::cluster_tick() {
     restore_due_ = true;
     next_orphan_sweep_ = env_.clock.now() + Duration::seconds(2);
   }
-  if (restore_due_ && lease_valid()) send_restore();
+  // One restore in flight at a time: the store remembers only its last answer per node, which a
+  // retry (lost reply) must still find — a second request would replace it, and the records the
+  // first moved to us would come back to nobody.
+  bool restoring = false;
+  for (const auto& [req, r] : store_reqs_) restoring = restoring || r.kind == StoreReq::Kind::restore;
+  if (restore_due_ && lease_valid() && !restoring) send_restore();
   const Time now = env_.clock.now();
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
     CellState& cs = cell_state_[ci];
