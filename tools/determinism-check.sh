@@ -32,7 +32,7 @@ done
 checks=("scenarios/quickstart.yaml 7" "scenarios/quickstart.yaml 8"
         "scenarios/border_oscillation.yaml 3" "$tmp/flash_crowd.yaml 5" "$tmp/entities_10k.yaml 10"
         "$tmp/cross_node.yaml 1" "scenarios/partition.yaml 2" "scenarios/drain.yaml 1"
-        "scenarios/rapid_recovery.yaml 3")
+        "scenarios/rapid_recovery.yaml 3" "scenarios/protocol_faults.yaml 1")
 for c in "${checks[@]}"; do
   set -- $c
   a=$(digest "$release/shardsim" "$1" "$2")

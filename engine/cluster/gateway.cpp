@@ -155,20 +155,17 @@ void Gateway::on_node(HostId from, std::uint32_t node, std::span<const std::uint
     Table t;
     ok = decode_fields(body, t);
     if (ok) table_ = std::move(t.cells);
-  } else if (type == Msg::tunnel && node != 0) {
-    ok = decode_fields(body, tunnel_) && tunnel_.player >= 1 && tunnel_.player <= routes_.size();
-    if (ok) {
-      Route& route = routes_[tunnel_.player - 1];
-      learn(tunnel_.player, node, tunnel_.gen);
-      if (route.client.value() != 0) {
-        out_.clear();
-        out_.push_back(kClientDown);
-        Enc e{out_};
-        e.put(tunnel_.chan_epoch);
-        out_.insert(out_.end(), tunnel_.frame.begin(), tunnel_.frame.end());
-        env_.transport.send(route.client, out_);
-        ++stats_.down_frames;
-      }
+  } else if (type == Msg::tunnel_batch && node != 0) {
+    // Items back to back. The whole batch is checked before any item is relayed, so a malformed one
+    // is rejected whole.
+    ok = !body.empty();
+    for (Dec d{body}; ok && !d.done();) {
+      tunnel_.fields(d);
+      ok = d.ok() && tunnel_.player >= 1 && tunnel_.player <= routes_.size();
+    }
+    for (Dec d{body}; ok && !d.done();) {
+      tunnel_.fields(d);
+      relay_down(node);
     }
   } else if ((type == Msg::route_update || type == Msg::hold) && node != 0) {
     RouteUpdate m;
@@ -190,6 +187,19 @@ void Gateway::on_node(HostId from, std::uint32_t node, std::span<const std::uint
     ++stats_.rejected;
     env_.tracer.record(TraceKind::decode_error, from.value(), bytes.size(), 6);
   }
+}
+
+void Gateway::relay_down(std::uint32_t node) {
+  Route& route = routes_[tunnel_.player - 1];
+  learn(tunnel_.player, node, tunnel_.gen);
+  if (route.client.value() == 0) return;
+  out_.clear();
+  out_.push_back(kClientDown);
+  Enc e{out_};
+  e.put(tunnel_.chan_epoch);
+  out_.insert(out_.end(), tunnel_.frame.begin(), tunnel_.frame.end());
+  env_.transport.send(route.client, out_);
+  ++stats_.down_frames;
 }
 
 std::uint32_t Gateway::join_owner(std::span<const std::uint8_t> frame) const {

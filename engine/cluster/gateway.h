@@ -74,6 +74,7 @@ class Gateway final : public Process {
   void on_client(HostId from, std::span<const std::uint8_t> bytes);
   void on_node(HostId from, std::uint32_t node, std::span<const std::uint8_t> bytes);
   void learn(std::uint64_t player, std::uint32_t node, std::uint64_t gen);
+  void relay_down(std::uint32_t node);  // the item in tunnel_, from node
   void forward(std::uint64_t player, std::span<const std::uint8_t> frame);
   void flush(std::uint64_t player);
   bool healthy(std::uint32_t node) const;

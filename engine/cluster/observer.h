@@ -31,7 +31,9 @@ class ClusterObserver {
   virtual void on_route(std::uint64_t player, std::uint32_t node, std::uint64_t gen) = 0;
   // Planned migration of a cell: its players as frozen at the source, and as installed at the target
   // (the drain checker compares the two: nothing may be lost).
-  virtual void on_migration_out(std::uint32_t cell, std::span<const PlayerTransfer> players) = 0;
+  // `node` moves the cell to node `to` (1-based indices).
+  virtual void on_migration_out(std::uint32_t node, std::uint32_t to, std::uint32_t cell,
+                                std::span<const PlayerTransfer> players) = 0;
   virtual void on_migration_in(std::uint32_t cell, std::span<const PlayerTransfer> players) = 0;
 };
 

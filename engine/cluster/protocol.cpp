@@ -33,6 +33,7 @@ const char* msg_name(Msg m) {
     case Msg::hold: return "hold";
     case Msg::ping: return "ping";
     case Msg::pong: return "pong";
+    case Msg::tunnel_batch: return "tunnel_batch";
   }
   return "unknown";
 }

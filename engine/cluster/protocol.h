@@ -60,9 +60,10 @@ enum class Msg : std::uint8_t {
   hold = 32,
   ping = 33,
   pong = 34,
+  tunnel_batch = 35,  // node -> gateway: Tunnel items back to back (TunnelTransport)
 };
 const char* msg_name(Msg m);
-inline constexpr std::uint8_t kMsgMax = 34;
+inline constexpr std::uint8_t kMsgMax = 35;
 
 // Durable part of a player: what the session store keeps and a restore rebuilds from.
 struct PlayerRecord {
@@ -356,6 +357,15 @@ class Auth {
     out.push_back(kEnvelope);
     out.push_back(static_cast<std::uint8_t>(type));
     encode_fields(m, out);
+    append_tag(sender, out);
+  }
+  // The same for a body already encoded.
+  void seal_body(Msg type, std::span<const std::uint8_t> body, HostId sender,
+                 std::vector<std::uint8_t>& out) const {
+    out.clear();
+    out.push_back(kEnvelope);
+    out.push_back(static_cast<std::uint8_t>(type));
+    out.insert(out.end(), body.begin(), body.end());
     append_tag(sender, out);
   }
   enum class Open { ok, malformed, bad_tag };

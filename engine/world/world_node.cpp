@@ -83,10 +83,12 @@ void WorldNode::on_timer(std::uint64_t tag) {
   if (tag == kHeartbeatTimer) {
     if (!left_) send_heartbeat();
     env_.timers.set_timer(env_.clock.now() + config_.cluster.heartbeat, kHeartbeatTimer);
+    tunnel_.flush();
     return;
   }
   SHARD_ASSERT(tag == kTickTimer);
   run_tick();
+  tunnel_.flush();
   next_tick_at_ += config_.tick;
   env_.timers.set_timer(next_tick_at_, kTickTimer);
 }
@@ -415,7 +417,11 @@ Entity* WorldNode::find_player(std::uint64_t player_id) {
 }
 
 void WorldNode::on_message(HostId from, std::span<const std::uint8_t> bytes) {
-  if (config_.cluster.enabled) return on_cluster_message(from, bytes);
+  if (config_.cluster.enabled) {
+    on_cluster_message(from, bytes);
+    tunnel_.flush();
+    return;
+  }
   auto found = session_of_host_.find(from.value());
   if (found == session_of_host_.end()) {
     const std::uint32_t limit = config_.sessions_max != 0 ? config_.sessions_max : config_.max_players;

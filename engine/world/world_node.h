@@ -26,22 +26,33 @@ namespace shardsim {
 
 class WorldNode;
 
-// Phase B: a Transport that wraps each ReliableChannel frame of one player's stream in an
-// authenticated tunnel message to the player's gateway.
+// Phase B: a Transport that wraps each ReliableChannel frame of one player's stream in a tunnel item
+// for the player's gateway. Items are bundled: everything one handler (a tick, a message) sends to a
+// gateway leaves as authenticated `tunnel_batch` messages of at most kBatchBytes of items each — one
+// datagram's worth, as a real node would pack its per-client updates — flushed when the handler ends
+// or before any other message goes out, so the order of a node's sends is unchanged. Nothing waits
+// across events: the node calls flush() at the end of every handler.
 class TunnelTransport final : public Transport {
  public:
+  static constexpr std::size_t kBatchBytes = 1200;
   TunnelTransport(Transport& inner, const cluster::Auth& auth) : inner_{inner}, auth_{auth} {}
   HostId self() const override { return inner_.self(); }
-  void send(HostId to, std::span<const std::uint8_t> bytes) override {
-    msg.frame.assign(bytes.begin(), bytes.end());
-    auth_.seal(cluster::Msg::tunnel, msg, inner_.self(), out_);
-    inner_.send(to, out_);
-  }
+  void send(HostId to, std::span<const std::uint8_t> bytes) override;
+  // Sends every pending batch (in the order their gateways were first used) and empties them.
+  void flush();
+  bool pending() const { return pending_; }
   cluster::Tunnel msg;  // player, gen, chan_epoch set by the caller
 
  private:
+  struct Batch {
+    HostId to;
+    std::vector<std::uint8_t> body;
+  };
+  void flush(Batch& b);
   Transport& inner_;
   const cluster::Auth& auth_;
+  std::vector<Batch> batches_;  // one per gateway seen, reused
+  bool pending_{false};
   std::vector<std::uint8_t> out_;
 };
 

@@ -51,8 +51,38 @@ bool decode_view(std::span<const std::uint8_t> in, std::vector<ViewEntry>& view)
 }
 }  // namespace
 
+void TunnelTransport::send(HostId to, std::span<const std::uint8_t> bytes) {
+  Batch* b = nullptr;
+  for (auto& x : batches_)
+    if (x.to == to) b = &x;
+  if (b == nullptr) b = &batches_.emplace_back(Batch{to, {}});
+  // An item never splits; a batch that would outgrow a datagram goes first.
+  if (!b->body.empty() && b->body.size() + bytes.size() + 32 > kBatchBytes) flush(*b);
+  cluster::Enc e{b->body};
+  e.put(msg.player);
+  e.put(msg.gen);
+  e.put(msg.chan_epoch);
+  e.put(bytes.size());
+  b->body.insert(b->body.end(), bytes.begin(), bytes.end());
+  pending_ = true;
+}
+
+void TunnelTransport::flush(Batch& b) {
+  auth_.seal_body(cluster::Msg::tunnel_batch, b.body, inner_.self(), out_);
+  b.body.clear();
+  inner_.send(b.to, out_);
+}
+
+void TunnelTransport::flush() {
+  if (!pending_) return;
+  for (auto& b : batches_)
+    if (!b.body.empty()) flush(b);
+  pending_ = false;
+}
+
 template <class M>
 void WorldNode::send_cluster(HostId to, Msg type, M& m) {
+  tunnel_.flush();  // keep this node's sends to a gateway in order
   auth_.seal(type, m, env_.transport.self(), sealed_);
   env_.transport.send(to, sealed_);
 }
@@ -68,6 +98,7 @@ void WorldNode::drain() {
   if (draining_ || left_) return;
   draining_ = true;
   send_heartbeat();
+  tunnel_.flush();
 }
 
 void WorldNode::send_heartbeat() {
@@ -839,7 +870,7 @@ void WorldNode::send_transfer(std::size_t ci) {
       cluster::RouteUpdate hold{p.rec.player, p.rec.gen};
       send_cluster(HostId{p.rec.gateway}, Msg::hold, hold);
     }
-    if (cobs_ != nullptr) cobs_->on_migration_out(m.cell, m.players);
+    if (cobs_ != nullptr) cobs_->on_migration_out(index(), cs.migrate_to, m.cell, m.players);
   }
   send_cluster(config_.cluster.nodes[cs.migrate_to - 1], Msg::cell_transfer, m);
   cs.transfer_sent = true;

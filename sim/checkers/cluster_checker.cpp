@@ -103,7 +103,7 @@ bool same_state(const cluster::PlayerTransfer& a, const cluster::PlayerTransfer&
 }
 }  // namespace
 
-void ClusterChecker::on_migration_out(std::uint32_t cell,
+void ClusterChecker::on_migration_out(std::uint32_t, std::uint32_t, std::uint32_t cell,
                                       std::span<const cluster::PlayerTransfer> players) {
   migrating_[cell].assign(players.begin(), players.end());
 }

@@ -59,7 +59,8 @@ class ClusterChecker final : public cluster::ClusterObserver {
   void on_handover_commit(std::uint64_t hid, std::uint64_t player) override;
   void on_handover_end(std::uint64_t hid, std::uint64_t player, bool ok) override;
   void on_route(std::uint64_t player, std::uint32_t node, std::uint64_t gen) override;
-  void on_migration_out(std::uint32_t cell, std::span<const cluster::PlayerTransfer> players) override;
+  void on_migration_out(std::uint32_t node, std::uint32_t to, std::uint32_t cell,
+                        std::span<const cluster::PlayerTransfer> players) override;
   void on_migration_in(std::uint32_t cell, std::span<const cluster::PlayerTransfer> players) override;
 
   // A node crashed: it simulates nothing from now on (its claims end), and recovery timing starts.

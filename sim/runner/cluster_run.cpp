@@ -116,7 +116,15 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
     DensityChecker& density;
     const Simulator& sim;
   } density_observer{density, sim};
-  cluster::ClusterObserver* cobs = options.checkers ? &checker : nullptr;
+  // Protocol events reach the checker through the fault triggers (faults with `on:`).
+  const auto faults = realize_faults(spec, seed);
+  const bool triggered = std::any_of(faults.begin(), faults.end(), [](const RealizedFault& f) {
+    return f.spec.on != scenario::FaultEvent::none;
+  });
+  FaultTriggers triggers{spec.node_names, options.checkers ? &checker : nullptr};
+  cluster::ClusterObserver* cobs =
+      triggered ? &triggers : options.checkers ? static_cast<cluster::ClusterObserver*>(&checker)
+                                               : nullptr;
 
   // Hosts: directory, store, nodes, gateways, clients (creation order is part of the digest).
   std::vector<HostId> node_hosts(n_nodes);
@@ -230,7 +238,6 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   }
 
   // Faults.
-  const auto faults = realize_faults(spec, seed);
   auto host_of = [&](const std::string& name) -> HostId {
     if (name == "directory") return directory_host;
     if (name == "store") return store_host;
@@ -247,6 +254,8 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
     std::vector<HostId>& node_hosts;
     std::vector<WorldNode*>& nodes;
     int active{0};
+    Time last_end;  // the last fault transition known so far (triggered faults move it)
+    std::function<void()> on_last_end_moved;
     Hooks(Simulator& s, ClusterChecker& c, std::vector<HostId>& h, std::vector<WorldNode*>& n)
         : sim{s}, checker{c}, node_hosts{h}, nodes{n} {}
     void drain(HostId h) override {
@@ -255,13 +264,18 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
     }
     void on_fault(const RealizedFault& f, bool begin) override {
       if (fault_has_end(f.spec)) active += begin ? 1 : -1;
+      if (begin && fault_end(f.spec) > last_end) {
+        last_end = fault_end(f.spec);
+        if (on_last_end_moved) on_last_end_moved();
+      }
       if (f.spec.kind == scenario::FaultKind::crash && begin) {
         for (std::uint32_t i = 0; i < node_hosts.size(); ++i)
           if (sim.host_name(node_hosts[i]) == f.spec.host) checker.on_node_down(i + 1);
       }
     }
   } hooks{sim, checker, node_hosts, nodes};
-  schedule_faults(sim, network, faults, host_of, hooks);
+  hooks.last_end = last_fault_end(faults);
+  schedule_faults(sim, network, faults, host_of, hooks, triggered ? &triggers : nullptr);
 
   // Checkers: a sweep every tick, half a tick off the nodes' tick grid.
   std::vector<WorldNode*> running(n_nodes, nullptr);
@@ -277,19 +291,28 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   };
   if (options.checkers) {
     sim.at(Time::zero() + spec.tick / 2, sweep);
-    // Liveness: some time after the last fault ends, and confirmed two seconds later.
-    const Time liveness_at = last_fault_end(faults) + spec.cluster.lease * 2 + Duration::seconds(6);
-    for (const bool confirm : {false, true}) {
-      const Time at = liveness_at + (confirm ? Duration::seconds(2) : Duration::zero());
-      if (at >= end) break;
-      sim.at(at, [&, confirm] {
-        refresh_running();
-        std::vector<cluster::Gateway*> gws(n_gateways);
-        for (std::uint32_t i = 0; i < n_gateways; ++i)
-          gws[i] = sim.is_up(gateway_hosts[i]) ? gateways[i] : nullptr;
-        checker.check_liveness(running, gws, gateway_of, confirm);
-      });
-    }
+    // Liveness: some time after the last fault ends, and confirmed two seconds later. A fault
+    // triggered by a protocol event moves the last end; the check moves with it (a planned check
+    // of an older plan does nothing).
+    auto liveness_plan = std::make_shared<std::uint64_t>(0);
+    auto plan_liveness = [&, liveness_plan] {
+      const std::uint64_t plan = ++*liveness_plan;
+      const Time liveness_at = hooks.last_end + spec.cluster.lease * 2 + Duration::seconds(6);
+      for (const bool confirm : {false, true}) {
+        const Time at = liveness_at + (confirm ? Duration::seconds(2) : Duration::zero());
+        if (at >= end) break;
+        sim.at(at, [&, confirm, plan, liveness_plan] {
+          if (plan != *liveness_plan) return;
+          refresh_running();
+          std::vector<cluster::Gateway*> gws(n_gateways);
+          for (std::uint32_t i = 0; i < n_gateways; ++i)
+            gws[i] = sim.is_up(gateway_hosts[i]) ? gateways[i] : nullptr;
+          checker.check_liveness(running, gws, gateway_of, confirm);
+        });
+      }
+    };
+    plan_liveness();
+    hooks.on_last_end_moved = plan_liveness;
   }
 
   std::FILE* trace_file = nullptr;
@@ -400,6 +423,7 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
     if (name == "node.load.min") return static_cast<double>(load_min);
     if (name == "net.cluster.messages") return static_cast<double>(ss.cluster_sent);
     if (name == "net.cluster.bytes") return static_cast<double>(ss.cluster_bytes);
+    if (name == "faults.triggered") return static_cast<double>(triggers.fired());
     SHARD_ASSERT_MSG(false, "metric {} has no source", name);
     return 0;
   };

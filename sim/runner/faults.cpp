@@ -154,7 +154,8 @@ Time fault_end(const FaultSpec& f) {
 
 Time last_fault_end(const std::vector<RealizedFault>& faults) {
   Time last = Time::zero();
-  for (const RealizedFault& f : faults) last = std::max(last, fault_end(f.spec));
+  for (const RealizedFault& f : faults)
+    if (f.spec.on == scenario::FaultEvent::none) last = std::max(last, fault_end(f.spec));
   return last;
 }
 
@@ -219,11 +220,18 @@ std::string yaml_latency(const net::LatencySpec& l) {
 std::string yaml_fault(const RealizedFault& rf) {
   using scenario::format_duration;
   const FaultSpec& f = rf.spec;
-  std::string out = fmt::format("  - at: {}{}\n", format_duration(f.at - Time::zero()),
-                                rf.from_chaos ? "  # chaos" : "");
+  std::string out;
   const auto line = [&out](std::string_view key, const std::string& value) {
     out += fmt::format("    {}: {}\n", key, value);
   };
+  if (f.on == scenario::FaultEvent::none) {
+    out = fmt::format("  - at: {}{}\n", format_duration(f.at - Time::zero()),
+                      rf.from_chaos ? "  # chaos" : "");
+  } else {
+    out = fmt::format("  - on: {}\n", scenario::fault_event_name(f.on));
+    if (f.nth != 1) line("nth", std::to_string(f.nth));
+    if (f.at > Time::zero()) line("at", format_duration(f.at - Time::zero()));
+  }
   switch (f.kind) {
     case FaultKind::partition: {
       std::string groups = "[";
@@ -282,27 +290,16 @@ std::string faults_to_yaml(const std::vector<RealizedFault>& faults) {
 // ---------------------------------------------------------------------------------------------
 // Apply.
 
-namespace {
-
 // Everything the scheduled actions share; owned jointly by them (they outlive schedule_faults).
-class Scheduler {
+class FaultScheduler : public std::enable_shared_from_this<FaultScheduler> {
  public:
-  Scheduler(Simulator& sim, net::NetworkModel& net, FaultHooks& hooks,
-            std::vector<RealizedFault> faults,
-            const std::function<HostId(const std::string&)>& host_of)
-      : sim_{sim}, net_{net}, hooks_{hooks}, faults_{std::move(faults)}, state_(faults_.size()) {
+  FaultScheduler(Simulator& sim, net::NetworkModel& net, FaultHooks& hooks,
+                 std::vector<RealizedFault> faults,
+                 const std::function<HostId(const std::string&)>& host_of)
+      : sim_{sim}, net_{net}, hooks_{hooks}, host_of_{host_of}, faults_{std::move(faults)},
+        state_(faults_.size()) {
     for (std::size_t i = 0; i < faults_.size(); ++i) {
-      const FaultSpec& f = faults_[i].spec;
-      State& s = state_[i];
-      if (!f.host.empty()) s.host = host_of(f.host);
-      if (!f.peer.empty()) s.peer = host_of(f.peer);
-      for (const auto& group : f.groups) {
-        std::vector<HostId>& ids = s.groups.emplace_back();
-        for (const std::string& name : group) ids.push_back(host_of(name));
-      }
-      if (f.kind == FaultKind::partition && !s.groups.empty() && !s.groups.front().empty()) {
-        s.host = s.groups.front().front();
-      }
+      if (faults_[i].spec.on == scenario::FaultEvent::none) resolve(i);  // templates hold roles
     }
   }
 
@@ -310,6 +307,9 @@ class Scheduler {
   const FaultSpec& spec(std::size_t i) const { return faults_[i].spec; }
   void begin(std::size_t i);
   void end(std::size_t i);
+  // Triggered fault `i` fires now with these role names (see the header).
+  void fire(std::size_t i, scenario::FaultEvent e, const std::string& source,
+            const std::string& target);
 
  private:
   struct State {
@@ -351,16 +351,31 @@ class Scheduler {
     return pause_owner_[h.value()];
   }
 
+  void resolve(std::size_t i) {
+    const FaultSpec& f = faults_[i].spec;
+    State& s = state_[i];
+    if (!f.host.empty()) s.host = host_of_(f.host);
+    if (!f.peer.empty()) s.peer = host_of_(f.peer);
+    for (const auto& group : f.groups) {
+      std::vector<HostId>& ids = s.groups.emplace_back();
+      for (const std::string& name : group) ids.push_back(host_of_(name));
+    }
+    if (f.kind == FaultKind::partition && !s.groups.empty() && !s.groups.front().empty()) {
+      s.host = s.groups.front().front();
+    }
+  }
+
   Simulator& sim_;
   net::NetworkModel& net_;
   FaultHooks& hooks_;
+  std::function<HostId(const std::string&)> host_of_;
   std::vector<RealizedFault> faults_;
   std::vector<State> state_;
   std::vector<std::optional<std::size_t>> pause_owner_;  // by host value: the pause holding it
   std::map<Pair, LinkStack> links_;                      // ordered: never hash order
 };
 
-void Scheduler::begin(std::size_t i) {
+void FaultScheduler::begin(std::size_t i) {
   const FaultSpec& f = spec(i);
   State& s = state_[i];
   switch (f.kind) {
@@ -419,7 +434,7 @@ void Scheduler::begin(std::size_t i) {
   applied_begin(i);
 }
 
-void Scheduler::end(std::size_t i) {
+void FaultScheduler::end(std::size_t i) {
   const FaultSpec& f = spec(i);
   State& s = state_[i];
   if (!s.active) return;  // its begin was skipped: nothing of its own to undo
@@ -475,23 +490,131 @@ void Scheduler::end(std::size_t i) {
   applied_end(i);
 }
 
+namespace {
+
+// A fault whose roles resolved onto one host twice is meaningless; true if it still makes sense.
+bool resolved_ok(const FaultSpec& f) {
+  if ((f.kind == FaultKind::partition_oneway || f.kind == FaultKind::link) && f.host == f.peer)
+    return false;
+  std::vector<std::string> seen;
+  for (const auto& g : f.groups) {
+    for (const auto& h : g) {
+      if (std::find(seen.begin(), seen.end(), h) != seen.end()) return false;
+      seen.push_back(h);
+    }
+  }
+  return true;
+}
+
 }  // namespace
+
+void FaultScheduler::fire(std::size_t i, scenario::FaultEvent e, const std::string& source,
+                          const std::string& target) {
+  RealizedFault rf = faults_[i];
+  const auto role = [&](std::string& name) {
+    if (name == scenario::kRoleSource) name = source;
+    if (name == scenario::kRoleTarget) name = target;
+  };
+  role(rf.spec.host);
+  role(rf.spec.peer);
+  for (auto& g : rf.spec.groups)
+    for (auto& h : g) role(h);
+  rf.spec.on = scenario::FaultEvent::none;
+  rf.spec.at = sim_.now();
+  sim_.record(TraceKind::fault, host_of_(source), kFaultOpTriggered, static_cast<std::uint64_t>(e),
+              i);
+  const std::size_t k = faults_.size();
+  faults_.push_back(std::move(rf));
+  state_.emplace_back();
+  if (!resolved_ok(faults_[k].spec)) {
+    record(kFaultOpBeginSkipped, k);
+    return;
+  }
+  resolve(k);
+  // After the handler that raised the event: at this instant, queued behind it.
+  auto self = shared_from_this();
+  sim_.at(sim_.now(), [self, k] { self->begin(k); });
+  if (fault_has_end(faults_[k].spec))
+    sim_.at(fault_end(faults_[k].spec), [self, k] { self->end(k); });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Triggers.
+
+void FaultTriggers::event(scenario::FaultEvent e, std::uint32_t source, std::uint32_t target) {
+  if (scheduler_ == nullptr) return;
+  const auto name = [&](std::uint32_t node) {
+    return node >= 1 && node <= node_names_.size() ? node_names_[node - 1] : std::string{};
+  };
+  for (Armed& a : armed_) {
+    const FaultSpec& f = scheduler_->spec(a.index);
+    if (a.fired || f.on != e || *now_ < f.at) continue;
+    if (++a.seen < f.nth) continue;
+    a.fired = true;
+    ++fired_;
+    scheduler_->fire(a.index, e, name(source), name(target));
+  }
+}
+
+void FaultTriggers::on_handover_start(std::uint64_t hid, std::uint64_t player, std::uint32_t from,
+                                      std::uint32_t to) {
+  if (inner_ != nullptr) inner_->on_handover_start(hid, player, from, to);
+  if (scheduler_ == nullptr) return;
+  handovers_[hid] = {from, to};
+  event(scenario::FaultEvent::handover_started, from, to);
+}
+
+void FaultTriggers::on_handover_commit(std::uint64_t hid, std::uint64_t player) {
+  if (inner_ != nullptr) inner_->on_handover_commit(hid, player);
+  const auto it = handovers_.find(hid);
+  if (it != handovers_.end())
+    event(scenario::FaultEvent::handover_commit_sent, it->second.first, it->second.second);
+}
+
+void FaultTriggers::on_handover_end(std::uint64_t hid, std::uint64_t player, bool ok) {
+  if (inner_ != nullptr) inner_->on_handover_end(hid, player, ok);
+  const auto it = handovers_.find(hid);
+  if (it == handovers_.end()) return;
+  const auto [from, to] = it->second;
+  handovers_.erase(it);
+  event(ok ? scenario::FaultEvent::handover_installed : scenario::FaultEvent::handover_aborted,
+        from, to);
+}
+
+void FaultTriggers::on_migration_out(std::uint32_t node, std::uint32_t to, std::uint32_t cell,
+                                     std::span<const cluster::PlayerTransfer> players) {
+  if (inner_ != nullptr) inner_->on_migration_out(node, to, cell, players);
+  event(scenario::FaultEvent::cell_migration_started, node, to);
+}
 
 void schedule_faults(Simulator& sim, net::NetworkModel& net,
                      const std::vector<RealizedFault>& faults,
-                     const std::function<HostId(const std::string&)>& host_of, FaultHooks& hooks) {
+                     const std::function<HostId(const std::string&)>& host_of, FaultHooks& hooks,
+                     FaultTriggers* triggers) {
   if (faults.empty()) return;
-  const auto scheduler = std::make_shared<Scheduler>(sim, net, hooks, faults, host_of);
+  const auto scheduler = std::make_shared<FaultScheduler>(sim, net, hooks, faults, host_of);
+  const auto timed = [&](std::size_t i) {
+    return scheduler->spec(i).on == scenario::FaultEvent::none;
+  };
   for (std::size_t i = 0; i < scheduler->size(); ++i) {
+    if (!timed(i)) {
+      SHARD_ASSERT_MSG(triggers != nullptr, "fault {} waits for an event but nothing reports them", i);
+      triggers->armed_.push_back({i});
+      continue;
+    }
     SHARD_ASSERT_MSG(scheduler->spec(i).at >= sim.now(),
                      "fault {} at {}us is in the past (now {}us)", i, scheduler->spec(i).at.us(),
                      sim.now().us());
+  }
+  if (triggers != nullptr && !triggers->armed_.empty()) {
+    triggers->scheduler_ = scheduler;
+    triggers->now_ = &sim.now_ref();
   }
   // Ends first, in end order: the queue runs ties first-in first-out, so at any instant every end
   // runs before every begin (see the header).
   std::vector<std::size_t> ends;
   for (std::size_t i = 0; i < scheduler->size(); ++i) {
-    if (fault_has_end(scheduler->spec(i))) ends.push_back(i);
+    if (timed(i) && fault_has_end(scheduler->spec(i))) ends.push_back(i);
   }
   std::stable_sort(ends.begin(), ends.end(), [&](std::size_t a, std::size_t b) {
     return fault_end(scheduler->spec(a)) < fault_end(scheduler->spec(b));
@@ -500,7 +623,7 @@ void schedule_faults(Simulator& sim, net::NetworkModel& net,
     sim.at(fault_end(scheduler->spec(i)), [scheduler, i] { scheduler->end(i); });
   }
   for (std::size_t i = 0; i < scheduler->size(); ++i) {
-    sim.at(scheduler->spec(i).at, [scheduler, i] { scheduler->begin(i); });
+    if (timed(i)) sim.at(scheduler->spec(i).at, [scheduler, i] { scheduler->begin(i); });
   }
 }
 

@@ -53,6 +53,18 @@
 // fault's index in the schedule; host = the fault's host (partition: first host of the first
 // group; link: a).
 //
+// Triggered faults (`on: EVENT`, `nth: N`, optional `at`): not scheduled at a time. The runner
+// routes the cluster's protocol events through a FaultTriggers observer; the Nth matching event at
+// or after `at` fires the fault: its roles (`source`, `target`) become the event's node names, its
+// `at` becomes the event's instant, and it begins at that instant, after the handler that raised
+// the event has returned (a crash never tears through a half-run handler), and ends `for` /
+// `restart_after` later like any other. Each triggered fault fires at most once. Trace: op 20
+// (kFaultOpTriggered), b = the FaultEvent, c = the template's index in the schedule, host = the
+// resolved source; the fired copy then records as above with its own index (after the timed ones).
+// A resolved fault that makes no sense (a role resolving onto a host the fault already names
+// elsewhere, e.g. [[source], [node-2]] with source = node-2) is skipped (op 18).
+// last_fault_end() cannot know when triggered faults end; FaultHooks::on_fault tells the runner.
+//
 // FaultHooks::on_fault(f, true) follows every applied begin and on_fault(f, false) every applied
 // end; skipped ones get no call; instantaneous faults (clock_jump, drain) and faults without an end
 // get only the begin call. The simulator, the network and the hooks must outlive the run.
@@ -61,9 +73,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "engine/cluster/observer.h"
 #include "engine/core/ids.h"
 #include "engine/core/time.h"
 #include "net_model/network.h"
@@ -85,6 +101,7 @@ inline constexpr std::uint64_t kFaultOpBegin = 16;
 inline constexpr std::uint64_t kFaultOpEnd = 17;
 inline constexpr std::uint64_t kFaultOpBeginSkipped = 18;
 inline constexpr std::uint64_t kFaultOpEndSkipped = 19;
+inline constexpr std::uint64_t kFaultOpTriggered = 20;
 
 // Timeline faults plus chaos expanded from its RNG streams, sorted stably by `at` (see above).
 std::vector<RealizedFault> realize_faults(const scenario::ScenarioSpec& spec, std::uint64_t seed);
@@ -120,12 +137,65 @@ class FaultHooks {
   virtual void on_fault(const RealizedFault& /*f*/, bool /*begin*/) {}
 };
 
-// Schedules every fault on the simulator with sim.at(): its begin and, when it has one, its end.
-// host_of maps a host name from the spec to its id (the loader has checked the names exist). Every
-// fault's `at` must be >= sim.now().
+class FaultScheduler;
+
+// The protocol events triggered faults wait for. Forwards every call to `inner` (the checker, or
+// null) first, so a checker sees the event before any fault it triggers.
+class FaultTriggers final : public cluster::ClusterObserver {
+ public:
+  FaultTriggers(std::vector<std::string> node_names, cluster::ClusterObserver* inner)
+      : node_names_{std::move(node_names)}, inner_{inner} {}
+  void on_cell_tick(std::uint32_t node, std::uint32_t cell, std::uint64_t epoch) override {
+    if (inner_ != nullptr) inner_->on_cell_tick(node, cell, epoch);
+  }
+  void on_cell_release(std::uint32_t node, std::uint32_t cell) override {
+    if (inner_ != nullptr) inner_->on_cell_release(node, cell);
+  }
+  void on_cell_acquire(std::uint32_t node, std::uint32_t cell, std::uint64_t epoch) override {
+    if (inner_ != nullptr) inner_->on_cell_acquire(node, cell, epoch);
+  }
+  void on_handover_start(std::uint64_t hid, std::uint64_t player, std::uint32_t from,
+                         std::uint32_t to) override;
+  void on_handover_commit(std::uint64_t hid, std::uint64_t player) override;
+  void on_handover_end(std::uint64_t hid, std::uint64_t player, bool ok) override;
+  void on_route(std::uint64_t player, std::uint32_t node, std::uint64_t gen) override {
+    if (inner_ != nullptr) inner_->on_route(player, node, gen);
+  }
+  void on_migration_out(std::uint32_t node, std::uint32_t to, std::uint32_t cell,
+                        std::span<const cluster::PlayerTransfer> players) override;
+  void on_migration_in(std::uint32_t cell, std::span<const cluster::PlayerTransfer> players) override {
+    if (inner_ != nullptr) inner_->on_migration_in(cell, players);
+  }
+  // How many triggered faults have fired.
+  std::size_t fired() const { return fired_; }
+
+ private:
+  friend void schedule_faults(Simulator&, net::NetworkModel&, const std::vector<RealizedFault>&,
+                              const std::function<HostId(const std::string&)>&, FaultHooks&,
+                              FaultTriggers*);
+  void event(scenario::FaultEvent e, std::uint32_t source, std::uint32_t target);
+  struct Armed {
+    std::size_t index;  // in the schedule
+    std::uint32_t seen{0};
+    bool fired{false};
+  };
+  std::vector<std::string> node_names_;
+  cluster::ClusterObserver* inner_;
+  std::shared_ptr<FaultScheduler> scheduler_;
+  const Time* now_{nullptr};
+  std::vector<Armed> armed_;
+  std::map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> handovers_;  // hid -> from, to
+  std::size_t fired_{0};
+};
+
+// Schedules every timed fault on the simulator with sim.at(): its begin and, when it has one, its
+// end; arms every triggered one on `triggers` (which must then be non-null and be the cluster's
+// observer). host_of maps a host name from the spec to its id (the loader has checked the names
+// exist). Every timed fault's `at` must be >= sim.now().
 void schedule_faults(Simulator& sim, net::NetworkModel& net,
                      const std::vector<RealizedFault>& faults,
-                     const std::function<HostId(const std::string&)>& host_of, FaultHooks& hooks);
+                     const std::function<HostId(const std::string&)>& host_of, FaultHooks& hooks,
+                     FaultTriggers* triggers);
 
 // The virtual time of the last fault transition: the latest heal, resume or restart, or the begin
 // of an instantaneous (clock_jump, drain) or endless fault (for zero, crash without restart),

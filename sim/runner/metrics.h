@@ -83,6 +83,7 @@ inline constexpr MetricInfo kMetrics[] = {
     {"node.load.min", MetricUnit::count, "fewest entities on one running node at the end"},
     {"net.cluster.messages", MetricUnit::count, "node/store/directory/gateway protocol messages"},
     {"net.cluster.bytes", MetricUnit::bytes, "bytes of node/store/directory/gateway protocol messages"},
+    {"faults.triggered", MetricUnit::count, "faults with `on:` that fired"},
 };
 
 inline std::optional<MetricInfo> find_metric(std::string_view name) {

@@ -208,7 +208,8 @@ RunResult run_scenario(const scenario::ScenarioSpec& spec, const RunOptions& opt
   std::vector<RealizedFault> faults;
   for (auto& f : realize_faults(spec, seed)) {
     const auto& k = f.spec.kind;
-    const bool on_node = (k == scenario::FaultKind::crash || k == scenario::FaultKind::pause ||
+    const bool on_node = f.spec.on == scenario::FaultEvent::none &&
+                         (k == scenario::FaultKind::crash || k == scenario::FaultKind::pause ||
                           k == scenario::FaultKind::clock_jump) &&
                          f.spec.host == spec.node_names.at(0);
     if (on_node) faults.push_back(std::move(f));
@@ -216,7 +217,8 @@ RunResult run_scenario(const scenario::ScenarioSpec& spec, const RunOptions& opt
   struct NoHooks final : FaultHooks {
     void drain(HostId) override {}
   } no_hooks;
-  schedule_faults(sim, network, faults, [&](const std::string&) { return node_host; }, no_hooks);
+  schedule_faults(sim, network, faults, [&](const std::string&) { return node_host; }, no_hooks,
+                  nullptr);
 
   std::FILE* trace_file = nullptr;
   if (!options.trace_path.empty()) {

@@ -44,7 +44,16 @@ constexpr std::string_view kKindList =
 // `at` first: a fault that is not a map is told "keys such as `at`, `crash`, `partition`".
 constexpr std::string_view kFaultKeys[] = {"at",    "crash", "partition",    "partition_oneway",
                                            "pause", "drain", "clock_jump",   "isolate",
-                                           "link",  "for",   "restart_after"};
+                                           "link",  "for",   "restart_after", "on",
+                                           "nth"};
+
+constexpr std::array<std::pair<std::string_view, FaultEvent>, 5> kEvents{{
+    {"handover.started", FaultEvent::handover_started},
+    {"handover.commit_sent", FaultEvent::handover_commit_sent},
+    {"handover.installed", FaultEvent::handover_installed},
+    {"handover.aborted", FaultEvent::handover_aborted},
+    {"cell.migration_started", FaultEvent::cell_migration_started},
+}};
 
 // The key of `child` inside `parent`: "crash" for `faults[0].crash`.
 std::string_view key_of(const Entry& child, const Entry& parent) {
@@ -61,11 +70,15 @@ class Targets {
 
   Diagnostics& diag() const { return diag_; }
   const Hosts* hosts() const { return hosts_; }
+  // A fault waiting for a protocol event may also name the event's roles, `source` and `target`.
+  void allow_roles(bool yes) { roles_ = yes; }
+  bool roles() const { return roles_; }
 
   // Any host.
   std::optional<std::string> host(const Entry& e) const {
     const auto name = read_scalar(diag_, e, "a host name such as node-1");
     if (!name || hosts_ == nullptr) return name;
+    if (roles_ && (*name == kRoleSource || *name == kRoleTarget)) return name;
     if (hosts_->exists(*name)) return name;
     report_unknown(e, *name);
     return std::nullopt;
@@ -75,6 +88,7 @@ class Targets {
   std::optional<std::string> node(const Entry& e, std::string_view why) const {
     const auto name = host(e);
     if (!name || hosts_ == nullptr || hosts_->is_node(*name)) return name;
+    if (roles_ && (*name == kRoleSource || *name == kRoleTarget)) return name;
     diag_.error(e.loc, fmt::format("{} must name a node, got `{}` ({}); {}", e.name, *name,
                                    hosts_->role(*name), why));
     return std::nullopt;
@@ -92,13 +106,18 @@ class Targets {
       return;
     }
     const std::vector<std::string_view> candidates{hosts_->names().begin(), hosts_->names().end()};
-    const std::string hint = suggestion(name, candidates);
+    std::string hint = suggestion(name, candidates);
+    if (!roles_ && (name == kRoleSource || name == kRoleTarget))
+      hint = fmt::format("; `{}` is a role, which only a fault with `on:` (a protocol event) can "
+                         "name",
+                         name);
     diag_.error(e.loc, fmt::format("unknown host `{}` in {}{}", name, e.name,
                                    hint.empty() ? "; the hosts are " + hosts_->describe() : hint));
   }
 
   Diagnostics& diag_;
   const Hosts* hosts_;
+  bool roles_{false};
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -290,10 +309,37 @@ KindFound find_kind(Diagnostics& diag, const MapReader& m, const Entry& e, bool 
   return found;
 }
 
-// `at` (required), `for` and `restart_after`, each checked against the kind when it is known.
+// `on` and `nth` (a fault that waits for a protocol event): f.on and f.nth.
+void read_trigger(Diagnostics& diag, const MapReader& m, const Targets& t, FaultSpec& f) {
+  const Entry* on = m.get("on");
+  const Entry* nth = m.get("nth");
+  if (on == nullptr) {
+    if (nth != nullptr) {
+      diag.error(nth->key_loc, fmt::format("{} counts protocol events, so it needs `on:` (one of "
+                                           "handover.started, handover.commit_sent, "
+                                           "handover.installed, handover.aborted, "
+                                           "cell.migration_started)",
+                                           nth->name));
+    }
+    return;
+  }
+  if (const auto ev = read_choice(diag, *on, kEvents)) f.on = *ev;
+  if (t.hosts() != nullptr && (!t.hosts()->phase_b() || t.hosts()->node_count() < 2)) {
+    diag.error(on->key_loc, fmt::format("{} waits for a cross-node protocol event, which needs a "
+                                        "cluster of at least 2 nodes (`cluster.nodes`)",
+                                        on->name));
+  }
+  if (nth != nullptr) {
+    if (const auto v = read(diag, *nth, kCount, 1, 1'000'000)) f.nth = static_cast<std::uint32_t>(*v);
+  }
+}
+
+// `at` (required unless `on` is given), `for` and `restart_after`, each checked against the kind
+// when it is known.
 void read_timing(Diagnostics& diag, MapReader& m, const KindRule* rule, std::optional<Duration> run,
                  FaultSpec& f) {
-  if (const Entry* at = m.require("at")) {
+  const Entry* at = f.on == FaultEvent::none && m.get("on") == nullptr ? m.require("at") : m.get("at");
+  if (at != nullptr) {
     const auto v = read_duration(diag, *at, Duration::zero(), kMaxDuration);
     if (v && run && *v >= *run) {
       diag.error(at->loc, fmt::format("{} ({}) must be before the end of the run (`duration` {})",
@@ -320,13 +366,15 @@ void read_timing(Diagnostics& diag, MapReader& m, const KindRule* rule, std::opt
   }
 }
 
-std::optional<FaultSpec> read_fault(const Targets& t, const Entry& e, std::optional<Duration> run) {
+std::optional<FaultSpec> read_fault(Targets& t, const Entry& e, std::optional<Duration> run) {
   Diagnostics& diag = t.diag();
   const std::size_t errors_before = diag.count();
   MapReader m{diag, e, kFaultKeys};
   const KindFound kind = find_kind(diag, m, e, diag.count() == errors_before);
   FaultSpec f;
   f.loc = e.loc;
+  read_trigger(diag, m, t, f);
+  t.allow_roles(m.get("on") != nullptr);
   if (kind.rule != nullptr) {
     f.kind = kind.rule->kind;
     read_kind_value(t, *kind.rule, *kind.value, f);
@@ -388,7 +436,7 @@ std::vector<FaultSpec> read_faults(Diagnostics& diag, const Entry& e, const Host
   }
   const auto items = read_list(diag, e, "a list of faults such as [{at: 30s, crash: node-1}]");
   if (!items) return {};
-  const Targets targets{diag, hosts};
+  Targets targets{diag, hosts};
   std::vector<FaultSpec> out;
   for (const Entry& item : *items) {
     if (auto f = read_fault(targets, item, duration)) out.push_back(std::move(*f));
@@ -458,3 +506,19 @@ std::vector<Bug> read_bugs(Diagnostics& diag, const Entry& e) {
 }
 
 }  // namespace shardsim::scenario::detail
+
+namespace shardsim::scenario {
+
+const char* fault_event_name(FaultEvent e) {
+  switch (e) {
+    case FaultEvent::none: return "";
+    case FaultEvent::handover_started: return "handover.started";
+    case FaultEvent::handover_commit_sent: return "handover.commit_sent";
+    case FaultEvent::handover_installed: return "handover.installed";
+    case FaultEvent::handover_aborted: return "handover.aborted";
+    case FaultEvent::cell_migration_started: return "cell.migration_started";
+  }
+  return "";
+}
+
+}  // namespace shardsim::scenario

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/core/geometry.h"
@@ -93,9 +94,25 @@ enum class FaultKind : std::uint8_t {
   link,              // between a and b: latency / loss override, for
 };
 
+// Protocol events a fault can wait for (`on:`), instead of firing at a time. Each names two node
+// roles, `source` and `target`, resolved to the nodes involved when the event happens.
+enum class FaultEvent : std::uint8_t {
+  none,                     // a timed fault
+  handover_started,         // handover.started: source decided to hand a player to target
+  handover_commit_sent,     // handover.commit_sent: source gave the player up (in transit)
+  handover_installed,       // handover.installed: target took the player (success)
+  handover_aborted,         // handover.aborted: the source kept the player
+  cell_migration_started,   // cell.migration_started: source froze a cell to move it to target
+};
+const char* fault_event_name(FaultEvent e);  // "handover.commit_sent"; "" for none
+inline constexpr std::string_view kRoleSource = "source";
+inline constexpr std::string_view kRoleTarget = "target";
+
 struct FaultSpec {
   FaultKind kind{FaultKind::crash};
-  Time at;
+  Time at;  // timed: when; triggered: from when the event is counted (zero: from the start)
+  FaultEvent on{FaultEvent::none};
+  std::uint32_t nth{1};  // triggered: fires on the nth such event at or after `at`
   Duration duration{Duration::zero()};  // `for:`; zero = until the end of the run
   std::vector<std::vector<std::string>> groups;  // partition
   std::string host;                     // crash, pause, drain, clock_jump, isolate; oneway `from`

@@ -135,7 +135,8 @@ class Recorder final : public cluster::ClusterObserver {
   void on_handover_commit(std::uint64_t, std::uint64_t) override {}
   void on_handover_end(std::uint64_t, std::uint64_t, bool) override {}
   void on_route(std::uint64_t, std::uint32_t, std::uint64_t) override {}
-  void on_migration_out(std::uint32_t, std::span<const cluster::PlayerTransfer>) override {}
+  void on_migration_out(std::uint32_t, std::uint32_t, std::uint32_t,
+                        std::span<const cluster::PlayerTransfer>) override {}
   void on_migration_in(std::uint32_t, std::span<const cluster::PlayerTransfer>) override {}
 
   std::vector<CellEvent> ticks;

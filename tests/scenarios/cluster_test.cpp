@@ -144,6 +144,22 @@ TEST_CASE("TestRapidNodeRecoveryAfterCrash", "[scenario][cluster][slow]") {
   CHECK(r.metric("liveness.checked") == 1);
 }
 
+TEST_CASE("cluster: faults triggered by protocol phases fire on their event, roles resolved",
+          "[scenario][cluster][slow]") {
+  // protocol_faults.yaml: a partition between a handover's source and target right after its 3rd
+  // commit, a crash of the 40th handover's target, a crash of the node receiving node-4's 2nd
+  // migrated cell, a pause of the 200th installed handover's source.
+  const ScenarioSpec spec = load_shipped("protocol_faults.yaml");
+  for (std::uint64_t seed : {1, 2, 3}) {
+    INFO("seed " << seed);
+    const RunResult r = run(spec, seed);
+    require_clean(r);
+    CHECK(r.metric("faults.triggered") == 4);
+    CHECK(r.metric("players.restored") >= 1);  // the crashed targets' players came back
+    CHECK(r.metric("cell.migrations") >= 2);
+  }
+}
+
 TEST_CASE("cluster: faults timeline and chaos keep every invariant", "[scenario][cluster][slow]") {
   for (const char* name : {"faults_timeline.yaml", "chaos.yaml", "pause.yaml"}) {
     INFO(name);

@@ -561,6 +561,48 @@ TEST_CASE("loader: more bad Phase B input, inline", "[scenario][loader]") {
       "a single value");
 }
 
+TEST_CASE("loader: faults triggered by protocol events", "[scenario][loader]") {
+  const std::string crash = "  - {at: 60s, crash: node-3, restart_after: 15s}";
+  {
+    const LoadResult r = load_text(phase_b_with(
+        crash, "  - {on: handover.commit_sent, nth: 3, partition: [[source], [target]], for: 2s}\n"
+               "  - {on: cell.migration_started, at: 20s, crash: target, restart_after: 1s}"));
+    INFO(all_errors(r));
+    REQUIRE(r.ok());
+    const auto& f = r.spec->faults;
+    const auto it = std::find_if(f.begin(), f.end(), [](const FaultSpec& x) {
+      return x.on == FaultEvent::handover_commit_sent;
+    });
+    REQUIRE(it != f.end());
+    CHECK(it->nth == 3);
+    CHECK(it->at == Time::zero());
+    CHECK(it->groups == std::vector<std::vector<std::string>>{{"source"}, {"target"}});
+    const auto mig = std::find_if(f.begin(), f.end(), [](const FaultSpec& x) {
+      return x.on == FaultEvent::cell_migration_started;
+    });
+    REQUIRE(mig != f.end());
+    CHECK(mig->nth == 1);
+    CHECK(mig->at == Time::from_micros(20'000'000));
+    CHECK(mig->host == "target");
+  }
+  CHECK(phase_b_error(crash, "  - {at: 60s, nth: 3, crash: node-3}") ==
+        "test.yaml:14:15: error: `faults[2].nth` counts protocol events, so it needs `on:` (one of "
+        "handover.started, handover.commit_sent, handover.installed, handover.aborted, "
+        "cell.migration_started)");
+  CHECK(phase_b_error(crash, "  - {at: 60s, crash: source}") ==
+        "test.yaml:14:22: error: unknown host `source` in `faults[2].crash`; `source` is a role, "
+        "which only a fault with `on:` (a protocol event) can name");
+  CHECK(phase_b_error(crash, "  - {on: handover.comit_sent, crash: source}") ==
+        "test.yaml:14:10: error: `faults[2].on` must be one of handover.started, "
+        "handover.commit_sent, handover.installed, handover.aborted or cell.migration_started, "
+        "got `handover.comit_sent`; did you mean `handover.commit_sent`?");
+  CHECK(phase_b_error(crash, "  - {on: handover.started, nth: 0, crash: source}") ==
+        "test.yaml:14:33: error: `faults[2].nth` must be greater than zero, got 0");
+  CHECK(phase_b_error(crash, "  - {on: handover.started, drain: store}") ==
+        "test.yaml:14:35: error: `faults[2].drain` must name a node, got `store` (the session "
+        "store); only nodes own cells to drain");
+}
+
 TEST_CASE("loader: Phase B checks that need a valid cluster wait for one", "[scenario][loader]") {
   // A wrong node list is one error, not one more per fault that names those nodes.
   const LoadResult r = load_text(phase_b_with("nodes: 4", "nodes: [node-1, Node-2]"));

@@ -104,7 +104,8 @@ struct FaultWorld {
   void schedule(const std::vector<RealizedFault>& faults) {
     schedule_faults(
         w.sim, w.network, faults,
-        [this](const std::string& name) { return w.sim.find_host(name).value(); }, hooks);
+        [this](const std::string& name) { return w.sim.find_host(name).value(); }, hooks,
+        nullptr);
   }
   // Runs to `t` and returns what `check` says then (a probe of state at one instant).
   template <class F>
@@ -322,6 +323,26 @@ TEST_CASE("faults: faults_to_yaml writes every kind with exactly its fields", "[
   CHECK(items[7]["pause"].Tag() == "!");  // quoted: a string, not a boolean
   CHECK(items[7]["pause"].as<std::string>() == "true");
   CHECK_FALSE(items[9]["restart_after"]);
+}
+
+TEST_CASE("faults: faults_to_yaml writes a triggered fault with its event and roles",
+          "[sim][faults]") {
+  FaultSpec cut = fault(FaultKind::partition, Time::zero(), {}, Duration::seconds(2));
+  cut.on = scenario::FaultEvent::handover_commit_sent;
+  cut.nth = 3;
+  cut.groups = {{"source"}, {"target"}};
+  FaultSpec crash = fault(FaultKind::crash, sec(25), "target", Duration::seconds(3));
+  crash.on = scenario::FaultEvent::cell_migration_started;
+  CHECK(faults_to_yaml(timeline({cut, crash})) == R"(faults:
+  - on: handover.commit_sent
+    nth: 3
+    partition: [[source], [target]]
+    for: 2s
+  - on: cell.migration_started
+    at: 25s
+    crash: target
+    restart_after: 3s
+)");
 }
 
 TEST_CASE("faults: a realized chaos schedule reads back from its YAML unchanged", "[sim][faults]") {

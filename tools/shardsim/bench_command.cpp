@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -9,6 +11,8 @@
 #include "sim/scenario/loader.h"
 #include "tools/bench/kernel_bench.h"
 #include "tools/shardsim/alloc_counter.h"
+#include "tools/shardsim/atomic_file.h"
+#include "tools/shardsim/bench_baseline.h"
 
 namespace shardsim::tools {
 namespace {
@@ -134,10 +138,66 @@ void add_bench_options(CLI::App& app, BenchOptions& options) {
   app.add_option("--repeats", options.repeats, "Repeats per measurement (median reported)")
       ->check(CLI::Range(1, 100));
   app.add_option("--scenarios", options.scenario_dir, "Directory holding the shipped scenarios");
-  app.footer("Examples:\n  shardsim bench\n  shardsim bench --suite kernel --repeats 3");
+  app.add_option("--baseline", options.baseline,
+                 "Compare the regression cases with this baseline; exit 1 if any figure got "
+                 ">= 20% worse (work counters exactly, time as a ratio to a calibration loop)");
+  app.add_option("--save-baseline", options.save_baseline,
+                 "Measure the regression cases and write them to this file as the new baseline");
+  app.add_option("--debug-slowdown", options.debug_slowdown,
+                 "Debug knob: make every timed regression run this many percent slower")
+      ->check(CLI::Range(0, 1000))
+      ->group("");  // hidden: it exists to prove the detector catches a real slowdown
+  app.footer(
+      "Examples:\n  shardsim bench\n  shardsim bench --suite kernel --repeats 3\n"
+      "  shardsim bench --baseline tools/bench/baseline.json\n"
+      "  shardsim bench --save-baseline tools/bench/baseline.json --repeats 7");
 }
 
+namespace {
+
+int run_regression(const BenchOptions& o) {
+  std::vector<CaseFigures> baseline;
+  if (!o.baseline.empty()) {
+    std::ifstream in{o.baseline, std::ios::binary};
+    if (!in) {
+      fmt::print(stderr, "error: cannot read baseline {}\n", o.baseline);
+      return 2;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string error;
+    if (!parse_baseline(text.str(), baseline, error)) {
+      fmt::print(stderr, "error: {}: {}\n", o.baseline, error);
+      return 2;
+    }
+  }
+  if (o.debug_slowdown > 0) fmt::print("debug: every timed run made {}% slower\n", o.debug_slowdown);
+  const auto now = measure_regression_cases(o, o.debug_slowdown);
+  if (now.empty()) return 2;
+  if (!o.save_baseline.empty()) {
+    AtomicFile out;
+    std::string error;
+    if (!out.open(o.save_baseline, error)) {
+      fmt::print(stderr, "error: {}\n", error);
+      return 2;
+    }
+    std::string json = baseline_json(now, o.repeats);
+    json.pop_back();  // write_line adds the newline
+    out.write_line(json);
+    if (!out.commit(error)) {
+      fmt::print(stderr, "error: {}\n", error);
+      return 2;
+    }
+    fmt::print("wrote baseline {}\n", o.save_baseline);
+  }
+  if (o.baseline.empty()) return 0;
+  return compare_to_baseline(baseline, now) > 0 ? 1 : 0;
+}
+
+}  // namespace
+
 int run_bench(const BenchOptions& o) {
+  if (!o.baseline.empty() || !o.save_baseline.empty()) return run_regression(o);
   if (wants(o, "kernel")) bench_kernel(o);
   if (wants(o, "quickstart")) bench_run(o, "quickstart.yaml");
   if (wants(o, "entities")) bench_run(o, "entities_10k.yaml");

@@ -14,6 +14,9 @@ struct BenchOptions {
   std::vector<std::string> suites;  // empty = all
   int repeats{5};
   std::string scenario_dir{"scenarios"};
+  std::string baseline;       // --baseline FILE: compare the regression cases against it
+  std::string save_baseline;  // --save-baseline FILE: measure the regression cases, write them
+  int debug_slowdown{0};      // hidden: stretch every timed regression run by this many percent
 };
 
 void add_bench_options(CLI::App& app, BenchOptions& options);

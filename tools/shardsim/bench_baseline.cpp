@@ -1,0 +1,232 @@
+#include "tools/shardsim/bench_baseline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "engine/core/rng.h"
+#include "sim/runner/runner.h"
+#include "sim/scenario/loader.h"
+#include "tools/shardsim/alloc_counter.h"
+#include "tools/shardsim/bench_command.h"
+#include "tools/shardsim/json_value.h"
+
+namespace shardsim::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Where the calibration and spin loops leave their results, so the compiler keeps the work.
+volatile std::uint64_t g_sink;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// The calibration workload: fill 2^18 words from a seeded generator, sort them, fold them. The
+// same instructions and memory traffic every time (~20 ms here); only the machine's speed varies.
+double calibrate() {
+  static std::vector<std::uint64_t> words(std::size_t{1} << 18);
+  const auto t0 = Clock::now();
+  Rng rng{0x5eed};
+  for (auto& w : words) w = rng.next_u64();
+  std::sort(words.begin(), words.end());
+  std::uint64_t fold = 0;
+  for (const auto w : words) fold = (fold ^ w) * 0x9E3779B97F4A7C15ULL;
+  g_sink = fold;
+  return seconds_since(t0);
+}
+
+// Busy CPU work (not sleep: a sleeping process would not compete for the core) until `until`.
+void spin_until(Clock::time_point until) {
+  std::uint64_t x = 1;
+  while (Clock::now() < until) {
+    for (int i = 0; i < 1000; ++i) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    g_sink = x;
+  }
+}
+
+struct Case {
+  const char* name;
+  const char* file;
+  std::optional<Duration> duration;
+};
+
+constexpr Case kCases[] = {
+    {"quickstart", "quickstart.yaml", std::nullopt},
+    {"cross_node_30s", "cross_node.yaml", Duration::seconds(30)},
+};
+
+const char* const kCounterNames[] = {"events",    "trace_records", "net.messages",
+                                     "net.bytes", "allocations",   "peak_heap_bytes"};
+
+}  // namespace
+
+std::vector<CaseFigures> measure_regression_cases(const BenchOptions& o, int slowdown_percent) {
+  std::vector<CaseFigures> out;
+  for (const Case& c : kCases) {
+    auto loaded = scenario::load_file(o.scenario_dir + "/" + c.file);
+    for (const auto& d : loaded.errors) std::fprintf(stderr, "%s\n", d.format().c_str());
+    if (!loaded.ok()) return {};
+    scenario::ScenarioSpec spec = std::move(*loaded.spec);
+    if (c.duration) spec.duration = *c.duration;
+    spec.expect.clear();
+    CaseFigures f;
+    f.name = c.name;
+    std::vector<double> ratios;
+    std::vector<double> walls;
+    std::vector<double> calibrations;
+    for (int i = 0; i < o.repeats; ++i) {
+      const double cal = calibrate();
+      reset_alloc_peak();
+      const AllocStats before = alloc_stats();
+      const auto t0 = Clock::now();
+      const sim::RunResult r = sim::run_scenario(spec, {});
+      if (slowdown_percent > 0) {
+        spin_until(t0 + (Clock::now() - t0) * (100 + slowdown_percent) / 100);
+      }
+      const double wall = seconds_since(t0);
+      const AllocStats after = alloc_stats();
+      calibrations.push_back(cal);
+      walls.push_back(wall);
+      ratios.push_back(wall / cal);
+      // Counters: the same every repeat (the last one is kept; a difference would be a bug in
+      // determinism, which the digest shows).
+      f.digest = r.digest_hex();
+      f.counters = {
+          {"events", static_cast<double>(r.events)},
+          {"trace_records", static_cast<double>(r.trace_records)},
+          {"net.messages", r.metric("net.messages")},
+          {"net.bytes", r.metric("net.bytes")},
+          {"allocations", static_cast<double>(after.allocations - before.allocations)},
+          {"peak_heap_bytes", static_cast<double>(after.peak_bytes - before.live_bytes)},
+      };
+    }
+    f.time_ratio = median(ratios);
+    f.wall_median = median(walls);
+    f.calibration_median = median(calibrations);
+    fmt::print("measured {:<16} wall {:.3f} s  calibration {:.1f} ms  ratio {:.2f}  ({} repeats)\n",
+               f.name, f.wall_median, f.calibration_median * 1000, f.time_ratio, o.repeats);
+    std::fflush(stdout);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+std::string baseline_json(const std::vector<CaseFigures>& cases, int repeats) {
+  std::string out = fmt::format(
+      "{{\n  \"format\": \"shardsim-bench-baseline-1\",\n  \"repeats\": {},\n  \"cases\": {{", repeats);
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const CaseFigures& c = cases[i];
+    out += fmt::format("{}\n    \"{}\": {{\n      \"digest\": \"{}\",\n", i == 0 ? "" : ",", c.name,
+                       c.digest);
+    for (const auto& [name, value] : c.counters)
+      out += fmt::format("      \"{}\": {:.0f},\n", name, value);
+    out += fmt::format("      \"time_ratio\": {:.4f},\n      \"wall_median_s\": {:.4f},\n"
+                       "      \"calibration_median_s\": {:.6f}\n    }}",
+                       c.time_ratio, c.wall_median, c.calibration_median);
+  }
+  out += "\n  }\n}\n";
+  return out;
+}
+
+bool parse_baseline(const std::string& text, std::vector<CaseFigures>& out, std::string& error) {
+  const JsonParseResult parsed = parse_json(text);
+  if (!parsed.value) {
+    error = "not JSON: " + parsed.error;
+    return false;
+  }
+  const JsonValue& root = *parsed.value;
+  const JsonValue* format = root.is_object() ? root.find("format") : nullptr;
+  if (format == nullptr || !format->is_string() || format->string() != "shardsim-bench-baseline-1") {
+    error = "not a shardsim bench baseline (expected \"format\": \"shardsim-bench-baseline-1\")";
+    return false;
+  }
+  const JsonValue* cases = root.find("cases");
+  if (cases == nullptr || !cases->is_object()) {
+    error = "\"cases\" must be an object";
+    return false;
+  }
+  for (const auto& [name, v] : cases->members()) {
+    CaseFigures c;
+    c.name = name;
+    const auto number = [&](const char* key, double& to) {
+      const JsonValue* x = v.is_object() ? v.find(key) : nullptr;
+      if (x == nullptr || !x->is_number() || !std::isfinite(x->number()) || x->number() < 0) {
+        error = fmt::format("case \"{}\": \"{}\" must be a number >= 0", name, key);
+        return false;
+      }
+      to = x->number();
+      return true;
+    };
+    for (const char* counter : kCounterNames) {
+      double value = 0;
+      if (!number(counter, value)) return false;
+      c.counters.emplace_back(counter, value);
+    }
+    if (!number("time_ratio", c.time_ratio) || !number("wall_median_s", c.wall_median) ||
+        !number("calibration_median_s", c.calibration_median))
+      return false;
+    if (const JsonValue* d = v.find("digest"); d != nullptr && d->is_string()) c.digest = d->string();
+    out.push_back(std::move(c));
+  }
+  return true;
+}
+
+int compare_to_baseline(const std::vector<CaseFigures>& baseline,
+                        const std::vector<CaseFigures>& now) {
+  int regressions = 0;
+  fmt::print("\n{:<16} {:<24} {:>16} {:>16} {:>9}  {}\n", "case", "figure", "baseline", "now",
+             "change", "verdict");
+  const auto row = [&](const std::string& c, const std::string& figure, double base, double cur,
+                       bool exact) {
+    const double change = base > 0 ? cur / base - 1 : (cur > 0 ? 1.0 : 0.0);
+    std::string verdict = "ok";
+    if (change >= kRegressionThreshold) {
+      verdict = "REGRESSION";
+      ++regressions;
+    } else if (exact && cur != base) {
+      verdict = change < 0 ? "changed (less)" : "changed (more)";
+    } else if (change <= -kRegressionThreshold) {
+      verdict = "better";
+    }
+    const auto num = [&](double x) {
+      return exact ? fmt::format("{:.0f}", x) : fmt::format("{:.3f}", x);
+    };
+    fmt::print("{:<16} {:<24} {:>16} {:>16} {:>+8.1f}%  {}\n", c, figure, num(base), num(cur),
+               change * 100, verdict);
+  };
+  for (const CaseFigures& n : now) {
+    const auto b = std::find_if(baseline.begin(), baseline.end(),
+                                [&](const CaseFigures& x) { return x.name == n.name; });
+    if (b == baseline.end()) {
+      fmt::print("{:<16} (not in the baseline: nothing to compare)\n", n.name);
+      continue;
+    }
+    for (const auto& [name, value] : n.counters) {
+      const auto bc = std::find_if(b->counters.begin(), b->counters.end(),
+                                   [&](const auto& x) { return x.first == name; });
+      if (bc != b->counters.end()) row(n.name, name, bc->second, value, true);
+    }
+    row(n.name, "time / calibration", b->time_ratio, n.time_ratio, false);
+    if (!b->digest.empty() && b->digest != n.digest) {
+      fmt::print("{:<16} digest {} -> {}: the simulation's behaviour changed since the baseline\n",
+                 n.name, b->digest, n.digest);
+    }
+  }
+  fmt::print("\n{} regression{} (threshold: {:.0f}% worse)\n", regressions,
+             regressions == 1 ? "" : "s", kRegressionThreshold * 100);
+  return regressions;
+}
+
+}  // namespace shardsim::tools

@@ -1,0 +1,51 @@
+// Performance regression detection: `shardsim bench --save-baseline FILE` measures a fixed set of
+// cases and writes them; `shardsim bench --baseline FILE` measures them again and flags every
+// figure that got >= 20 % worse.
+//
+// These machines are shared and noisy (the same run's wall time was seen to vary by 1.6x within a
+// minute), so two kinds of figure are kept apart:
+//  - Work counters (events, trace records, messages, bytes on the wire, heap allocations, peak
+//    heap) are deterministic: the same build and scenario give the same numbers on every run, so
+//    they are compared exactly — any change is reported, >= 20 % more is a regression.
+//  - Time is never compared as seconds. Each repeat runs a fixed calibration workload (sorting and
+//    hashing a seeded array: the same instructions every time) right before the case, and records
+//    run time / calibration time; the median of those ratios is compared. A machine that is slower
+//    for a while slows both, and the ratio stays put.
+//
+// A regression makes the command exit 1; a missing or malformed baseline exits 2 with the reason.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace shardsim::tools {
+
+struct BenchOptions;
+
+struct CaseFigures {
+  std::string name;
+  std::string digest;                                      // informational: behaviour changed?
+  std::vector<std::pair<std::string, double>> counters;    // deterministic
+  double time_ratio{0};                                    // median of run / calibration
+  double wall_median{0};                                   // seconds, informational
+  double calibration_median{0};                            // seconds, informational
+};
+
+inline constexpr double kRegressionThreshold = 0.20;
+
+// Runs the regression cases (quickstart; cross_node's first 30 simulated seconds), each
+// `repeats` times. `slowdown_percent` (a debug knob) stretches every timed run by that much busy
+// CPU work, to show that a real slowdown is caught.
+std::vector<CaseFigures> measure_regression_cases(const BenchOptions& o, int slowdown_percent);
+
+std::string baseline_json(const std::vector<CaseFigures>& cases, int repeats);
+// Parses a baseline file's text; on failure returns false with `error` set.
+bool parse_baseline(const std::string& text, std::vector<CaseFigures>& out, std::string& error);
+
+// Prints the comparison table; returns the number of regressions.
+int compare_to_baseline(const std::vector<CaseFigures>& baseline,
+                        const std::vector<CaseFigures>& now);
+
+}  // namespace shardsim::tools
