@@ -6,7 +6,7 @@ JOBS    ?= $(shell nproc)
 SEED    ?=
 SCENARIO ?= scenarios/quickstart.yaml
 
-.PHONY: all build run test unit determinism asan bench test-scaling coverage clean
+.PHONY: all build run test unit determinism asan bench bench-check bench-baseline test-scaling coverage clean
 
 all: build
 
@@ -49,6 +49,16 @@ test-scaling: build
 	@set -e; for s in $(SCALING_SWEEP); do \
 	  ./$(BUILD)/shardsim sweep $${s%%:*} --seeds $${s##*:} --jobs $(JOBS) --out $(BUILD)/sweep-$$(basename $${s%%:*} .yaml).jsonl; \
 	done
+	$(MAKE) bench-check
+
+# Performance regression check against the committed baseline (tools/bench/baseline.json): work
+# counters exactly, CPU time as a ratio to a calibration loop, >= 20% worse fails (after two
+# confirming re-measurements). Refresh the baseline on purpose with `make bench-baseline`.
+bench-check: build
+	./$(BUILD)/shardsim bench --baseline tools/bench/baseline.json --repeats 9
+
+bench-baseline: build
+	./$(BUILD)/shardsim bench --save-baseline tools/bench/baseline.json --repeats 9
 
 # Line coverage (gcovr): the unit and scenario tests (full-length runs excluded) plus three fault
 # scenarios; the cross-node logic is listed on its own.

@@ -191,7 +191,10 @@ int run_regression(const BenchOptions& o) {
     fmt::print("wrote baseline {}\n", o.save_baseline);
   }
   if (o.baseline.empty()) return 0;
-  return compare_to_baseline(baseline, now) > 0 ? 1 : 0;
+  const auto remeasure = [&](const std::string& name) {
+    return remeasure_time_ratio(name, o, o.debug_slowdown);
+  };
+  return compare_to_baseline(baseline, now, remeasure) > 0 ? 1 : 0;
 }
 
 }  // namespace
