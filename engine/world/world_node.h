@@ -30,8 +30,9 @@ class WorldNode;
 // for the player's gateway. Items are bundled: everything one handler (a tick, a message) sends to a
 // gateway leaves as authenticated `tunnel_batch` messages of at most kBatchBytes of items each — one
 // datagram's worth, as a real node would pack its per-client updates — flushed when the handler ends
-// or before any other message goes out, so the order of a node's sends is unchanged. Nothing waits
-// across events: the node calls flush() at the end of every handler.
+// or before any other cluster message (route_update, hold, pong...) goes out, so the order of the
+// node's sends on each node -> gateway link is unchanged. Nothing waits across events: the node
+// calls flush() at the end of every handler.
 class TunnelTransport final : public Transport {
  public:
   static constexpr std::size_t kBatchBytes = 1200;

@@ -84,6 +84,8 @@ class ClusterChecker final : public cluster::ClusterObserver {
   std::uint64_t migration_lost() const { return migration_lost_; }
   std::uint64_t liveness() const { return liveness_; }
   bool liveness_checked() const { return liveness_checked_; }
+  // A fault came after the liveness check: it has to be done again (and may fall past the end).
+  void liveness_replanned() { liveness_checked_ = false; }
   const Handovers& handovers() const { return handovers_; }
   Duration recovery_max() const { return recovery_max_; }
   std::uint64_t unavailable_max_ms() const { return unavailable_max_.us() / 1000; }

@@ -297,6 +297,7 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
     auto liveness_plan = std::make_shared<std::uint64_t>(0);
     auto plan_liveness = [&, liveness_plan] {
       const std::uint64_t plan = ++*liveness_plan;
+      checker.liveness_replanned();
       const Time liveness_at = hooks.last_end + spec.cluster.lease * 2 + Duration::seconds(6);
       for (const bool confirm : {false, true}) {
         const Time at = liveness_at + (confirm ? Duration::seconds(2) : Duration::zero());

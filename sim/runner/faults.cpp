@@ -307,8 +307,9 @@ class FaultScheduler : public std::enable_shared_from_this<FaultScheduler> {
   const FaultSpec& spec(std::size_t i) const { return faults_[i].spec; }
   void begin(std::size_t i);
   void end(std::size_t i);
-  // Triggered fault `i` fires now with these role names (see the header).
-  void fire(std::size_t i, scenario::FaultEvent e, const std::string& source,
+  // Triggered fault `i` fires now with these role names (see the header); false if it resolved
+  // to nonsense and was skipped.
+  bool fire(std::size_t i, scenario::FaultEvent e, const std::string& source,
             const std::string& target);
 
  private:
@@ -508,12 +509,15 @@ bool resolved_ok(const FaultSpec& f) {
 
 }  // namespace
 
-void FaultScheduler::fire(std::size_t i, scenario::FaultEvent e, const std::string& source,
+bool FaultScheduler::fire(std::size_t i, scenario::FaultEvent e, const std::string& source,
                           const std::string& target) {
   RealizedFault rf = faults_[i];
   const auto role = [&](std::string& name) {
-    if (name == scenario::kRoleSource) name = source;
-    if (name == scenario::kRoleTarget) name = target;
+    if (name == scenario::kRoleSource) {
+      name = source;
+    } else if (name == scenario::kRoleTarget) {
+      name = target;
+    }
   };
   role(rf.spec.host);
   role(rf.spec.peer);
@@ -527,8 +531,9 @@ void FaultScheduler::fire(std::size_t i, scenario::FaultEvent e, const std::stri
   faults_.push_back(std::move(rf));
   state_.emplace_back();
   if (!resolved_ok(faults_[k].spec)) {
+    state_[k].host = host_of_(source);
     record(kFaultOpBeginSkipped, k);
-    return;
+    return false;
   }
   resolve(k);
   // After the handler that raised the event: at this instant, queued behind it.
@@ -536,6 +541,7 @@ void FaultScheduler::fire(std::size_t i, scenario::FaultEvent e, const std::stri
   sim_.at(sim_.now(), [self, k] { self->begin(k); });
   if (fault_has_end(faults_[k].spec))
     sim_.at(fault_end(faults_[k].spec), [self, k] { self->end(k); });
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -551,8 +557,7 @@ void FaultTriggers::event(scenario::FaultEvent e, std::uint32_t source, std::uin
     if (a.fired || f.on != e || *now_ < f.at) continue;
     if (++a.seen < f.nth) continue;
     a.fired = true;
-    ++fired_;
-    scheduler_->fire(a.index, e, name(source), name(target));
+    if (scheduler_->fire(a.index, e, name(source), name(target))) ++fired_;
   }
 }
 

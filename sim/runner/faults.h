@@ -64,6 +64,9 @@
 // A resolved fault that makes no sense (a role resolving onto a host the fault already names
 // elsewhere, e.g. [[source], [node-2]] with source = node-2) is skipped (op 18).
 // last_fault_end() cannot know when triggered faults end; FaultHooks::on_fault tells the runner.
+// Exception to "ends before begins" below: a triggered fault's end is queued when it fires, so at
+// its end instant it runs after the timed begins queued at the start (e.g. a timed crash of the
+// host a triggered crash restarts at that very instant is skipped, recorded as op 18).
 //
 // FaultHooks::on_fault(f, true) follows every applied begin and on_fault(f, false) every applied
 // end; skipped ones get no call; instantaneous faults (clock_jump, drain) and faults without an end
@@ -166,7 +169,7 @@ class FaultTriggers final : public cluster::ClusterObserver {
   void on_migration_in(std::uint32_t cell, std::span<const cluster::PlayerTransfer> players) override {
     if (inner_ != nullptr) inner_->on_migration_in(cell, players);
   }
-  // How many triggered faults have fired.
+  // How many triggered faults have fired (and resolved to a fault that makes sense).
   std::size_t fired() const { return fired_; }
 
  private:

@@ -51,6 +51,12 @@ std::optional<std::string> read_node_name(Diagnostics& diag, const Entry& node) 
                fmt::format("node name `{}` is reserved for {}; choose another name", *name, role));
     return std::nullopt;
   }
+  if (*name == kRoleSource || *name == kRoleTarget) {
+    diag.error(node.loc, fmt::format("node name `{}` is reserved: faults with `on:` use it for a "
+                                     "role; choose another name",
+                                     *name));
+    return std::nullopt;
+  }
   return name;
 }
 

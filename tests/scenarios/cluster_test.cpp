@@ -147,8 +147,8 @@ TEST_CASE("TestRapidNodeRecoveryAfterCrash", "[scenario][cluster][slow]") {
 TEST_CASE("cluster: faults triggered by protocol phases fire on their event, roles resolved",
           "[scenario][cluster][slow]") {
   // protocol_faults.yaml: a partition between a handover's source and target right after its 3rd
-  // commit, a crash of the 40th handover's target, a crash of the node receiving node-4's 2nd
-  // migrated cell, a pause of the 200th installed handover's source.
+  // commit, a crash of the 40th handover's target, a crash of the node receiving the 2nd cell
+  // migration after node-4's drain begins, a pause of the 200th installed handover's source.
   const ScenarioSpec spec = load_shipped("protocol_faults.yaml");
   for (std::uint64_t seed : {1, 2, 3}) {
     INFO("seed " << seed);

@@ -598,6 +598,11 @@ TEST_CASE("loader: faults triggered by protocol events", "[scenario][loader]") {
         "got `handover.comit_sent`; did you mean `handover.commit_sent`?");
   CHECK(phase_b_error(crash, "  - {on: handover.started, nth: 0, crash: source}") ==
         "test.yaml:14:33: error: `faults[2].nth` must be greater than zero, got 0");
+  {
+    const LoadResult r = load_text(phase_b_with("nodes: 4,", "nodes: [node-1, node-2, node-3, target],"));
+    CHECK(all_errors(r).find("test.yaml:8:43: error: node name `target` is reserved: faults with "
+                             "`on:` use it for a role; choose another name") != std::string::npos);
+  }
   CHECK(phase_b_error(crash, "  - {on: handover.started, drain: store}") ==
         "test.yaml:14:35: error: `faults[2].drain` must name a node, got `store` (the session "
         "store); only nodes own cells to drain");

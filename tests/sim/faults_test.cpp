@@ -406,6 +406,53 @@ TEST_CASE("faults: a crash takes the host down and restart_after brings it back"
                                  R"(50000 "host":"a","op":1,"arg1":0,"arg2":0)"});
 }
 
+TEST_CASE("faults: a triggered fault fires on its nth event after `at`, roles resolved",
+          "[sim][faults]") {
+  FaultWorld f;
+  const HostId a = f.w.add("a");
+  const HostId b = f.w.add("b");
+  const HostId c = f.w.add("c");
+  // Crash the target of the 2nd handover started at or after 10ms; cut source from c on the 1st
+  // commit; a partition that resolves onto one host twice ([[source], [a]] with source = a) is
+  // skipped and does not count.
+  FaultSpec crash = fault(FaultKind::crash, ms(10), "target", Duration::millis(5));
+  crash.on = scenario::FaultEvent::handover_started;
+  crash.nth = 2;
+  FaultSpec cut = fault(FaultKind::partition, Time::zero(), {}, Duration::millis(4));
+  cut.on = scenario::FaultEvent::handover_commit_sent;
+  cut.groups = {{"source"}, {"c"}};
+  FaultSpec bad = fault(FaultKind::partition, Time::zero(), {}, Duration::millis(4));
+  bad.on = scenario::FaultEvent::handover_installed;
+  bad.groups = {{"source"}, {"a"}};
+  FaultTriggers triggers{{"a", "b", "c"}, nullptr};
+  schedule_faults(
+      f.w.sim, f.w.network, timeline({crash, cut, bad}),
+      [&](const std::string& name) { return f.w.sim.find_host(name).value(); }, f.hooks, &triggers);
+  f.w.sim.start();
+  // Events as the cluster would report them (nodes by 1-based index: a = 1, b = 2, c = 3).
+  f.w.sim.at(ms(5), [&] { triggers.on_handover_start(1, 7, 1, 2); });    // before `at`: not counted
+  f.w.sim.at(ms(12), [&] { triggers.on_handover_start(2, 7, 1, 3); });   // 1st counted
+  f.w.sim.at(ms(20), [&] { triggers.on_handover_start(3, 8, 1, 2); });   // 2nd: crash b
+  f.w.sim.at(ms(30), [&] { triggers.on_handover_commit(2, 7); });        // hid 2: a -> c
+  f.w.sim.at(ms(40), [&] { triggers.on_handover_end(2, 7, true); });     // installed: a -> c
+  f.w.sim.at(ms(41), [&] { triggers.on_handover_start(4, 9, 3, 1); });   // crash already fired
+  CHECK(f.at(ms(19), [&] { return f.w.sim.is_up(b); }));
+  CHECK_FALSE(f.at(ms(20), [&] { return f.w.sim.is_up(b); }));  // at the event's instant
+  CHECK(f.at(ms(26), [&] { return f.w.sim.is_up(b); }));
+  f.w.sim.run_until(ms(100));
+  CHECK(f.w.sim.is_up(a));
+  CHECK(f.w.sim.is_up(c));
+  CHECK(triggers.fired() == 2);
+  CHECK(f.hooks.log == std::vector<std::string>{"20000 begin 2 b", "25000 end 2 b",
+                                                "30000 begin 0 ", "34000 end 0 "});
+  const auto lines = f.w.lines("fault");
+  CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
+          return l.find(R"("op":20)") != std::string::npos;
+        }) == 3);
+  CHECK(std::find(lines.begin(), lines.end(), R"(40000 "host":"a","op":18,"arg1":0,"arg2":5)") !=
+        lines.end());
+}
+
 TEST_CASE("faults: a pause defers the host's events until it resumes after `for`",
           "[sim][faults]") {
   FaultWorld f;

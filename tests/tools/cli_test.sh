@@ -77,5 +77,17 @@ done
 # An unwritable --json target: exit 2, nothing half-written.
 expect_exit 2 "unwritable --json" "$bin" run "$tmp/tiny.yaml" --json "$tmp/no/such/dir/r.json"
 
+# bench --baseline refuses a baseline it cannot use (before measuring anything): exit 2.
+expect_exit 2 "bench --baseline: missing file" "$bin" bench --baseline "$tmp/nope.json"
+echo '{"format": "shardsim-bench-baseline-1", "cases": {' >"$tmp/bad.json"
+expect_exit 2 "bench --baseline: not JSON" "$bin" bench --baseline "$tmp/bad.json"
+echo '{"format": "other", "cases": {}}' >"$tmp/bad.json"
+expect_exit 2 "bench --baseline: wrong format" "$bin" bench --baseline "$tmp/bad.json"
+echo '{"format": "shardsim-bench-baseline-1", "cases": {}}' >"$tmp/bad.json"
+expect_exit 2 "bench --baseline: no cases (would compare nothing)" "$bin" bench --baseline "$tmp/bad.json"
+sed 's/"time_ratio": [0-9.]*/"time_ratio": 0/' tools/bench/baseline.json >"$tmp/bad.json"
+expect_exit 2 "bench --baseline: zero time ratio" "$bin" bench --baseline "$tmp/bad.json"
+grep -q "greater than 0" "$tmp/err" && pass "zero time ratio is named" || fail "zero time ratio not named"
+
 echo "cli tests: $failures failure(s)"
 [ $failures -eq 0 ]

@@ -144,6 +144,12 @@ std::optional<CaseFigures> measure_case(const Case& c, const BenchOptions& o,
 
 }  // namespace
 
+std::vector<std::string> regression_case_names() {
+  std::vector<std::string> names;
+  for (const Case& c : kCases) names.emplace_back(c.name);
+  return names;
+}
+
 std::vector<CaseFigures> measure_regression_cases(const BenchOptions& o, int slowdown_percent) {
   std::vector<CaseFigures> out;
   for (const Case& c : kCases) {
@@ -218,6 +224,10 @@ bool parse_baseline(const std::string& text, std::vector<CaseFigures>& out, std:
     if (!number("time_ratio", c.time_ratio) || !number("wall_median_s", c.wall_median) ||
         !number("calibration_median_s", c.calibration_median))
       return false;
+    if (c.time_ratio <= 0) {
+      error = fmt::format("case \"{}\": \"time_ratio\" must be greater than 0", name);
+      return false;
+    }
     if (const JsonValue* d = v.find("digest"); d != nullptr && d->is_string()) c.digest = d->string();
     out.push_back(std::move(c));
   }

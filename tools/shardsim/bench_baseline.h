@@ -45,6 +45,8 @@ inline constexpr int kConfirmations = 2;
 // `repeats` times. `slowdown_percent` (a debug knob) adds that much more of the same work to every
 // timed run (the scenario again, for that fraction of its duration), to show that a real slowdown
 // is caught.
+// The cases' names, in measuring order; a baseline must hold exactly these.
+std::vector<std::string> regression_case_names();
 std::vector<CaseFigures> measure_regression_cases(const BenchOptions& o, int slowdown_percent);
 
 std::string baseline_json(const std::vector<CaseFigures>& cases, int repeats);

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "sim/runner/runner.h"
 #include "sim/scenario/loader.h"
@@ -168,6 +169,19 @@ int run_regression(const BenchOptions& o) {
     std::string error;
     if (!parse_baseline(text.str(), baseline, error)) {
       fmt::print(stderr, "error: {}: {}\n", o.baseline, error);
+      return 2;
+    }
+    // A baseline that lacks a case (or has an unknown one) would compare nothing and pass.
+    std::vector<std::string> have;
+    for (const auto& c : baseline) have.push_back(c.name);
+    auto want = regression_case_names();
+    std::sort(have.begin(), have.end());
+    std::sort(want.begin(), want.end());
+    if (have != want) {
+      fmt::print(stderr,
+                 "error: {}: holds cases [{}], this build measures [{}]; refresh it with "
+                 "`make bench-baseline`\n",
+                 o.baseline, fmt::join(have, ", "), fmt::join(want, ", "));
       return 2;
     }
   }
