@@ -27,9 +27,9 @@ for s in flash_crowd entities_10k cross_node; do
   sed -E 's/^duration: .*/duration: 20s/' "scenarios/$s.yaml" >"$tmp/$s.yaml"
 done
 for s in partition drain rapid_recovery protocol_faults; do
-  sed -E 's/^duration: .*/duration: 35s/' "scenarios/$s.yaml" >"$tmp/$s.yaml"
+  sed -E 's/^duration: .*/duration: 40s/' "scenarios/$s.yaml" >"$tmp/$s.yaml"
 done
-# The cluster scenarios with faults run 35 s: their faults start by 25 s, and the Debug build is the
+# The cluster scenarios with faults run 40 s: their faults start by 35 s, and the Debug build is the
 # CI's slowest step. (Longer ones, chaos and the fault timeline, are covered by their digest-twice
 # test and by `sweep --recheck`.)
 # (scenario, seed) pairs: quickstart at the acceptance seeds, then every other shipped scenario.
