@@ -41,7 +41,6 @@ class TunnelTransport final : public Transport {
   void send(HostId to, std::span<const std::uint8_t> bytes) override;
   // Sends every pending batch (in the order their gateways were first used) and empties them.
   void flush();
-  bool pending() const { return pending_; }
   cluster::Tunnel msg;  // player, gen, chan_epoch set by the caller
 
  private:

@@ -58,6 +58,8 @@ void TunnelTransport::send(HostId to, std::span<const std::uint8_t> bytes) {
   if (b == nullptr) b = &batches_.emplace_back(Batch{to, {}});
   // An item never splits; a batch that would outgrow a datagram goes first.
   if (!b->body.empty() && b->body.size() + bytes.size() + 32 > kBatchBytes) flush(*b);
+  // cluster::Tunnel::fields order (player, gen, chan_epoch, frame), written in place so the frame is
+  // copied once; the gateway decodes each item with Tunnel::fields.
   cluster::Enc e{b->body};
   e.put(msg.player);
   e.put(msg.gen);
