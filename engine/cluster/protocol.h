@@ -62,7 +62,6 @@ enum class Msg : std::uint8_t {
   pong = 34,
   tunnel_batch = 35,  // node -> gateway: Tunnel items back to back (TunnelTransport)
 };
-const char* msg_name(Msg m);
 inline constexpr std::uint8_t kMsgMax = 35;
 
 // Durable part of a player: what the session store keeps and a restore rebuilds from.

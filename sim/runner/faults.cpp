@@ -557,14 +557,18 @@ void FaultTriggers::event(scenario::FaultEvent e, std::uint32_t source, std::uin
     if (a.fired || f.on != e || *now_ < f.at) continue;
     if (++a.seen < f.nth) continue;
     a.fired = true;
+    ++done_;
     if (scheduler_->fire(a.index, e, name(source), name(target))) ++fired_;
   }
+  // Nothing left to wait for: stop following handovers (one that never ends, its source crashed,
+  // would otherwise stay in the map for the rest of the run).
+  if (done_ == armed_.size()) handovers_.clear();
 }
 
 void FaultTriggers::on_handover_start(std::uint64_t hid, std::uint64_t player, std::uint32_t from,
                                       std::uint32_t to) {
   if (inner_ != nullptr) inner_->on_handover_start(hid, player, from, to);
-  if (scheduler_ == nullptr) return;
+  if (scheduler_ == nullptr || done_ == armed_.size()) return;
   handovers_[hid] = {from, to};
   event(scenario::FaultEvent::handover_started, from, to);
 }

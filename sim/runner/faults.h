@@ -187,7 +187,9 @@ class FaultTriggers final : public cluster::ClusterObserver {
   std::shared_ptr<FaultScheduler> scheduler_;
   const Time* now_{nullptr};
   std::vector<Armed> armed_;
-  std::map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> handovers_;  // hid -> from, to
+  // hid -> (from, to) of the handovers in flight, while an armed fault still waits.
+  std::map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> handovers_;
+  std::size_t done_{0};   // armed faults whose event came (fired or skipped)
   std::size_t fired_{0};
 };
 
