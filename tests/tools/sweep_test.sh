@@ -114,6 +114,31 @@ check "crash in the summary with a replay command" grep -q "^CRASH sweep_small s
 check "crash replay line" grep -qE "^ +shardsim replay $tmp/small.yaml --seed 2$" "$tmp/out"
 expect_exit 1 "merge keeps the exit code of a failed run" "$bin" merge "$tmp/crash.jsonl"
 
+# --- Swarm sweeps: each line records the chaos mix its seed picked (as `run --swarm` prints it),
+# its replay command carries --swarm, and so does a crashed swarm run's.
+sed 's/^name: sweep_small$/name: sweep_swarm/' "$tmp/small.yaml" >"$tmp/swarm.yaml"
+cat >>"$tmp/swarm.yaml" <<'YAML'
+chaos: {until: 6s, crash: {rate: 6/min, restart_after: [1s, 3s]}, partition: {rate: 6/min, for: [1s, 2s]}}
+YAML
+sed 's/^  players.lost: "== 0"$/  players.lost: "> 0"/' "$tmp/swarm.yaml" >"$tmp/swarm_fail.yaml"
+expect_exit 0 "swarm sweep 3 seeds" "$bin" sweep "$tmp/swarm.yaml" --seeds 1..3 --jobs 2 --swarm --out "$tmp/sw.jsonl"
+for seed in 1 2 3; do
+  want=$("$bin" run "$tmp/swarm.yaml" --seed $seed --swarm 2>&1 | head -1)
+  got=$(python3 -c "import json,sys; print([json.loads(l)['swarm'] for l in open(sys.argv[1])][$seed - 1])" "$tmp/sw.jsonl")
+  check "seed $seed: the line records the swarm's choice ($want)" [ "$want" = "$got" ]
+done
+check "swarm replay lines carry --swarm" [ "$(grep -c '"replay": "shardsim replay [^"]* --seed [0-9]* --swarm --digest' "$tmp/sw.jsonl")" = 3 ]
+check "without --swarm there is no swarm member" bash -c "! grep -q '\"swarm\"' '$tmp/j2.jsonl'"
+expect_exit 1 "failing swarm sweep" "$bin" sweep "$tmp/swarm_fail.yaml" --seeds 1 --swarm --out "$tmp/swf.jsonl"
+check "a swarm failure prints the swarm's choice, then the replay" \
+  bash -c "grep -EA2 '^FAIL +sweep_swarm seed 1: ' '$tmp/out' | grep -q '^ *swarm (seed 1): ' &&
+           grep -qE '^ +shardsim replay $tmp/swarm_fail.yaml --seed 1 --swarm --digest [0-9a-f]{16}$' '$tmp/out'"
+expect_exit 1 "a swarm worker that aborts" "$bin" sweep "$tmp/swarm.yaml" --seeds 1..2 --swarm --crash-seed 2 \
+  --out "$tmp/swc.jsonl"
+check "a crashed swarm run replays with --swarm" grep -qE "^ +shardsim replay $tmp/swarm.yaml --seed 2 --swarm$" "$tmp/out"
+expect_exit 0 "merge of swarm lines" "$bin" merge "$tmp/sw.jsonl" --out "$tmp/swm.jsonl"
+check "merge keeps swarm lines as they are" cmp -s "$tmp/sw.jsonl" "$tmp/swm.jsonl"
+
 # --- Determinism rechecks.
 expect_exit 0 "--recheck 100%" "$bin" sweep "$tmp/small.yaml" --seeds 1..4 --recheck 100%
 check "recheck reports no difference" grep -q "0 of 4 rerun(s) differ" "$tmp/out"

@@ -103,12 +103,13 @@ std::string last_line(std::string_view text) {
 }
 
 // The parent's record of a finished worker: its own line, or a crash record when it died.
-SweepRecord record_of(const SweepPlan& plan, const TaskOutcome& o) {
+// `swarm`: the sweep runs --swarm (a crash record's replay line needs it).
+SweepRecord record_of(const SweepPlan& plan, const TaskOutcome& o, bool swarm) {
   const auto& spec = plan.spec_of(o.index);
   const std::uint64_t seed = plan.seed_of(o.index);
   auto crash = [&](std::string why) {
     const std::string how = o.how_ended();
-    return crash_members(spec.name, spec.file, seed, how.empty() ? "none" : how, why);
+    return crash_members(spec.name, spec.file, seed, how.empty() ? "none" : how, why, swarm);
   };
   std::string members;
   if (o.result_overflow) {
@@ -221,7 +222,7 @@ class Sweep {
     Span& span = spans_[plan_.scenario_of(o.index)];
     span.first = span.runs++ == 0 ? o.started : std::min(span.first, o.started);
     span.last = std::max(span.last, o.ended);
-    SweepRecord r = record_of(plan_, o);
+    SweepRecord r = record_of(plan_, o, options_.swarm);
     summary_.add(r);
     if (flags_.recheck_percent > 0 && recheck_selected(r.seed, flags_.recheck_percent)) {
       firsts_[o.index] = r;
@@ -258,7 +259,7 @@ class Sweep {
         [&](TaskOutcome&& o) {
           const std::size_t run = sample[o.index];
           o.index = run;
-          const SweepRecord again = record_of(plan_, o);
+          const SweepRecord again = record_of(plan_, o, options_.swarm);
           const SweepRecord& first = firsts_.at(run);
           if (again.fingerprint() != first.fingerprint()) {
             summary_.add_nondeterministic(first, again.fingerprint());

@@ -98,10 +98,11 @@ std::vector<std::string> failing_names(const sim::RunResult& r) {
 std::string record_members(const sim::RunResult& r) {
   std::string m = fmt::format(
       "\"scenario\": \"{}\", \"file\": \"{}\", \"seed\": {}, \"verdict\": \"{}\", \"digest\": "
-      "\"{}\", "
-      "\"failing\": {}, \"metrics\": {{",
+      "\"{}\", \"failing\": {}, ",
       json_escape(r.scenario), json_escape(r.file), r.seed, r.passed ? "pass" : "fail",
       r.digest_hex(), string_list(failing_names(r)));
+  if (r.swarm_run) m += fmt::format("\"swarm\": \"{}\", ", json_escape(r.swarm));
+  m += "\"metrics\": {";
   for (std::size_t i = 0; i < kLineMetrics.size(); ++i)
     m += fmt::format("{}\"{}\": {}", i ? ", " : "", kLineMetrics[i],
                      json_number(r.metric(kLineMetrics[i])));
@@ -110,14 +111,14 @@ std::string record_members(const sim::RunResult& r) {
 }
 
 std::string crash_members(std::string_view scenario, std::string_view file, std::uint64_t seed,
-                          std::string_view signal, std::string_view error) {
+                          std::string_view signal, std::string_view error, bool swarm) {
   return fmt::format(
       "\"scenario\": \"{}\", \"file\": \"{}\", \"seed\": {}, \"verdict\": \"crash\", \"digest\": "
       "\"\", "
       "\"failing\": [], \"signal\": \"{}\", \"error\": \"{}\", \"metrics\": {{}}, "
-      "\"replay\": \"shardsim replay {} --seed {}\"",
+      "\"replay\": \"shardsim replay {} --seed {}{}\"",
       json_escape(scenario), json_escape(file), seed, json_escape(signal), json_escape(error),
-      json_escape(file), seed);
+      json_escape(file), seed, swarm ? " --swarm" : "");
 }
 
 std::string finish_line(std::string_view members, std::uint64_t wall_ms) {
@@ -166,6 +167,7 @@ std::optional<SweepRecord> parse_record(std::string_view line, std::string& erro
     error = fmt::format("\"verdict\" must be pass, fail or crash, not \"{}\"", *verdict);
     return std::nullopt;
   }
+  if (const JsonValue* s = v.find("swarm"); s != nullptr && s->is_string()) r.swarm = s->string();
   if (r.verdict == Verdict::crash) {
     const std::string* signal = string_member(v, "signal", error);
     if (signal == nullptr) return std::nullopt;

@@ -8,7 +8,8 @@
 // same pairs agree byte for byte once the last field is cut off; wall_ms is last for exactly that
 // reason. A crashed run (the worker died on a signal, e.g. a SHARD_ASSERT abort) has verdict
 // "crash", an empty digest, no metrics, and adds "signal" and "error" (the last line the worker
-// printed) after "failing".
+// printed) after "failing". A swarm run (sweep --swarm) adds "swarm", the chaos mix its seed
+// picked, after "failing".
 #pragma once
 
 #include <cstdint>
@@ -33,6 +34,7 @@ struct SweepRecord {
   std::vector<std::string> failing;  // checkers with violations and metrics of failed expectations
   std::string signal;                // crash only: "SIGABRT"
   std::string error;                 // crash only
+  std::string swarm;                 // swarm runs only: the chaos mix the seed picked
   std::string replay;
   std::uint64_t wall_ms{0};
   std::string line;  // the JSONL line this record was read from, without the newline
@@ -44,9 +46,11 @@ struct SweepRecord {
 // The members of a completed run's line, everything but wall_ms ("\"scenario\": ..., \"replay\":
 // ..."). Built inside the worker process from the RunResult.
 std::string record_members(const sim::RunResult& r);
-// The members of a crashed run's line, built by the parent, which saw the worker die.
+// A swarm run's line also has "swarm": the chaos mix its seed picked (sim/runner/swarm.h).
+// The members of a crashed run's line, built by the parent, which saw the worker die; `swarm`:
+// the run was a swarm run, so its replay command needs --swarm.
 std::string crash_members(std::string_view scenario, std::string_view file, std::uint64_t seed,
-                          std::string_view signal, std::string_view error);
+                          std::string_view signal, std::string_view error, bool swarm);
 // The complete line: "{" members ", \"wall_ms\": N}".
 std::string finish_line(std::string_view members, std::uint64_t wall_ms);
 

@@ -73,6 +73,7 @@ void SweepSummary::print(std::FILE* out, std::optional<double> elapsed_total) co
         r.verdict == Verdict::crash ? fmt::format("{}: {}", r.signal, r.error) : join(r.failing);
     fmt::print(out, "{:<5} {} seed {}: {}\n", r.verdict == Verdict::crash ? "CRASH" : "FAIL",
                r.scenario, r.seed, why);
+    if (!r.swarm.empty()) fmt::print(out, "      {}\n", r.swarm);
     fmt::print(out, "      {}\n", r.replay);
   }
 
