@@ -44,9 +44,9 @@ struct SweepRecord {
 };
 
 // The members of a completed run's line, everything but wall_ms ("\"scenario\": ..., \"replay\":
-// ..."). Built inside the worker process from the RunResult.
+// ..."). Built inside the worker process from the RunResult. A swarm run's line also has
+// "swarm": the chaos mix its seed picked (sim/runner/swarm.h).
 std::string record_members(const sim::RunResult& r);
-// A swarm run's line also has "swarm": the chaos mix its seed picked (sim/runner/swarm.h).
 // The members of a crashed run's line, built by the parent, which saw the worker die; `swarm`:
 // the run was a swarm run, so its replay command needs --swarm.
 std::string crash_members(std::string_view scenario, std::string_view file, std::uint64_t seed,
