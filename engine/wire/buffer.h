@@ -84,6 +84,12 @@ class Reader {
   }
   std::uint64_t varint() {
     if (ok_ && pos_ < in_.size() && in_[pos_] < 0x80) return in_[pos_++];  // one-byte fast path
+    // Two-byte fast path (ids and position deltas mostly are): the general loop's checks, unrolled.
+    if (ok_ && in_.size() - pos_ >= 2 && in_[pos_ + 1] < 0x80 && in_[pos_ + 1] != 0) {
+      const std::uint64_t v = (in_[pos_] & 0x7fu) | (std::uint64_t{in_[pos_ + 1]} << 7);
+      pos_ += 2;
+      return v;
+    }
     std::uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       if (!ok_ || pos_ >= in_.size()) return fail(), 0;

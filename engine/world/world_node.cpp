@@ -242,13 +242,30 @@ void WorldNode::exchange_ghosts() {
   const std::int64_t g2 = g * g;
   const std::int64_t cw = config_.cell_width_mm();
   const std::int64_t ch = config_.cell_height_mm();
+  // With a margin narrower than a cell, an entity inside its own cell's rectangle can only reach the
+  // 8 neighbours, and which ones follows from four comparisons with the rectangle: the same range
+  // the divisions below give (the last row and column absorb the world's remainder, which the
+  // clamp covers), without four 64-bit divisions per entity per tick.
+  const bool narrow = g < cw && g < ch;
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
     if (!cell_active(ci)) continue;
+    const Rect& own = cells_[ci].rect;
+    const auto own_x = static_cast<std::int64_t>(ci) % config_.cells_x;
+    const auto own_y = static_cast<std::int64_t>(ci) / config_.cells_x;
     for (const auto& e : cells_[ci].reals) {
-      const auto x0 = std::clamp<std::int64_t>((e.pos.x - g) / cw, 0, config_.cells_x - 1);
-      const auto x1 = std::clamp<std::int64_t>((e.pos.x + g) / cw, 0, config_.cells_x - 1);
-      const auto y0 = std::clamp<std::int64_t>((e.pos.y - g) / ch, 0, config_.cells_y - 1);
-      const auto y1 = std::clamp<std::int64_t>((e.pos.y + g) / ch, 0, config_.cells_y - 1);
+      std::int64_t x0, x1, y0, y1;
+      if (narrow && own.contains(e.pos)) {
+        x0 = e.pos.x - g < own.min.x ? std::max<std::int64_t>(own_x - 1, 0) : own_x;
+        x1 = e.pos.x + g >= own.max.x ? std::min<std::int64_t>(own_x + 1, config_.cells_x - 1) : own_x;
+        y0 = e.pos.y - g < own.min.y ? std::max<std::int64_t>(own_y - 1, 0) : own_y;
+        y1 = e.pos.y + g >= own.max.y ? std::min<std::int64_t>(own_y + 1, config_.cells_y - 1) : own_y;
+        if (x0 == x1 && y0 == y1) continue;  // deep inside: a ghost nowhere
+      } else {
+        x0 = std::clamp<std::int64_t>((e.pos.x - g) / cw, 0, config_.cells_x - 1);
+        x1 = std::clamp<std::int64_t>((e.pos.x + g) / cw, 0, config_.cells_x - 1);
+        y0 = std::clamp<std::int64_t>((e.pos.y - g) / ch, 0, config_.cells_y - 1);
+        y1 = std::clamp<std::int64_t>((e.pos.y + g) / ch, 0, config_.cells_y - 1);
+      }
       for (auto cy = y0; cy <= y1; ++cy) {
         for (auto cx = x0; cx <= x1; ++cx) {
           const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
@@ -422,18 +439,19 @@ void WorldNode::on_message(HostId from, std::span<const std::uint8_t> bytes) {
     tunnel_.flush();
     return;
   }
-  auto found = session_of_host_.find(from.value());
-  if (found == session_of_host_.end()) {
+  if (from.value() >= session_of_host_.size()) session_of_host_.resize(from.value() + 1, kNoSession);
+  std::uint32_t& found = session_of_host_[from.value()];
+  if (found == kNoSession) {
     const std::uint32_t limit = config_.sessions_max != 0 ? config_.sessions_max : config_.max_players;
     if (sessions_.size() >= limit) {
       ++stats_.rejected_sessions;
       env_.tracer.record(TraceKind::decode_error, from.value(), bytes.size(), 2);
       return;
     }
-    found = session_of_host_.emplace(from.value(), static_cast<std::uint32_t>(sessions_.size())).first;
+    found = static_cast<std::uint32_t>(sessions_.size());
     sessions_.push_back(Session{from, 0, ReliableChannel{config_.channel}});
   }
-  Session& session = sessions_[found->second];
+  Session& session = sessions_[found];
   const auto result = session.channel.on_frame(
       bytes, env_.transport, from,
       [&](std::span<const std::uint8_t> payload) { handle_payload(session, payload); });
@@ -506,7 +524,9 @@ void WorldNode::on_join(Session& session, const wire::Join& join) {
   e.kind = wire::EntityKind::player;
   e.pos = spawn;
   e.target = e.pos;
-  e.session = session_of_host_.at(session.client.value());
+  SHARD_ASSERT(session.client.value() < session_of_host_.size());
+  e.session = session_of_host_[session.client.value()];
+  SHARD_ASSERT(e.session != kNoSession);
   player_cell_[join.player_id - 1] = static_cast<std::int32_t>(ci);
   ++players_spawned_;
   env_.tracer.record(TraceKind::entity_spawn, e.id.value(), ci, 0);

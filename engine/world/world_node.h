@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/cluster/observer.h"
@@ -263,7 +262,10 @@ class WorldNode final : public Process {
   TickObserver* observer_;
   std::vector<Cell> cells_;
   std::vector<Session> sessions_;
-  std::unordered_map<std::uint32_t, std::uint32_t> session_of_host_;  // lookup only, never iterated
+  // Phase A: client host value -> index in sessions_, kNoSession if none. Host ids are dense and
+  // small (the simulator numbers hosts from 0), so a vector beats a hash map on every message.
+  static constexpr std::uint32_t kNoSession = ~std::uint32_t{0};
+  std::vector<std::uint32_t> session_of_host_;
   std::vector<std::int32_t> player_cell_;  // player id - 1 -> cell index, -1 if not spawned
   std::uint64_t players_spawned_{0};
   std::uint64_t next_bot_id_;
