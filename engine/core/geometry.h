@@ -24,13 +24,17 @@ constexpr std::int64_t dist2(Vec2 a, Vec2 b) {
 
 // Integer square root (floor), exact for all int64 inputs >= 0. The double sqrt is only a first guess
 // (IEEE 754 sqrt is correctly rounded, so the guess is the same on every platform); the integer fix-up
-// makes the result exact regardless.
+// makes the result exact regardless. The fix-up squares in 64-bit unsigned arithmetic, which cannot
+// overflow: the root of any int64 is below 2^31.5, so (r + 1)^2 < 2^64. (It used to divide, twice
+// per call, which showed in every entity's step.)
 inline std::int64_t isqrt(std::int64_t v) {
   if (v <= 0) return 0;
-  auto r = static_cast<std::int64_t>(std::sqrt(static_cast<double>(v)));
-  while (r > 0 && r > v / r) --r;                 // r*r > v, without overflow
-  while ((r + 1) <= v / (r + 1)) ++r;             // (r+1)^2 <= v
-  return r;
+  const auto u = static_cast<std::uint64_t>(v);
+  auto r = static_cast<std::uint64_t>(std::sqrt(static_cast<double>(v)));
+  if (r > 3'037'000'499) r = 3'037'000'499;  // floor(sqrt(2^63 - 1)): a guess rounded up past it
+  while (r * r > u) --r;
+  while ((r + 1) * (r + 1) <= u) ++r;
+  return static_cast<std::int64_t>(r);
 }
 
 // Axis-aligned rectangle [min, max) in millimetres.

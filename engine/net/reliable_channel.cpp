@@ -19,7 +19,7 @@ bool ReliableChannel::send(std::span<const std::uint8_t> payload, Time now, Tran
     head_ = 0;
     ring_.emplace_back();
   }
-  Pending& p = ring_[(head_ + count_) % ring_.size()];
+  Pending& p = ring_[slot(count_)];
   ++count_;
   p.seq = next_seq_++;
   p.sent_at = now;
@@ -61,7 +61,7 @@ void ReliableChannel::flush_ack(Transport& transport, HostId peer) {
 
 void ReliableChannel::on_ack(std::uint64_t ack) {
   while (count_ > 0 && ring_[head_].seq <= ack) {
-    head_ = (head_ + 1) % static_cast<std::uint32_t>(ring_.size());
+    head_ = slot(1);
     --count_;
   }
 }
@@ -74,9 +74,8 @@ Duration ReliableChannel::timeout(std::uint32_t retries) const {
 
 std::uint32_t ReliableChannel::retransmit_due(Time now, Transport& transport, HostId peer) {
   std::uint32_t resent = 0;
-  const auto n = static_cast<std::uint32_t>(ring_.size());
   for (std::uint32_t i = 0; i < count_; ++i) {
-    Pending& p = ring_[(head_ + i) % n];
+    Pending& p = ring_[slot(i)];
     if (now - p.sent_at < timeout(p.retries)) continue;
     p.sent_at = now;
     ++p.retries;
@@ -90,14 +89,14 @@ std::uint32_t ReliableChannel::retransmit_due(Time now, Transport& transport, Ho
 void ReliableChannel::save(std::vector<std::uint8_t>& out) const {
   std::size_t size = 5 * wire::Writer::kVarintMax;
   for (std::uint32_t i = 0; i < count_; ++i)
-    size += 2 * wire::Writer::kVarintMax + ring_[(head_ + i) % ring_.size()].payload.size();
+    size += 2 * wire::Writer::kVarintMax + ring_[slot(i)].payload.size();
   for (const auto& [seq, payload] : out_of_order_) size += 2 * wire::Writer::kVarintMax + payload.size();
   wire::Writer w{out, size};
   w.varint(next_seq_);
   w.varint(delivered_);
   w.varint(count_);
   for (std::uint32_t i = 0; i < count_; ++i) {
-    const Pending& p = ring_[(head_ + i) % ring_.size()];
+    const Pending& p = ring_[slot(i)];
     w.varint(p.seq);
     w.varint(p.payload.size());
     w.bytes(p.payload);

@@ -6,7 +6,8 @@
 
 namespace shardsim {
 
-AoiIndex::AoiIndex(Rect bounds, std::int64_t bucket_mm) : bounds_{bounds}, bucket_mm_{bucket_mm} {
+AoiIndex::AoiIndex(Rect bounds, std::int64_t bucket_mm)
+    : bounds_{bounds}, bucket_mm_{bucket_mm}, divide_{bucket_mm} {
   SHARD_ASSERT(bucket_mm > 0);
   SHARD_ASSERT(bounds.max.x > bounds.min.x);
   SHARD_ASSERT(bounds.max.y > bounds.min.y);
@@ -16,12 +17,12 @@ AoiIndex::AoiIndex(Rect bounds, std::int64_t bucket_mm) : bounds_{bounds}, bucke
 }
 
 int AoiIndex::bucket_x(std::int64_t x) const {
-  const std::int64_t b = (x - bounds_.min.x) / bucket_mm_;
+  const std::int64_t b = divide_(x - bounds_.min.x);
   return static_cast<int>(std::clamp<std::int64_t>(b, 0, nx_ - 1));
 }
 
 int AoiIndex::bucket_y(std::int64_t y) const {
-  const std::int64_t b = (y - bounds_.min.y) / bucket_mm_;
+  const std::int64_t b = divide_(y - bounds_.min.y);
   return static_cast<int>(std::clamp<std::int64_t>(b, 0, ny_ - 1));
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/core/divider.h"
 #include "engine/core/geometry.h"
 #include "engine/core/ids.h"
 #include "engine/wire/messages.h"
@@ -42,6 +43,7 @@ class AoiIndex {
 
   Rect bounds_;
   std::int64_t bucket_mm_{1};
+  Divider divide_;  // by bucket_mm_: a division per coordinate was visible in rebuilds and queries
   int nx_{1};
   int ny_{1};
   std::vector<AoiEntry> staged_;

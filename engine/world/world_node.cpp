@@ -27,6 +27,8 @@ WorldNode::WorldNode(Env env, NodeConfig config, TickObserver* observer,
   SHARD_ASSERT(config_.tick > Duration::zero());
   const std::int64_t cw = config_.cell_width_mm();
   const std::int64_t ch = config_.cell_height_mm();
+  by_cell_width_ = Divider{cw};
+  by_cell_height_ = Divider{ch};
   const std::int64_t margin = config_.ghost_margin_mm();
   cells_.reserve(static_cast<std::size_t>(config_.cells_x) * config_.cells_y);
   for (int cy = 0; cy < config_.cells_y; ++cy) {
@@ -94,8 +96,8 @@ void WorldNode::on_timer(std::uint64_t tag) {
 }
 
 std::size_t WorldNode::cell_index_at(Vec2 p) const {
-  const auto cx = std::clamp<std::int64_t>(p.x / config_.cell_width_mm(), 0, config_.cells_x - 1);
-  const auto cy = std::clamp<std::int64_t>(p.y / config_.cell_height_mm(), 0, config_.cells_y - 1);
+  const auto cx = std::clamp<std::int64_t>(by_cell_width_(p.x), 0, config_.cells_x - 1);
+  const auto cy = std::clamp<std::int64_t>(by_cell_height_(p.y), 0, config_.cells_y - 1);
   return static_cast<std::size_t>(cy * config_.cells_x + cx);
 }
 

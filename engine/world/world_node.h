@@ -17,6 +17,7 @@
 
 #include "engine/cluster/observer.h"
 #include "engine/cluster/protocol.h"
+#include "engine/core/divider.h"
 #include "engine/runtime/env.h"
 #include "engine/world/cell.h"
 #include "engine/world/config.h"
@@ -261,6 +262,8 @@ class WorldNode final : public Process {
   NodeConfig config_;
   TickObserver* observer_;
   std::vector<Cell> cells_;
+  Divider by_cell_width_;  // cell_index_at() runs for every entity every tick
+  Divider by_cell_height_;
   std::vector<Session> sessions_;
   // Phase A: client host value -> index in sessions_, kNoSession if none. Host ids are dense and
   // small (the simulator numbers hosts from 0), so a vector beats a hash map on every message.

@@ -1,5 +1,5 @@
 // engine/core: the deterministic Rng (sequences, streams, distributions, golden values) and the
-// integer geometry (isqrt, Rect::dist2_to) that every distance comparison in the engine relies on.
+// integer geometry (isqrt, Rect::dist2_to, Divider) that every distance comparison in the engine relies on.
 #include <array>
 #include <bit>
 #include <catch2/catch.hpp>
@@ -8,6 +8,7 @@
 #include <set>
 #include <vector>
 
+#include "engine/core/divider.h"
 #include "engine/core/geometry.h"
 #include "engine/core/rng.h"
 
@@ -291,6 +292,34 @@ TEST_CASE("rect: dist2_to matches a brute-force search over random rectangles",
     REQUIRE(rect.dist2_to(p) == brute_dist2(rect, p));
     REQUIRE((rect.dist2_to(p) == 0) == rect.contains(p));
   }
+}
+
+TEST_CASE("divider: equals the built-in division for every kind of divisor and dividend",
+          "[engine][geometry]") {
+  Rng rng = Rng::stream(3, "test.divider");
+  std::vector<std::int64_t> divisors = {1, 2, 3, 7, 64, 1000, 110'000, 250'000, 500'000, 1'000'003,
+                                        (std::int64_t{1} << 31) - 1, (std::int64_t{1} << 32) - 1,
+                                        std::int64_t{1} << 32, (std::int64_t{1} << 40) + 5, kI64Max};
+  for (int i = 0; i < 40; ++i) divisors.push_back(1 + static_cast<std::int64_t>(rng.below(1u << 31)));
+  for (const std::int64_t d : divisors) {
+    const Divider div{d};
+    REQUIRE(div.divisor() == d);
+    // The edges of the fast range and of each quotient step, then random dividends of every width.
+    std::vector<std::int64_t> ns = {0, 1, d - 1, d, d + 1, 0xffffffff, 0xfffffffe, 0x100000000,
+                                    -1, -d, -d - 1, kI64Min, kI64Max};
+    for (int k = 0; k < 3000; ++k) {
+      const auto width = 1 + static_cast<int>(rng.below(63));  // 1..63 bits: never INT64_MIN
+      const auto n = static_cast<std::int64_t>(rng.next_u64() >> (64 - width));
+      ns.push_back(rng.chance_ppm(100'000) ? -n : n);
+      const std::int64_t q = static_cast<std::int64_t>(rng.below(0x100000000 / static_cast<std::uint64_t>(std::min<std::int64_t>(d, 0xffffffff)) + 1));
+      if (q <= kI64Max / d) ns.push_back(q * d), ns.push_back(q * d - 1);  // quotient boundaries
+    }
+    for (const std::int64_t n : ns) {
+      INFO("n " << n << " d " << d);
+      REQUIRE(div(n) == n / d);
+    }
+  }
+  REQUIRE(Divider{}(12345) == 12345);
 }
 
 }  // namespace shardsim
