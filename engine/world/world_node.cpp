@@ -263,10 +263,10 @@ void WorldNode::exchange_ghosts() {
         y1 = e.pos.y + g >= own.max.y ? std::min<std::int64_t>(own_y + 1, config_.cells_y - 1) : own_y;
         if (x0 == x1 && y0 == y1) continue;  // deep inside: a ghost nowhere
       } else {
-        x0 = std::clamp<std::int64_t>((e.pos.x - g) / cw, 0, config_.cells_x - 1);
-        x1 = std::clamp<std::int64_t>((e.pos.x + g) / cw, 0, config_.cells_x - 1);
-        y0 = std::clamp<std::int64_t>((e.pos.y - g) / ch, 0, config_.cells_y - 1);
-        y1 = std::clamp<std::int64_t>((e.pos.y + g) / ch, 0, config_.cells_y - 1);
+        x0 = std::clamp<std::int64_t>(by_cell_width_(e.pos.x - g), 0, config_.cells_x - 1);
+        x1 = std::clamp<std::int64_t>(by_cell_width_(e.pos.x + g), 0, config_.cells_x - 1);
+        y0 = std::clamp<std::int64_t>(by_cell_height_(e.pos.y - g), 0, config_.cells_y - 1);
+        y1 = std::clamp<std::int64_t>(by_cell_height_(e.pos.y + g), 0, config_.cells_y - 1);
       }
       for (auto cy = y0; cy <= y1; ++cy) {
         for (auto cx = x0; cx <= x1; ++cx) {
@@ -283,10 +283,10 @@ void WorldNode::exchange_ghosts() {
   in_flight_ghosts_.clear();
   in_transit_ghosts(in_flight_ghosts_);
   for (const auto& e : in_flight_ghosts_) {
-    const auto x0 = std::clamp<std::int64_t>((e.pos.x - g) / cw, 0, config_.cells_x - 1);
-    const auto x1 = std::clamp<std::int64_t>((e.pos.x + g) / cw, 0, config_.cells_x - 1);
-    const auto y0 = std::clamp<std::int64_t>((e.pos.y - g) / ch, 0, config_.cells_y - 1);
-    const auto y1 = std::clamp<std::int64_t>((e.pos.y + g) / ch, 0, config_.cells_y - 1);
+    const auto x0 = std::clamp<std::int64_t>(by_cell_width_(e.pos.x - g), 0, config_.cells_x - 1);
+    const auto x1 = std::clamp<std::int64_t>(by_cell_width_(e.pos.x + g), 0, config_.cells_x - 1);
+    const auto y0 = std::clamp<std::int64_t>(by_cell_height_(e.pos.y - g), 0, config_.cells_y - 1);
+    const auto y1 = std::clamp<std::int64_t>(by_cell_height_(e.pos.y + g), 0, config_.cells_y - 1);
     for (auto cy = y0; cy <= y1; ++cy) {
       for (auto cx = x0; cx <= x1; ++cx) {
         const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
@@ -304,10 +304,10 @@ void WorldNode::exchange_ghosts() {
       if (e.id >= 1 && e.id <= config_.max_players && player_cell_[e.id - 1] >= 0) continue;
       if (e.id > config_.max_players && ((e.id - config_.max_players - 1) >> 32) == index()) continue;
       const Vec2 pos = e.pos;
-      const auto x0 = std::clamp<std::int64_t>((pos.x - g) / cw, 0, config_.cells_x - 1);
-      const auto x1 = std::clamp<std::int64_t>((pos.x + g) / cw, 0, config_.cells_x - 1);
-      const auto y0 = std::clamp<std::int64_t>((pos.y - g) / ch, 0, config_.cells_y - 1);
-      const auto y1 = std::clamp<std::int64_t>((pos.y + g) / ch, 0, config_.cells_y - 1);
+      const auto x0 = std::clamp<std::int64_t>(by_cell_width_(pos.x - g), 0, config_.cells_x - 1);
+      const auto x1 = std::clamp<std::int64_t>(by_cell_width_(pos.x + g), 0, config_.cells_x - 1);
+      const auto y0 = std::clamp<std::int64_t>(by_cell_height_(pos.y - g), 0, config_.cells_y - 1);
+      const auto y1 = std::clamp<std::int64_t>(by_cell_height_(pos.y + g), 0, config_.cells_y - 1);
       for (auto cy = y0; cy <= y1; ++cy) {
         for (auto cx = x0; cx <= x1; ++cx) {
           const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);

@@ -952,8 +952,6 @@ void WorldNode::send_ghosts() {
   if (!lease_valid()) return;
   const std::int64_t g = config_.ghost_margin_mm();
   const std::int64_t g2 = g * g;
-  const std::int64_t cw = config_.cell_width_mm();
-  const std::int64_t ch = config_.cell_height_mm();
   for (auto& out : ghost_out_) out.clear();
   ghost_sent_last_.resize(ghost_out_.size(), 0);
   // Our reals, and the players we handed off whose arrival is not confirmed yet (they stay
@@ -967,10 +965,10 @@ void WorldNode::send_ghosts() {
   in_transit_ghosts(in_flight_ghosts_);
   {
     for (const auto& e : in_flight_ghosts_) {
-      const auto x0 = std::clamp<std::int64_t>((e.pos.x - g) / cw, 0, config_.cells_x - 1);
-      const auto x1 = std::clamp<std::int64_t>((e.pos.x + g) / cw, 0, config_.cells_x - 1);
-      const auto y0 = std::clamp<std::int64_t>((e.pos.y - g) / ch, 0, config_.cells_y - 1);
-      const auto y1 = std::clamp<std::int64_t>((e.pos.y + g) / ch, 0, config_.cells_y - 1);
+      const auto x0 = std::clamp<std::int64_t>(by_cell_width_(e.pos.x - g), 0, config_.cells_x - 1);
+      const auto x1 = std::clamp<std::int64_t>(by_cell_width_(e.pos.x + g), 0, config_.cells_x - 1);
+      const auto y0 = std::clamp<std::int64_t>(by_cell_height_(e.pos.y - g), 0, config_.cells_y - 1);
+      const auto y1 = std::clamp<std::int64_t>(by_cell_height_(e.pos.y + g), 0, config_.cells_y - 1);
       for (auto cy = y0; cy <= y1; ++cy) {
         for (auto cx = x0; cx <= x1; ++cx) {
           const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
