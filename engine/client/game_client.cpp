@@ -23,18 +23,20 @@ GameClient::GameClient(Env env, HostId server, std::uint64_t player_id, Driver& 
                        StreamObserver* observer, ReliableChannel::Config channel,
                        ClientOptions options)
     : env_{env}, server_{server}, player_id_{player_id}, driver_{driver}, observer_{observer},
-      channel_{channel}, options_{options}, gateway_{*this} {}
+      channel_{channel}, options_{options},
+      scratch_{options.scratch != nullptr ? *options.scratch : own_scratch_}, gateway_{*this} {}
 
 void GameClient::GatewayTransport::send(HostId to, std::span<const std::uint8_t> bytes) {
-  out_.clear();
+  std::vector<std::uint8_t>& out = c_.scratch_.out;
+  out.clear();
   {
-    wire::Writer w{out_, 1 + 2 * wire::Writer::kVarintMax + bytes.size()};
+    wire::Writer w{out, 1 + 2 * wire::Writer::kVarintMax + bytes.size()};
     w.u8(kClientUp);
     w.varint(c_.player_id_);
     w.varint(c_.chan_epoch_);
     w.bytes(bytes);
   }
-  c_.env_.transport.send(to, out_);
+  c_.env_.transport.send(to, out);
 }
 
 Transport& GameClient::transport() {
@@ -56,16 +58,16 @@ void GameClient::send(std::span<const std::uint8_t> payload) {
 // A join can be refused (its cell has no owner yet, a stale route): it goes again every second until
 // the server's stream shows our own player. A join the server already accepted is refused harmlessly.
 void GameClient::send_join() {
-  bytes_.clear();
-  wire::encode(wire::Join{player_id_, spawn_}, bytes_);
-  send(bytes_);
+  scratch_.bytes.clear();
+  wire::encode(wire::Join{player_id_, spawn_}, scratch_.bytes);
+  send(scratch_.bytes);
   env_.timers.set_timer(env_.clock.now() + kJoinRetry, kJoinTimer);
 }
 
 void GameClient::send_action(std::uint64_t seq) {
-  bytes_.clear();
-  wire::encode(wire::Action{seq, 1}, bytes_);
-  send(bytes_);
+  scratch_.bytes.clear();
+  wire::encode(wire::Action{seq, 1}, scratch_.bytes);
+  send(scratch_.bytes);
 }
 
 void GameClient::arm_retransmit() {
@@ -151,16 +153,16 @@ void GameClient::apply(std::span<const std::uint8_t> payload) {
     std::erase_if(pending_actions_, [&](const auto& p) { return p.first <= ack.seq; });
     return;
   }
-  if (!wire::decode(payload, batch_)) {
+  if (!wire::decode(payload, scratch_.batch)) {
     ++stats_.decode_errors;
     return;
   }
   ++stats_.batches;
-  last_tick_ = batch_.tick;
-  if (observer_ != nullptr) observer_->on_batch(player_id_, batch_, env_.clock.now());
+  last_tick_ = scratch_.batch.tick;
+  if (observer_ != nullptr) observer_->on_batch(player_id_, scratch_.batch, env_.clock.now());
   bool moved = false;
   const EntityId self{player_id_};
-  for (const auto& e : batch_.enters) {
+  for (const auto& e : scratch_.batch.enters) {
     auto it = find(view_, e.id);
     if (it != view_.end() && it->id == e.id) {
       ++stats_.anomalies;
@@ -170,7 +172,7 @@ void GameClient::apply(std::span<const std::uint8_t> payload) {
     }
     moved |= e.id == self;
   }
-  for (const auto& u : batch_.updates) {
+  for (const auto& u : scratch_.batch.updates) {
     auto it = find(view_, u.id);
     if (it == view_.end() || it->id != u.id) {
       ++stats_.anomalies;
@@ -179,7 +181,7 @@ void GameClient::apply(std::span<const std::uint8_t> payload) {
     it->pos = it->pos + u.delta;
     moved |= u.id == self;
   }
-  for (const auto& id : batch_.leaves) {
+  for (const auto& id : scratch_.batch.leaves) {
     auto it = find(view_, id);
     if (it == view_.end() || it->id != id) {
       ++stats_.anomalies;
@@ -192,10 +194,10 @@ void GameClient::apply(std::span<const std::uint8_t> payload) {
   auto it = find(view_, self);
   if (it == view_.end() || it->id != self) return;
   if (auto input = driver_.on_position(it->pos, env_.clock.now())) {
-    bytes_.clear();
-    wire::encode(*input, bytes_);
+    scratch_.bytes.clear();
+    wire::encode(*input, scratch_.bytes);
     ++stats_.inputs;
-    send(bytes_);
+    send(scratch_.bytes);
   }
 }
 

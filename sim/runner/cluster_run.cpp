@@ -218,9 +218,11 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
     }) == gateway_hosts[i]);
   }
 
+  ClientScratch client_scratch;  // the clients run one at a time: one set of buffers, always warm
   ClientOptions copts;
   copts.via_gateway = true;
   copts.action_every = spec.players.action_every;
+  copts.scratch = &client_scratch;
   std::vector<std::unique_ptr<PlayerDriver>> drivers;
   std::vector<GameClient*> clients(players, nullptr);
   std::vector<std::uint32_t> gateway_of(players, 0);

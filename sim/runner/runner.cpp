@@ -187,6 +187,7 @@ RunResult run_scenario(const scenario::ScenarioSpec& spec, const RunOptions& opt
       dead.entities_max = std::max(dead.entities_max, s.entities_max);
     });
   });
+  ClientScratch client_scratch;  // the clients run one at a time: one set of buffers, always warm
   std::vector<std::unique_ptr<PlayerDriver>> drivers;
   std::vector<GameClient*> clients(players, nullptr);
   drivers.reserve(players);
@@ -196,7 +197,9 @@ RunResult run_scenario(const scenario::ScenarioSpec& spec, const RunOptions& opt
       auto c = std::make_unique<GameClient>(env, node_host, i + 1, *drivers[i],
                                             options.checkers ? &continuity : nullptr,
                                             config.channel,
-                                            ClientOptions{false, spec.players.action_every});
+                                            ClientOptions{.via_gateway = false,
+                                                          .action_every = spec.players.action_every,
+                                                          .scratch = &client_scratch});
       clients[i] = c.get();
       return c;
     });
