@@ -24,7 +24,11 @@ GameClient::GameClient(Env env, HostId server, std::uint64_t player_id, Driver& 
                        ClientOptions options)
     : env_{env}, server_{server}, player_id_{player_id}, driver_{driver}, observer_{observer},
       channel_{channel}, options_{options},
-      scratch_{options.scratch != nullptr ? *options.scratch : own_scratch_}, gateway_{*this} {}
+      scratch_{options.scratch != nullptr ? *options.scratch : own_scratch_}, gateway_{*this} {
+  ReliableChannel::Config config = channel_.config();
+  config.frame_scratch = &scratch_.frame;
+  channel_ = ReliableChannel{config};
+}
 
 void GameClient::GatewayTransport::send(HostId to, std::span<const std::uint8_t> bytes) {
   std::vector<std::uint8_t>& out = c_.scratch_.out;

@@ -43,7 +43,8 @@ class StreamObserver {
 struct ClientScratch {
   wire::AoiBatch batch;
   std::vector<std::uint8_t> bytes;
-  std::vector<std::uint8_t> out;  // gateway envelope
+  std::vector<std::uint8_t> out;    // gateway envelope
+  std::vector<std::uint8_t> frame;  // the channel's frames
 };
 
 struct ClientOptions {

@@ -30,27 +30,29 @@ bool ReliableChannel::send(std::span<const std::uint8_t> payload, Time now, Tran
 }
 
 void ReliableChannel::send_frame(const Pending& p, Transport& transport, HostId peer) {
-  scratch_.clear();
+  std::vector<std::uint8_t>& frame = frame_buffer();
+  frame.clear();
   {
-    wire::Writer w{scratch_, 1 + 2 * wire::Writer::kVarintMax + p.payload.size()};
+    wire::Writer w{frame, 1 + 2 * wire::Writer::kVarintMax + p.payload.size()};
     w.u8(0x01);
     w.varint(p.seq);
     w.varint(delivered_);
     w.bytes(p.payload);
   }
-  transport.send(peer, scratch_);
+  transport.send(peer, frame);
   ack_owed_ = false;  // piggybacked
   since_ack_ = 0;
 }
 
 void ReliableChannel::send_ack(Transport& transport, HostId peer) {
-  scratch_.clear();
+  std::vector<std::uint8_t>& frame = frame_buffer();
+  frame.clear();
   {
-    wire::Writer w{scratch_, 1 + wire::Writer::kVarintMax};
+    wire::Writer w{frame, 1 + wire::Writer::kVarintMax};
     w.u8(0x02);
     w.varint(delivered_);
   }
-  transport.send(peer, scratch_);
+  transport.send(peer, frame);
   ack_owed_ = false;
   since_ack_ = 0;
 }

@@ -29,6 +29,7 @@ WorldNode::WorldNode(Env env, NodeConfig config, TickObserver* observer,
   const std::int64_t ch = config_.cell_height_mm();
   by_cell_width_ = Divider{cw};
   by_cell_height_ = Divider{ch};
+  config_.channel.frame_scratch = &channel_frames_;  // every session's channel builds frames here
   const std::int64_t margin = config_.ghost_margin_mm();
   cells_.reserve(static_cast<std::size_t>(config_.cells_x) * config_.cells_y);
   for (int cy = 0; cy < config_.cells_y; ++cy) {

@@ -265,6 +265,7 @@ class WorldNode final : public Process {
   Divider by_cell_width_;  // cell_index_at() runs for every entity every tick
   Divider by_cell_height_;
   std::vector<Session> sessions_;
+  std::vector<std::uint8_t> channel_frames_;  // shared by the sessions' channels (config_.channel)
   // Phase A: client host value -> index in sessions_, kNoSession if none. Host ids are dense and
   // small (the simulator numbers hosts from 0), so a vector beats a hash map on every message.
   static constexpr std::uint32_t kNoSession = ~std::uint32_t{0};
