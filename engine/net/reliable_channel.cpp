@@ -24,7 +24,7 @@ bool ReliableChannel::send(std::span<const std::uint8_t> payload, Time now, Tran
   p.seq = next_seq_++;
   p.sent_at = now;
   p.retries = 0;
-  p.payload.assign(payload.begin(), payload.end());
+  p.assign(payload);
   send_frame(p, transport, peer);
   return true;
 }
@@ -33,11 +33,11 @@ void ReliableChannel::send_frame(const Pending& p, Transport& transport, HostId 
   std::vector<std::uint8_t>& frame = frame_buffer();
   frame.clear();
   {
-    wire::Writer w{frame, 1 + 2 * wire::Writer::kVarintMax + p.payload.size()};
+    wire::Writer w{frame, 1 + 2 * wire::Writer::kVarintMax + p.size};
     w.u8(0x01);
     w.varint(p.seq);
     w.varint(delivered_);
-    w.bytes(p.payload);
+    w.bytes(p.payload());
   }
   transport.send(peer, frame);
   ack_owed_ = false;  // piggybacked
@@ -91,7 +91,7 @@ std::uint32_t ReliableChannel::retransmit_due(Time now, Transport& transport, Ho
 void ReliableChannel::save(std::vector<std::uint8_t>& out) const {
   std::size_t size = 5 * wire::Writer::kVarintMax;
   for (std::uint32_t i = 0; i < count_; ++i)
-    size += 2 * wire::Writer::kVarintMax + ring_[slot(i)].payload.size();
+    size += 2 * wire::Writer::kVarintMax + ring_[slot(i)].size;
   for (const auto& [seq, payload] : out_of_order_) size += 2 * wire::Writer::kVarintMax + payload.size();
   wire::Writer w{out, size};
   w.varint(next_seq_);
@@ -100,8 +100,8 @@ void ReliableChannel::save(std::vector<std::uint8_t>& out) const {
   for (std::uint32_t i = 0; i < count_; ++i) {
     const Pending& p = ring_[slot(i)];
     w.varint(p.seq);
-    w.varint(p.payload.size());
-    w.bytes(p.payload);
+    w.varint(p.size);
+    w.bytes(p.payload());
   }
   w.varint(out_of_order_.size());
   for (const auto& [seq, payload] : out_of_order_) {
@@ -124,7 +124,7 @@ bool ReliableChannel::load(std::span<const std::uint8_t> in, Time now) {
     const std::uint64_t n = r.varint_max(r.remaining());
     if (!r.ok() || p.seq != expect++) return false;
     const auto rest = r.rest();
-    p.payload.assign(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(n));
+    p.assign(rest.first(n));
     r = wire::Reader{rest.subspan(n)};
     p.sent_at = now;
     ring.push_back(std::move(p));

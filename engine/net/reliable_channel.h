@@ -13,6 +13,8 @@
 // owes an ack after every `ack_every` in-order frames and immediately after a duplicate or a gap.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <map>
 #include <span>
@@ -71,11 +73,28 @@ class ReliableChannel {
                        Deliver&& deliver);
 
  private:
+  // An unacknowledged frame's payload. Most (an AOI batch of a few entities, an ack'd action) fit
+  // inline, in the ring slot the send writes anyway: one cache line touched per send instead of a
+  // second heap block per slot. Larger ones go to `large`, which keeps its capacity.
   struct Pending {
+    static constexpr std::size_t kInline = 48;
     std::uint64_t seq{0};
     Time sent_at;
     std::uint32_t retries{0};
-    std::vector<std::uint8_t> payload;
+    std::uint32_t size{0};
+    std::array<std::uint8_t, kInline> small{};
+    std::vector<std::uint8_t> large;
+    void assign(std::span<const std::uint8_t> bytes) {
+      size = static_cast<std::uint32_t>(bytes.size());
+      if (bytes.size() <= kInline) {
+        std::copy(bytes.begin(), bytes.end(), small.begin());
+      } else {
+        large.assign(bytes.begin(), bytes.end());
+      }
+    }
+    std::span<const std::uint8_t> payload() const {
+      return {size <= kInline ? small.data() : large.data(), size};
+    }
   };
   void on_ack(std::uint64_t ack);
   void send_frame(const Pending& p, Transport& transport, HostId peer);
