@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/assert.h"
+
 namespace shardsim::sim {
 
 void ViolationLog::add(const char* checker, Time at, std::uint64_t entity, std::string detail) {
@@ -38,15 +40,139 @@ void AuthorityChecker::check_cells(std::span<const Cell> cells, std::span<const 
 
 bool OracleChecker::in_range(const Snapshot& s, std::uint64_t a, std::uint64_t b,
                              std::int64_t r2) const {
-  return a < s.present.size() && b < s.present.size() && s.present[a] && s.present[b] &&
-         dist2(s.pos[a], s.pos[b]) <= r2;
+  return s.has(a) && s.has(b) && dist2(s.by_id[a].pos, s.by_id[b].pos) <= r2;
 }
 
 bool OracleChecker::beyond(const Snapshot& s, std::uint64_t a, std::uint64_t b,
                            std::int64_t r2) const {
-  if (a >= s.present.size() || !s.present[a]) return false;  // viewer unknown: no claim
-  if (b >= s.present.size() || !s.present[b]) return true;    // entity gone
-  return dist2(s.pos[a], s.pos[b]) > r2;
+  if (!s.has(a)) return false;  // viewer unknown: no claim
+  if (!s.has(b)) return true;   // entity gone
+  return dist2(s.by_id[a].pos, s.by_id[b].pos) > r2;
+}
+
+void OracleChecker::take_snapshot(const WorldNode& node) {
+  const std::uint64_t check = ++checks_;
+  now_.check = check;
+  now_.ids.clear();
+  players_.clear();
+  for (const auto& cell : node.cells())
+    for (const auto& e : cell.reals) {
+      const std::uint64_t id = e.id.value();
+      if (id >= now_.by_id.size()) now_.by_id.resize(id + 1);
+      // An entity real in two cells (the authority checker counts that) is one grid item, placed
+      // where it was last seen; each copy that is a player still has its view checked.
+      Slot& slot = now_.by_id[id];
+      if (slot.check != check) now_.ids.push_back(id);
+      slot = Slot{e.pos, check};
+      if (e.kind == wire::EntityKind::player) players_.push_back(&e);
+    }
+}
+
+void OracleChecker::build_grid(const NodeConfig& config, std::int64_t r_out) {
+  // Buckets of side radius + hysteresis, so a player's disc touches at most 3 x 3 of them. Half
+  // that side would scan 5 x 5 buckets covering 30 % less area, but the extra rows and the four
+  // times as many buckets to build cost more than that saves, except in the densest crowds.
+  grid_.side = Divider{r_out};
+  grid_.gx = config.width_mm / r_out + 1;
+  grid_.gy = config.height_mm / r_out + 1;
+  const auto buckets = static_cast<std::size_t>(grid_.gx * grid_.gy);
+  SHARD_ASSERT(buckets < std::size_t{1} << 32);
+  // A counting sort: count into each bucket's slot, sum so each slot holds its bucket's end, then
+  // place items backwards so each slot ends at its bucket's begin.
+  bucket_begin_.assign(buckets + 1, 0);
+  bucket_of_.resize(now_.ids.size());
+  for (std::size_t k = 0; k < now_.ids.size(); ++k) {
+    const Vec2 q = now_.by_id[now_.ids[k]].pos;
+    bucket_of_[k] = static_cast<std::uint32_t>(grid_.row(q.y) * grid_.gx + grid_.col(q.x));
+    ++bucket_begin_[bucket_of_[k]];
+  }
+  std::uint32_t sum = 0;
+  for (std::uint32_t& b : bucket_begin_) b = sum += b;
+  items_.resize(now_.ids.size());
+  for (std::size_t k = 0; k < now_.ids.size(); ++k) {
+    const std::uint64_t id = now_.ids[k];
+    const Vec2 q = now_.by_id[id].pos;
+    items_[--bucket_begin_[bucket_of_[k]]] = Item{q.x, q.y, id};
+  }
+}
+
+// Calls visit(id, d2) for every entity within r_out of p, in grid order. As side = r_out, the disc
+// lies in p's bucket and its neighbours: only p's own bucket needs dividing out.
+template <class Visit>
+void OracleChecker::for_each_near(Vec2 p, std::int64_t r_out2, Visit&& visit) const {
+  const std::int64_t cx = grid_.col(p.x);
+  const std::int64_t cy = grid_.row(p.y);
+  const std::int64_t x0 = std::max<std::int64_t>(cx - 1, 0);
+  const std::int64_t x1 = std::min(cx + 1, grid_.gx - 1);
+  const std::int64_t y1 = std::min(cy + 1, grid_.gy - 1);
+  for (std::int64_t by = std::max<std::int64_t>(cy - 1, 0); by <= y1; ++by) {
+    const auto row = static_cast<std::size_t>(by * grid_.gx);
+    const std::uint32_t end = bucket_begin_[row + static_cast<std::size_t>(x1) + 1];
+    for (std::uint32_t k = bucket_begin_[row + static_cast<std::size_t>(x0)]; k < end; ++k) {
+      const Item& it = items_[k];
+      const std::int64_t dx = it.x - p.x;
+      const std::int64_t dy = it.y - p.y;
+      const std::int64_t d2 = dx * dx + dy * dy;
+      if (d2 <= r_out2) visit(it.id, d2);
+    }
+  }
+}
+
+// True if p's view cannot hold a mismatch: every entity in it is within radius + hysteresis now,
+// and every entity within the radius now is in it. Marking the view by id makes this one pass over
+// the buckets, with no sort; a view that fails it goes to report(), which sorts and merges.
+bool OracleChecker::view_agrees(const Entity& p, std::int64_t r2, std::int64_t r_out2) {
+  const std::uint64_t serial = ++views_;
+  for (const auto& v : p.view) {
+    if (v.id.value() >= seen_by_.size()) return false;  // not real now, so not near
+    seen_by_[v.id.value()] = serial;
+  }
+  std::size_t seen = 0;
+  bool missing = false;
+  for_each_near(p.pos, r_out2, [&](std::uint64_t id, std::int64_t d2) {
+    if (seen_by_[id] == serial) {
+      ++seen;
+    } else if (d2 <= r2) {
+      missing = true;
+    }
+  });
+  return !missing && seen == p.view.size();  // fewer if the view holds an entity twice
+}
+
+void OracleChecker::report(const Entity& p, std::int64_t r2, std::int64_t r_out2, Time now) {
+  const std::uint64_t pid = p.id.value();
+  const auto& view = p.view;
+  // Everything within radius + hysteresis now, sorted by id, then merged with the (id-sorted) view.
+  // The one-tick allowance needs last tick's positions, which are only looked up for a suspected
+  // mismatch.
+  near_.clear();
+  for_each_near(p.pos, r_out2,
+                [&](std::uint64_t id, std::int64_t d2) { near_.push_back(Near{id, d2}); });
+  std::sort(near_.begin(), near_.end(), [](const Near& a, const Near& b) { return a.id < b.id; });
+  std::size_t i = 0;
+  std::size_t j = 0;
+  while (i < view.size() || j < near_.size()) {
+    if (j == near_.size() || (i < view.size() && view[i].id.value() < near_[j].id)) {
+      // In view, but beyond radius + hysteresis (or gone) now: a mismatch if so a tick ago too.
+      const std::uint64_t vid = view[i++].id.value();
+      if (beyond(prev_, pid, vid, r_out2)) {
+        ++mismatches_;
+        log_.add("aoi.oracle_mismatches", now, pid,
+                 fmt::format("entity {} in view but beyond radius + hysteresis", vid));
+      }
+    } else if (i == view.size() || near_[j].id < view[i].id.value()) {
+      // Near but not in view: a mismatch if within the radius now and a tick ago.
+      const Near n = near_[j++];
+      if (n.d2 <= r2 && in_range(prev_, pid, n.id, r2)) {
+        ++mismatches_;
+        log_.add("aoi.oracle_mismatches", now, pid,
+                 fmt::format("entity {} within radius for 2 ticks but not in view", n.id));
+      }
+    } else {
+      ++i;
+      ++j;
+    }
+  }
 }
 
 void OracleChecker::check(const WorldNode& node, Time now) {
@@ -56,91 +182,11 @@ void OracleChecker::check(const WorldNode& node, Time now) {
   const std::int64_t r_out2 = r_out * r_out;
 
   std::swap(prev_, now_);
-  std::uint64_t max_id = 0;
-  for (const auto& cell : node.cells())
-    for (const auto& e : cell.reals) max_id = std::max(max_id, e.id.value());
-  now_.pos.resize(max_id + 1);
-  now_.present.assign(max_id + 1, 0);
-  for (const auto& cell : node.cells())
-    for (const auto& e : cell.reals) {
-      now_.pos[e.id.value()] = e.pos;
-      now_.present[e.id.value()] = 1;
-    }
-  // A flat grid over the world with square buckets of side radius + hysteresis, filled by a counting
-  // sort in id order: a player's disc touches at most 3 x 3 buckets, and each bucket row is contiguous.
-  const std::int64_t side = r_out;
-  const auto gx = static_cast<std::size_t>(node.config().width_mm / side + 1);
-  const auto gy = static_cast<std::size_t>(node.config().height_mm / side + 1);
-  const auto col = [&](std::int64_t x) {
-    return static_cast<std::size_t>(std::clamp<std::int64_t>(x / side, 0, static_cast<std::int64_t>(gx) - 1));
-  };
-  const auto row = [&](std::int64_t y) {
-    return static_cast<std::size_t>(std::clamp<std::int64_t>(y / side, 0, static_cast<std::int64_t>(gy) - 1));
-  };
-  bucket_begin_.assign(gx * gy + 1, 0);
-  for (std::uint64_t id = 0; id <= max_id; ++id)
-    if (now_.present[id]) ++bucket_begin_[row(now_.pos[id].y) * gx + col(now_.pos[id].x) + 1];
-  for (std::size_t k = 1; k < bucket_begin_.size(); ++k) bucket_begin_[k] += bucket_begin_[k - 1];
-  items_.resize(bucket_begin_.back());
-  fill_.assign(bucket_begin_.begin(), bucket_begin_.end() - 1);
-  for (std::uint64_t id = 0; id <= max_id; ++id) {
-    if (!now_.present[id]) continue;
-    const Vec2 q = now_.pos[id];
-    items_[fill_[row(q.y) * gx + col(q.x)]++] = Item{q.x, q.y, id};
-  }
-
-  for (const auto& cell : node.cells()) {
-    for (const auto& p : cell.reals) {
-      if (p.kind != wire::EntityKind::player) continue;
-      const std::uint64_t pid = p.id.value();
-      const auto& view = p.view;
-      // Everything within radius + hysteresis now, from the buckets the disc touches, sorted by id,
-      // then merged with the (id-sorted) view. The one-tick allowance needs last tick's positions,
-      // which are only looked up for a suspected mismatch.
-      near_.clear();
-      const std::size_t x0 = col(p.pos.x - r_out);
-      const std::size_t x1 = col(p.pos.x + r_out);
-      for (std::size_t by = row(p.pos.y - r_out); by <= row(p.pos.y + r_out); ++by) {
-        for (std::size_t k = bucket_begin_[by * gx + x0]; k < bucket_begin_[by * gx + x1 + 1]; ++k) {
-          const Item& it = items_[k];
-          const std::int64_t dx = it.x - p.pos.x;
-          const std::int64_t dy = it.y - p.pos.y;
-          const std::int64_t d2 = dx * dx + dy * dy;
-          if (d2 <= r_out2) near_.push_back(Near{it.id, d2});
-        }
-      }
-      for (std::size_t k = 1; k < near_.size(); ++k) {  // a handful: insertion sort
-        const Near v = near_[k];
-        std::size_t m = k;
-        for (; m > 0 && v.id < near_[m - 1].id; --m) near_[m] = near_[m - 1];
-        near_[m] = v;
-      }
-      std::size_t i = 0;
-      std::size_t j = 0;
-      while (i < view.size() || j < near_.size()) {
-        if (j == near_.size() || (i < view.size() && view[i].id.value() < near_[j].id)) {
-          // In view, but beyond radius + hysteresis (or gone) now: a mismatch if so a tick ago too.
-          const std::uint64_t vid = view[i++].id.value();
-          if (beyond(prev_, pid, vid, r_out2)) {
-            ++mismatches_;
-            log_.add("aoi.oracle_mismatches", now, pid,
-                     fmt::format("entity {} in view but beyond radius + hysteresis", vid));
-          }
-        } else if (i == view.size() || near_[j].id < view[i].id.value()) {
-          // Near but not in view: a mismatch if within the radius now and a tick ago.
-          const Near n = near_[j++];
-          if (n.d2 <= r2 && in_range(prev_, pid, n.id, r2)) {
-            ++mismatches_;
-            log_.add("aoi.oracle_mismatches", now, pid,
-                     fmt::format("entity {} within radius for 2 ticks but not in view", n.id));
-          }
-        } else {
-          ++i;
-          ++j;
-        }
-      }
-    }
-  }
+  take_snapshot(node);
+  build_grid(node.config(), r_out);
+  seen_by_.resize(now_.by_id.size(), 0);
+  for (const Entity* p : players_)
+    if (!view_agrees(*p, r2, r_out2)) report(*p, r2, r_out2, now);
 }
 
 void ContinuityChecker::on_batch(std::uint64_t player_id, const wire::AoiBatch& batch, Time now) {

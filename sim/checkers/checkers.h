@@ -11,12 +11,14 @@
 // time, entity, what was wrong) for the failure report.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "engine/client/game_client.h"
+#include "engine/core/divider.h"
 #include "engine/world/world_node.h"
 
 namespace shardsim::sim {
@@ -66,6 +68,12 @@ class AuthorityChecker {
 // against the literal all-pairs loop). Allowed slack: the hysteresis band (an entity between radius and
 // radius + hysteresis may or may not be visible) and one tick (a mismatch must hold on two consecutive
 // ticks to count).
+//
+// A first pass over the buckets, with the view marked by id, decides whether the view can hold a
+// mismatch at all; only a view that fails it is merged (on a correct node, none does).
+// Snapshots and marks are indexed by entity id, dense in Phase A (players 1..max_players, then NPCs
+// in spawn order); Phase B ids carry the node index in their high bits, but the oracle does not
+// run in Phase B.
 class OracleChecker {
  public:
   explicit OracleChecker(ViolationLog& log) : log_{log} {}
@@ -78,24 +86,50 @@ class OracleChecker {
     std::int64_t y;
     std::uint64_t id;
   };
-  struct Snapshot {
-    std::vector<Vec2> pos;          // by entity id
-    std::vector<std::uint8_t> present;
+  // A snapshot is by entity id; an id is real in it if its slot was written by the snapshot's own
+  // check, so a new snapshot need not clear the old one.
+  struct Slot {
+    Vec2 pos;
+    std::uint64_t check{0};
   };
-  bool in_range(const Snapshot& s, std::uint64_t a, std::uint64_t b, std::int64_t r2) const;
-  bool beyond(const Snapshot& s, std::uint64_t a, std::uint64_t b, std::int64_t r2) const;
-
-  ViolationLog& log_;
-  std::vector<Item> items_;  // every real entity, by grid bucket, in id order within a bucket
-  std::vector<std::size_t> bucket_begin_;
-  std::vector<std::size_t> fill_;
+  struct Snapshot {
+    std::uint64_t check{0};
+    std::vector<Slot> by_id;
+    std::vector<std::uint64_t> ids;  // the real ids, each once
+    bool has(std::uint64_t id) const { return id < by_id.size() && by_id[id].check == check; }
+  };
+  struct Grid {
+    Divider side;  // every entity's coordinates and every player's are divided, every tick
+    std::int64_t gx{1};
+    std::int64_t gy{1};
+    std::int64_t col(std::int64_t x) const { return std::clamp<std::int64_t>(side(x), 0, gx - 1); }
+    std::int64_t row(std::int64_t y) const { return std::clamp<std::int64_t>(side(y), 0, gy - 1); }
+  };
   struct Near {
     std::uint64_t id;
     std::int64_t d2;
   };
-  std::vector<Near> near_;  // per player: entities within radius + hysteresis now
+  void take_snapshot(const WorldNode& node);
+  void build_grid(const NodeConfig& config, std::int64_t r_out);
+  template <class Visit>
+  void for_each_near(Vec2 p, std::int64_t r_out2, Visit&& visit) const;
+  bool view_agrees(const Entity& p, std::int64_t r2, std::int64_t r_out2);
+  void report(const Entity& p, std::int64_t r2, std::int64_t r_out2, Time now);
+  bool in_range(const Snapshot& s, std::uint64_t a, std::uint64_t b, std::int64_t r2) const;
+  bool beyond(const Snapshot& s, std::uint64_t a, std::uint64_t b, std::int64_t r2) const;
+
+  ViolationLog& log_;
+  std::uint64_t checks_{0};
   Snapshot now_;
   Snapshot prev_;
+  std::vector<const Entity*> players_;  // in cell order, as the checks are reported
+  Grid grid_;
+  std::vector<Item> items_;  // every real entity, by grid bucket
+  std::vector<std::uint32_t> bucket_of_;  // by position in now_.ids
+  std::vector<std::uint32_t> bucket_begin_;
+  std::vector<std::uint64_t> seen_by_;  // by entity id: the serial of the last view it appeared in
+  std::uint64_t views_{0};
+  std::vector<Near> near_;  // per player, only when its view may disagree
   std::uint64_t mismatches_{0};
 };
 
