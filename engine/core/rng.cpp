@@ -7,7 +7,6 @@
 namespace shardsim {
 namespace {
 __extension__ typedef unsigned __int128 u128;  // full 64x64 product (GCC/Clang)
-constexpr std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 }  // namespace
 
 std::uint64_t splitmix64(std::uint64_t& state) {
@@ -29,18 +28,6 @@ Rng Rng::stream(std::uint64_t seed, std::string_view name) {
 Rng Rng::stream(std::uint64_t seed, std::string_view name, std::uint64_t index) {
   std::uint64_t mix = index;
   return Rng{seed ^ XXH3_64bits(name.data(), name.size()) ^ splitmix64(mix)};
-}
-
-std::uint64_t Rng::next_u64() {
-  const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
-  const std::uint64_t t = s_[1] << 17;
-  s_[2] ^= s_[0];
-  s_[3] ^= s_[1];
-  s_[1] ^= s_[2];
-  s_[0] ^= s_[3];
-  s_[2] ^= t;
-  s_[3] = rotl(s_[3], 45);
-  return result;
 }
 
 std::uint64_t Rng::below(std::uint64_t bound) {
@@ -66,13 +53,5 @@ std::int64_t Rng::between(std::int64_t lo, std::int64_t hi) {
   return static_cast<std::int64_t>(static_cast<std::uint64_t>(lo) + below(span));
 }
 
-bool Rng::chance_ppm(std::uint32_t ppm) {
-  // One draw against a threshold: P = ppm * floor(2^64 / 1e6) / 2^64, within 1e-13 of ppm / 1e6.
-  // Probability 0 and 1 draw nothing, so they are exact.
-  constexpr std::uint64_t kUnit = UINT64_MAX / 1'000'000;
-  if (ppm == 0) return false;
-  if (ppm >= 1'000'000) return true;
-  return next_u64() < ppm * kUnit;
-}
 
 }  // namespace shardsim
