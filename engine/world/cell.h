@@ -1,6 +1,6 @@
 // Cell: one rectangle of the world grid and the unit of authority. A cell simulates its real entities
-// each tick, holds ghosts of its neighbours' entities near its border, and answers AOI queries over
-// reals + ghosts through its AoiIndex.
+// each tick, holds ghosts of its neighbours' entities near its border (in its AoiIndex, the only
+// place they are read), and answers AOI queries over reals + ghosts through that index.
 //
 // Invariant: every entity id appears as a real in exactly one cell of the world (checked by the
 // simulator's authority checker every tick). Reals keep insertion order; handover appends at the target.
@@ -23,7 +23,6 @@ struct Cell {
   CellId id;
   Rect rect;
   std::vector<Entity> reals;
-  std::vector<Ghost> ghosts;
   AoiIndex index;
   Rng rng;  // NPC spawns and wandering in this cell
 };

@@ -42,10 +42,4 @@ struct Entity {
   Time write_due;                // an unconfirmed write-through may be retried from here
 };
 
-struct Ghost {
-  EntityId id;
-  wire::EntityKind kind{wire::EntityKind::player};
-  Vec2 pos;
-};
-
 }  // namespace shardsim

@@ -239,8 +239,16 @@ void WorldNode::control_density() {
   }
 }
 
+// Fills each active cell's AOI index with its reals, then with the ghosts it gets from its
+// neighbours (and, in Phase B, from in-flight players and other nodes); publish_aoi() builds it.
+// Ghosts go straight into the index: they are only ever read through it.
 void WorldNode::exchange_ghosts() {
-  for (auto& cell : cells_) cell.ghosts.clear();
+  for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
+    Cell& cell = cells_[ci];
+    cell.index.clear();
+    if (!cell_active(ci)) continue;
+    for (const auto& e : cell.reals) cell.index.add(AoiEntry{e.id, e.pos, e.kind});
+  }
   const std::int64_t g = config_.ghost_margin_mm();
   const std::int64_t g2 = g * g;
   const std::int64_t cw = config_.cell_width_mm();
@@ -273,7 +281,7 @@ void WorldNode::exchange_ghosts() {
         for (auto cx = x0; cx <= x1; ++cx) {
           const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
           if (k == ci || !cell_active(k) || cells_[k].rect.dist2_to(e.pos) > g2) continue;
-          cells_[k].ghosts.push_back(Ghost{e.id, e.kind, e.pos});
+          cells_[k].index.add(AoiEntry{e.id, e.pos, e.kind});
         }
       }
     }
@@ -292,7 +300,7 @@ void WorldNode::exchange_ghosts() {
       for (auto cx = x0; cx <= x1; ++cx) {
         const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
         if (!cell_active(k) || cells_[k].rect.dist2_to(e.pos) > g2) continue;
-        cells_[k].ghosts.push_back(Ghost{EntityId{e.id}, wire::EntityKind::player, e.pos});
+        cells_[k].index.add(AoiEntry{EntityId{e.id}, e.pos, wire::EntityKind::player});
       }
     }
   }
@@ -313,8 +321,7 @@ void WorldNode::exchange_ghosts() {
         for (auto cx = x0; cx <= x1; ++cx) {
           const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
           if (!cell_active(k) || cells_[k].rect.dist2_to(pos) > g2) continue;
-          cells_[k].ghosts.push_back(
-              Ghost{EntityId{e.id}, static_cast<wire::EntityKind>(e.kind), pos});
+          cells_[k].index.add(AoiEntry{EntityId{e.id}, pos, static_cast<wire::EntityKind>(e.kind)});
         }
       }
     }
@@ -325,10 +332,7 @@ void WorldNode::publish_aoi() {
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
     if (!cell_active(ci)) continue;
     Cell& cell = cells_[ci];
-    cell.index.clear();
-    for (const auto& e : cell.reals) cell.index.add(AoiEntry{e.id, e.pos, e.kind});
-    for (const auto& g : cell.ghosts) cell.index.add(AoiEntry{g.id, g.pos, g.kind});
-    cell.index.build();
+    cell.index.build();  // reals and ghosts, added by exchange_ghosts()
     for (auto& e : cell.reals)
       if (e.kind == wire::EntityKind::player) publish_view(cell, e);
   }

@@ -305,8 +305,9 @@ TEST_CASE("divider: equals the built-in division for every kind of divisor and d
     const Divider div{d};
     REQUIRE(div.divisor() == d);
     // The edges of the fast range and of each quotient step, then random dividends of every width.
-    std::vector<std::int64_t> ns = {0, 1, d - 1, d, d + 1, 0xffffffff, 0xfffffffe, 0x100000000,
+    std::vector<std::int64_t> ns = {0, 1, d - 1, d, 0xffffffff, 0xfffffffe, 0x100000000,
                                     -1, -d, -d - 1, kI64Min, kI64Max};
+    if (d < kI64Max) ns.push_back(d + 1);
     for (int k = 0; k < 3000; ++k) {
       const auto width = 1 + static_cast<int>(rng.below(63));  // 1..63 bits: never INT64_MIN
       const auto n = static_cast<std::int64_t>(rng.next_u64() >> (64 - width));
