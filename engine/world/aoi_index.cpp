@@ -7,7 +7,7 @@
 namespace shardsim {
 
 AoiIndex::AoiIndex(Rect bounds, std::int64_t bucket_mm)
-    : bounds_{bounds}, bucket_mm_{bucket_mm}, divide_{bucket_mm} {
+    : bounds_{bounds}, divide_{bucket_mm} {
   SHARD_ASSERT(bucket_mm > 0);
   SHARD_ASSERT(bounds.max.x > bounds.min.x);
   SHARD_ASSERT(bounds.max.y > bounds.min.y);

@@ -42,8 +42,7 @@ class AoiIndex {
   int bucket_y(std::int64_t y) const;
 
   Rect bounds_;
-  std::int64_t bucket_mm_{1};
-  Divider divide_;  // by bucket_mm_: a division per coordinate was visible in rebuilds and queries
+  Divider divide_;  // by the bucket side: a division per coordinate was visible in rebuilds and queries
   int nx_{1};
   int ny_{1};
   std::vector<AoiEntry> staged_;
