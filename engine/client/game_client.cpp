@@ -17,18 +17,20 @@ auto find(std::vector<GameClient::Seen>& view, EntityId id) {
   return std::lower_bound(view.begin(), view.end(), id,
                           [](const GameClient::Seen& s, EntityId v) { return s.id < v; });
 }
+
+// A shared scratch also holds the channel's frames; a client's own channel uses its own buffer.
+ReliableChannel::Config with_frames(ReliableChannel::Config config, ClientScratch* shared) {
+  if (shared != nullptr) config.frame_scratch = &shared->frame;
+  return config;
+}
 }  // namespace
 
 GameClient::GameClient(Env env, HostId server, std::uint64_t player_id, Driver& driver,
                        StreamObserver* observer, ReliableChannel::Config channel,
                        ClientOptions options)
     : env_{env}, server_{server}, player_id_{player_id}, driver_{driver}, observer_{observer},
-      channel_{channel}, options_{options},
-      scratch_{options.scratch != nullptr ? *options.scratch : own_scratch_}, gateway_{*this} {
-  ReliableChannel::Config config = channel_.config();
-  config.frame_scratch = &scratch_.frame;
-  channel_ = ReliableChannel{config};
-}
+      channel_{with_frames(channel, options.scratch)}, options_{options},
+      scratch_{options.scratch != nullptr ? *options.scratch : own_scratch_}, gateway_{*this} {}
 
 void GameClient::GatewayTransport::send(HostId to, std::span<const std::uint8_t> bytes) {
   std::vector<std::uint8_t>& out = c_.scratch_.out;

@@ -44,7 +44,7 @@ struct ClientScratch {
   wire::AoiBatch batch;
   std::vector<std::uint8_t> bytes;
   std::vector<std::uint8_t> out;    // gateway envelope
-  std::vector<std::uint8_t> frame;  // the channel's frames
+  std::vector<std::uint8_t> frame;  // the channel's frames (ReliableChannel::Config::frame_scratch)
 };
 
 struct ClientOptions {

@@ -53,5 +53,4 @@ std::int64_t Rng::between(std::int64_t lo, std::int64_t hi) {
   return static_cast<std::int64_t>(static_cast<std::uint64_t>(lo) + below(span));
 }
 
-
 }  // namespace shardsim

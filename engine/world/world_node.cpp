@@ -102,6 +102,13 @@ std::size_t WorldNode::cell_index_at(Vec2 p) const {
   return static_cast<std::size_t>(cy * config_.cells_x + cx);
 }
 
+WorldNode::CellSpan WorldNode::cells_around(Vec2 p, std::int64_t margin) const {
+  return {std::clamp<std::int64_t>(by_cell_width_(p.x - margin), 0, config_.cells_x - 1),
+          std::clamp<std::int64_t>(by_cell_width_(p.x + margin), 0, config_.cells_x - 1),
+          std::clamp<std::int64_t>(by_cell_height_(p.y - margin), 0, config_.cells_y - 1),
+          std::clamp<std::int64_t>(by_cell_height_(p.y + margin), 0, config_.cells_y - 1)};
+}
+
 Vec2 WorldNode::clamp_to_world(Vec2 p) const {
   return {std::clamp<std::int64_t>(p.x, 0, config_.width_mm - 1),
           std::clamp<std::int64_t>(p.y, 0, config_.height_mm - 1)};
@@ -264,21 +271,18 @@ void WorldNode::exchange_ghosts() {
     const auto own_x = static_cast<std::int64_t>(ci) % config_.cells_x;
     const auto own_y = static_cast<std::int64_t>(ci) / config_.cells_x;
     for (const auto& e : cells_[ci].reals) {
-      std::int64_t x0, x1, y0, y1;
+      CellSpan span;
       if (narrow && own.contains(e.pos)) {
-        x0 = e.pos.x - g < own.min.x ? std::max<std::int64_t>(own_x - 1, 0) : own_x;
-        x1 = e.pos.x + g >= own.max.x ? std::min<std::int64_t>(own_x + 1, config_.cells_x - 1) : own_x;
-        y0 = e.pos.y - g < own.min.y ? std::max<std::int64_t>(own_y - 1, 0) : own_y;
-        y1 = e.pos.y + g >= own.max.y ? std::min<std::int64_t>(own_y + 1, config_.cells_y - 1) : own_y;
-        if (x0 == x1 && y0 == y1) continue;  // deep inside: a ghost nowhere
+        span = {e.pos.x - g < own.min.x ? std::max<std::int64_t>(own_x - 1, 0) : own_x,
+                e.pos.x + g >= own.max.x ? std::min<std::int64_t>(own_x + 1, config_.cells_x - 1) : own_x,
+                e.pos.y - g < own.min.y ? std::max<std::int64_t>(own_y - 1, 0) : own_y,
+                e.pos.y + g >= own.max.y ? std::min<std::int64_t>(own_y + 1, config_.cells_y - 1) : own_y};
+        if (span.x0 == span.x1 && span.y0 == span.y1) continue;  // deep inside: a ghost nowhere
       } else {
-        x0 = std::clamp<std::int64_t>(by_cell_width_(e.pos.x - g), 0, config_.cells_x - 1);
-        x1 = std::clamp<std::int64_t>(by_cell_width_(e.pos.x + g), 0, config_.cells_x - 1);
-        y0 = std::clamp<std::int64_t>(by_cell_height_(e.pos.y - g), 0, config_.cells_y - 1);
-        y1 = std::clamp<std::int64_t>(by_cell_height_(e.pos.y + g), 0, config_.cells_y - 1);
+        span = cells_around(e.pos, g);
       }
-      for (auto cy = y0; cy <= y1; ++cy) {
-        for (auto cx = x0; cx <= x1; ++cx) {
+      for (auto cy = span.y0; cy <= span.y1; ++cy) {
+        for (auto cx = span.x0; cx <= span.x1; ++cx) {
           const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
           if (k == ci || !cell_active(k) || cells_[k].rect.dist2_to(e.pos) > g2) continue;
           cells_[k].index.add(AoiEntry{e.id, e.pos, e.kind});
@@ -292,12 +296,9 @@ void WorldNode::exchange_ghosts() {
   in_flight_ghosts_.clear();
   in_transit_ghosts(in_flight_ghosts_);
   for (const auto& e : in_flight_ghosts_) {
-    const auto x0 = std::clamp<std::int64_t>(by_cell_width_(e.pos.x - g), 0, config_.cells_x - 1);
-    const auto x1 = std::clamp<std::int64_t>(by_cell_width_(e.pos.x + g), 0, config_.cells_x - 1);
-    const auto y0 = std::clamp<std::int64_t>(by_cell_height_(e.pos.y - g), 0, config_.cells_y - 1);
-    const auto y1 = std::clamp<std::int64_t>(by_cell_height_(e.pos.y + g), 0, config_.cells_y - 1);
-    for (auto cy = y0; cy <= y1; ++cy) {
-      for (auto cx = x0; cx <= x1; ++cx) {
+    const CellSpan span = cells_around(e.pos, g);
+    for (auto cy = span.y0; cy <= span.y1; ++cy) {
+      for (auto cx = span.x0; cx <= span.x1; ++cx) {
         const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
         if (!cell_active(k) || cells_[k].rect.dist2_to(e.pos) > g2) continue;
         cells_[k].index.add(AoiEntry{EntityId{e.id}, e.pos, wire::EntityKind::player});
@@ -313,12 +314,9 @@ void WorldNode::exchange_ghosts() {
       if (e.id >= 1 && e.id <= config_.max_players && player_cell_[e.id - 1] >= 0) continue;
       if (e.id > config_.max_players && ((e.id - config_.max_players - 1) >> 32) == index()) continue;
       const Vec2 pos = e.pos;
-      const auto x0 = std::clamp<std::int64_t>(by_cell_width_(pos.x - g), 0, config_.cells_x - 1);
-      const auto x1 = std::clamp<std::int64_t>(by_cell_width_(pos.x + g), 0, config_.cells_x - 1);
-      const auto y0 = std::clamp<std::int64_t>(by_cell_height_(pos.y - g), 0, config_.cells_y - 1);
-      const auto y1 = std::clamp<std::int64_t>(by_cell_height_(pos.y + g), 0, config_.cells_y - 1);
-      for (auto cy = y0; cy <= y1; ++cy) {
-        for (auto cx = x0; cx <= x1; ++cx) {
+      const CellSpan span = cells_around(pos, g);
+      for (auto cy = span.y0; cy <= span.y1; ++cy) {
+        for (auto cx = span.x0; cx <= span.x1; ++cx) {
           const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
           if (!cell_active(k) || cells_[k].rect.dist2_to(pos) > g2) continue;
           cells_[k].index.add(AoiEntry{EntityId{e.id}, pos, static_cast<wire::EntityKind>(e.kind)});

@@ -210,6 +210,11 @@ class WorldNode final : public Process {
   void on_move(Session& session, const wire::MoveInput& input);
   void on_action(Session& session, const wire::Action& action);
   Vec2 clamp_to_world(Vec2 p) const;
+  // The grid columns [x0, x1] and rows [y0, y1] that p grown by `margin` on every side touches.
+  struct CellSpan {
+    std::int64_t x0, x1, y0, y1;
+  };
+  CellSpan cells_around(Vec2 p, std::int64_t margin) const;
   Entity* find_player(std::uint64_t player_id);
   Transport& channel_transport(Session& s);
   void send_to_client(Session& s, std::span<const std::uint8_t> payload);

@@ -965,12 +965,9 @@ void WorldNode::send_ghosts() {
   in_transit_ghosts(in_flight_ghosts_);
   {
     for (const auto& e : in_flight_ghosts_) {
-      const auto x0 = std::clamp<std::int64_t>(by_cell_width_(e.pos.x - g), 0, config_.cells_x - 1);
-      const auto x1 = std::clamp<std::int64_t>(by_cell_width_(e.pos.x + g), 0, config_.cells_x - 1);
-      const auto y0 = std::clamp<std::int64_t>(by_cell_height_(e.pos.y - g), 0, config_.cells_y - 1);
-      const auto y1 = std::clamp<std::int64_t>(by_cell_height_(e.pos.y + g), 0, config_.cells_y - 1);
-      for (auto cy = y0; cy <= y1; ++cy) {
-        for (auto cx = x0; cx <= x1; ++cx) {
+      const CellSpan span = cells_around(e.pos, g);
+      for (auto cy = span.y0; cy <= span.y1; ++cy) {
+        for (auto cx = span.x0; cx <= span.x1; ++cx) {
           const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
           if (k >= table_.size() || cell_state_[k].owned) continue;
           const std::uint32_t n = table_[k].owner;

@@ -312,8 +312,10 @@ TEST_CASE("divider: equals the built-in division for every kind of divisor and d
       const auto width = 1 + static_cast<int>(rng.below(63));  // 1..63 bits: never INT64_MIN
       const auto n = static_cast<std::int64_t>(rng.next_u64() >> (64 - width));
       ns.push_back(rng.chance_ppm(100'000) ? -n : n);
-      const std::int64_t q = static_cast<std::int64_t>(rng.below(0x100000000 / static_cast<std::uint64_t>(std::min<std::int64_t>(d, 0xffffffff)) + 1));
-      if (q <= kI64Max / d) ns.push_back(q * d), ns.push_back(q * d - 1);  // quotient boundaries
+      // Quotient boundaries q * d and q * d - 1, with q spanning the fast path's range.
+      const auto q_max = 0x100000000 / static_cast<std::uint64_t>(std::min<std::int64_t>(d, 0xffffffff));
+      const auto q = static_cast<std::int64_t>(rng.below(q_max + 1));
+      if (q <= kI64Max / d) ns.push_back(q * d), ns.push_back(q * d - 1);
     }
     for (const std::int64_t n : ns) {
       INFO("n " << n << " d " << d);
