@@ -45,10 +45,24 @@ void AoiIndex::build() {
 }
 
 void AoiIndex::query(Vec2 center, std::int64_t radius_mm, std::vector<AoiEntry>& out) const {
-  const int x0 = bucket_x(center.x - radius_mm);
-  const int x1 = bucket_x(center.x + radius_mm);
-  const int y0 = bucket_y(center.y - radius_mm);
-  const int y1 = bucket_y(center.y + radius_mm);
+  int x0, x1, y0, y1;
+  const std::int64_t ax = center.x - bounds_.min.x;
+  const std::int64_t ay = center.y - bounds_.min.y;
+  if (radius_mm == divide_.divisor() && ax >= 0 && ay >= 0) {
+    // The usual query (radius = bucket side, centre inside the bounds' lower edges): the range is
+    // the centre's bucket +- 1, clamped — what the four divisions below give, with two of them.
+    const std::int64_t qx = divide_(ax);
+    const std::int64_t qy = divide_(ay);
+    x0 = static_cast<int>(std::clamp<std::int64_t>(qx - 1, 0, nx_ - 1));
+    x1 = static_cast<int>(std::clamp<std::int64_t>(qx + 1, 0, nx_ - 1));
+    y0 = static_cast<int>(std::clamp<std::int64_t>(qy - 1, 0, ny_ - 1));
+    y1 = static_cast<int>(std::clamp<std::int64_t>(qy + 1, 0, ny_ - 1));
+  } else {
+    x0 = bucket_x(center.x - radius_mm);
+    x1 = bucket_x(center.x + radius_mm);
+    y0 = bucket_y(center.y - radius_mm);
+    y1 = bucket_y(center.y + radius_mm);
+  }
   const std::int64_t r2 = radius_mm * radius_mm;
   for (int by = y0; by <= y1; ++by) {
     const std::uint32_t row = static_cast<std::uint32_t>(by * nx_);

@@ -183,7 +183,8 @@ void WorldNode::handovers() {
       const bool outside = e.pos.x < r.min.x - h || e.pos.x >= r.max.x + h || e.pos.y < r.min.y - h ||
                            e.pos.y >= r.max.y + h;
       e.outside_ticks = outside ? e.outside_ticks + 1 : 0;
-      const std::size_t target = cell_index_at(e.pos);
+      // Only an entity that stayed out for the dwell can move: the others skip the cell lookup.
+      const std::size_t target = e.outside_ticks >= dwell_ticks ? cell_index_at(e.pos) : ci;
       if (e.outside_ticks >= dwell_ticks && target != ci && !cell_active(target)) {
         // The neighbour cell belongs to another node (or is migrating): a cross-node handover for a
         // player; an NPC is simply dropped (the other side keeps its own density).
@@ -272,7 +273,8 @@ void WorldNode::exchange_ghosts() {
     const auto own_y = static_cast<std::int64_t>(ci) / config_.cells_x;
     for (const auto& e : cells_[ci].reals) {
       CellSpan span;
-      if (narrow && own.contains(e.pos)) {
+      const bool inside = narrow && own.contains(e.pos);
+      if (inside) {
         span = {e.pos.x - g < own.min.x ? std::max<std::int64_t>(own_x - 1, 0) : own_x,
                 e.pos.x + g >= own.max.x ? std::min<std::int64_t>(own_x + 1, config_.cells_x - 1) : own_x,
                 e.pos.y - g < own.min.y ? std::max<std::int64_t>(own_y - 1, 0) : own_y,
@@ -284,7 +286,12 @@ void WorldNode::exchange_ghosts() {
       for (auto cy = span.y0; cy <= span.y1; ++cy) {
         for (auto cx = span.x0; cx <= span.x1; ++cx) {
           const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
-          if (k == ci || !cell_active(k) || cells_[k].rect.dist2_to(e.pos) > g2) continue;
+          if (k == ci || !cell_active(k)) continue;
+          // A side neighbour in the narrow case is within the margin by the span's own comparison
+          // (the entity is inside this cell's extent along the shared border); only a corner
+          // neighbour's distance needs checking.
+          const bool side = inside && (cx == own_x || cy == own_y);
+          if (!side && cells_[k].rect.dist2_to(e.pos) > g2) continue;
           cells_[k].index.add(AoiEntry{e.id, e.pos, e.kind});
         }
       }
