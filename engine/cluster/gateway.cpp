@@ -195,9 +195,11 @@ void Gateway::relay_down(std::uint32_t node) {
   if (route.client.value() == 0) return;
   out_.clear();
   out_.push_back(kClientDown);
-  Enc e{out_};
-  e.put(tunnel_.chan_epoch);
-  out_.insert(out_.end(), tunnel_.frame.begin(), tunnel_.frame.end());
+  {
+    Enc e{out_};
+    e.put(tunnel_.chan_epoch);
+    e.bytes(tunnel_.frame);
+  }
   env_.transport.send(route.client, out_);
   ++stats_.down_frames;
 }

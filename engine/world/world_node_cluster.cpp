@@ -65,7 +65,7 @@ void TunnelTransport::send(HostId to, std::span<const std::uint8_t> bytes) {
   e.put(msg.gen);
   e.put(msg.chan_epoch);
   e.put(bytes.size());
-  b->body.insert(b->body.end(), bytes.begin(), bytes.end());
+  e.bytes(bytes);
   pending_ = true;
 }
 

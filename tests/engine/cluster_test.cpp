@@ -995,6 +995,7 @@ TEST_CASE("cluster codec: decode_fields rejects truncation and trailing bytes an
   e.put(1);          // req
   e.put(1'000'000);  // entries: far more than the bytes that follow
   e.put(0);
+  e.finish();  // trims the encoder's slack: the vector is only what was written from here
   cluster::StoreCas cas;
   CHECK_FALSE(cluster::decode_fields(lie, cas));
   Bytes lie2;
@@ -1003,6 +1004,7 @@ TEST_CASE("cluster codec: decode_fields rejects truncation and trailing bytes an
   e2.put(1);   // gen
   e2.put(0);   // chan_epoch
   e2.put(50);  // frame length, with 3 bytes after it
+  e2.finish();
   lie2.insert(lie2.end(), {1, 2, 3});
   cluster::Tunnel tunnel;
   CHECK_FALSE(cluster::decode_fields(lie2, tunnel));
@@ -1015,12 +1017,14 @@ TEST_CASE("cluster codec: decode_fields rejects truncation and trailing bytes an
   e3.put(0);                              // no cells
   e3.put(9);                              // 9 leases ...
   e3.put(1);                              // ... 1 given
+  e3.finish();
   cluster::Table table;
   CHECK_FALSE(cluster::decode_fields(lie3, table));
   // A bool other than 0/1 is malformed, not "true".
   Bytes badbool;
   cluster::Enc e4{badbool};
   e4.put(1), e4.put(1), e4.put(1), e4.put(1);  // cell, from, to, epoch
+  e4.finish();
   badbool.push_back(2);
   cluster::MigrationDone md;
   CHECK_FALSE(cluster::decode_fields(badbool, md));
