@@ -259,26 +259,14 @@ void WorldNode::exchange_ghosts() {
   }
   const std::int64_t g = config_.ghost_margin_mm();
   const std::int64_t g2 = g * g;
-  const std::int64_t cw = config_.cell_width_mm();
-  const std::int64_t ch = config_.cell_height_mm();
-  // With a margin narrower than a cell, an entity inside its own cell's rectangle can only reach the
-  // 8 neighbours, and which ones follows from four comparisons with the rectangle: the same range
-  // the divisions below give (the last row and column absorb the world's remainder, which the
-  // clamp covers), without four 64-bit divisions per entity per tick.
-  const bool narrow = g < cw && g < ch;
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
     if (!cell_active(ci)) continue;
-    const Rect& own = cells_[ci].rect;
     const auto own_x = static_cast<std::int64_t>(ci) % config_.cells_x;
     const auto own_y = static_cast<std::int64_t>(ci) / config_.cells_x;
     for (const auto& e : cells_[ci].reals) {
       CellSpan span;
-      const bool inside = narrow && own.contains(e.pos);
+      const bool inside = cells_around_inside(ci, own_x, own_y, e.pos, g, span);
       if (inside) {
-        span = {e.pos.x - g < own.min.x ? std::max<std::int64_t>(own_x - 1, 0) : own_x,
-                e.pos.x + g >= own.max.x ? std::min<std::int64_t>(own_x + 1, config_.cells_x - 1) : own_x,
-                e.pos.y - g < own.min.y ? std::max<std::int64_t>(own_y - 1, 0) : own_y,
-                e.pos.y + g >= own.max.y ? std::min<std::int64_t>(own_y + 1, config_.cells_y - 1) : own_y};
         if (span.x0 == span.x1 && span.y0 == span.y1) continue;  // deep inside: a ghost nowhere
       } else {
         span = cells_around(e.pos, g);
@@ -287,9 +275,9 @@ void WorldNode::exchange_ghosts() {
         for (auto cx = span.x0; cx <= span.x1; ++cx) {
           const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
           if (k == ci || !cell_active(k)) continue;
-          // A side neighbour in the narrow case is within the margin by the span's own comparison
-          // (the entity is inside this cell's extent along the shared border); only a corner
-          // neighbour's distance needs checking.
+          // A side neighbour of a cell the entity is inside is within the margin by the span's own
+          // comparison (the entity lies within that cell's extent along the shared border); only
+          // a corner neighbour's distance needs checking.
           const bool side = inside && (cx == own_x || cy == own_y);
           if (!side && cells_[k].rect.dist2_to(e.pos) > g2) continue;
           cells_[k].index.add(AoiEntry{e.id, e.pos, e.kind});

@@ -215,6 +215,13 @@ class WorldNode final : public Process {
     std::int64_t x0, x1, y0, y1;
   };
   CellSpan cells_around(Vec2 p, std::int64_t margin) const;
+  // cells_around(p, margin) for p inside cell ci's rectangle with a margin narrower than a cell:
+  // only the 8 neighbours are reachable, and which ones follows from four comparisons with the
+  // rectangle (the last row and column absorb the world's remainder, which the clamp covers) — no
+  // divisions. False, with `span` unset, if that does not apply.
+  // (col, row) is ci's place in the grid.
+  bool cells_around_inside(std::size_t ci, std::int64_t col, std::int64_t row, Vec2 p,
+                           std::int64_t margin, CellSpan& span) const;
   Entity* find_player(std::uint64_t player_id);
   Transport& channel_transport(Session& s);
   void send_to_client(Session& s, std::span<const std::uint8_t> payload);
@@ -331,5 +338,18 @@ class WorldNode final : public Process {
   };
   std::vector<Departed> departed_;  // handed off and acked: still ghosted here briefly
 };
+
+// Inline: it runs for every entity every tick, in the ghost exchange and in send_ghosts().
+inline bool WorldNode::cells_around_inside(std::size_t ci, std::int64_t col, std::int64_t row, Vec2 p,
+                                           std::int64_t margin, CellSpan& span) const {
+  const Rect& own = cells_[ci].rect;
+  if (margin >= by_cell_width_.divisor() || margin >= by_cell_height_.divisor() || !own.contains(p))
+    return false;
+  span = {p.x - margin < own.min.x ? std::max<std::int64_t>(col - 1, 0) : col,
+          p.x + margin >= own.max.x ? std::min<std::int64_t>(col + 1, config_.cells_x - 1) : col,
+          p.y - margin < own.min.y ? std::max<std::int64_t>(row - 1, 0) : row,
+          p.y + margin >= own.max.y ? std::min<std::int64_t>(row + 1, config_.cells_y - 1) : row};
+  return true;
+}
 
 }  // namespace shardsim
