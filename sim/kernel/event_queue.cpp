@@ -4,7 +4,7 @@
 
 namespace shardsim::sim {
 
-EventQueue::EventQueue() { min_.fill(kNoKey); }
+EventQueue::EventQueue() = default;
 
 EventQueue::~EventQueue() = default;
 
@@ -18,85 +18,95 @@ EventQueue& EventQueue::operator=(EventQueue&& other) noexcept {
 }
 
 void EventQueue::swap(EventQueue& other) noexcept {
-  std::swap(buckets_, other.buckets_);
-  std::swap(min_, other.min_);
-  std::swap(nonempty_, other.nonempty_);
+  heap_.swap(other.heap_);  // with the pool that the wheel's chunks come from
+  std::swap(wheel_, other.wheel_);
+  std::swap(counts_, other.counts_);
+  std::swap(words_, other.words_);
+  std::swap(top_, other.top_);
+  std::swap(next_start_, other.next_start_);
+  std::swap(cur_, other.cur_);
+  run_.swap(other.run_);
+  std::swap(run_next_, other.run_next_);
+  std::swap(run_end_, other.run_end_);
   std::swap(size_, other.size_);
-  std::swap(base_, other.base_);
   std::swap(next_seq_, other.next_seq_);
   std::swap(last_, other.last_);
-  std::swap(free_, other.free_);
-  chunks_.swap(other.chunks_);
 }
 
-void EventQueue::add_chunk(Bucket& bucket) {
-  Chunk* chunk = free_;
-  if (chunk != nullptr) {
-    free_ = chunk->next;
-  } else {
-    // Only when more events are pending than ever before: not per event in steady state.
-    chunks_.push_back(std::make_unique<Chunk>());
-    chunk = chunks_.back().get();
-  }
-  chunk->next = nullptr;
-  if (bucket.tail != nullptr) {
-    bucket.tail->next = chunk;
-  } else {
-    bucket.head = chunk;
-    bucket.begin = 0;
-  }
-  bucket.tail = chunk;
-  bucket.end = 0;
+std::uint32_t EventQueue::next_marked(std::uint32_t from) const {
+  const std::uint32_t w = from >> 6;
+  const std::uint64_t here = words_[w] & (~std::uint64_t{0} << (from & 63));
+  if (here != 0) return (w << 6) | static_cast<std::uint32_t>(std::countr_zero(here));
+  // A later word, or else the lowest marked slot: past the wrap.
+  const std::uint64_t later = w + 1 < kWords ? top_ & (~std::uint64_t{0} << (w + 1)) : 0;
+  const std::uint64_t words = later != 0 ? later : top_;
+  if (words == 0) return kNoSlot;
+  const auto first = static_cast<std::uint32_t>(std::countr_zero(words));
+  return (first << 6) | static_cast<std::uint32_t>(std::countr_zero(words_[first]));
 }
 
-void EventQueue::drop_head(Bucket& bucket) {
-  Chunk* chunk = bucket.head;
-  if (chunk == bucket.tail) {
-    bucket = Bucket{};
-  } else {
-    bucket.head = chunk->next;
-    bucket.begin = 0;
-  }
-  release(chunk);
-}
-
-void EventQueue::release(Chunk* chunk) {
-  chunk->next = free_;
-  free_ = chunk;
-}
-
-void EventQueue::refill() {
-  SHARD_ASSERT(buckets_[0].head == nullptr);
-  SHARD_ASSERT(nonempty_ != 0);
-  const int source_index = std::countr_zero(nonempty_);
-  const Bucket source = buckets_[source_index];
-  SHARD_ASSERT(source.begin == 0);  // only bucket 0 is read one event at a time
-  base_ = min_[source_index];
-  buckets_[source_index] = Bucket{};
-  min_[source_index] = kNoKey;
-  nonempty_ &= ~(std::uint64_t{1} << source_index);
-  // Every event moves to a bucket below source_index (its key agrees with the new base on every bit
-  // from source_index - 1 up), and those buckets are all empty, so appending in read order keeps
-  // equal-time events in seq order. The minimum, and any ties with it, land in bucket 0. Each chunk
-  // goes back to the free list as soon as it is read, so the appends below reuse it while it is
-  // hot.
-  for (Chunk* chunk = source.head; chunk != nullptr;) {
-    const std::uint32_t count = chunk == source.tail ? source.end : kChunkEvents;
+void EventQueue::serve_next_bucket() {
+  SHARD_ASSERT(run_next_ == run_end_);
+  SHARD_ASSERT(next_start_ != kNoKey);
+  const std::uint64_t index = next_start_ >> kBucketBits;
+  SHARD_ASSERT(index > cur_);
+  const auto slot = static_cast<std::uint32_t>(index & kWheelMask);
+  const std::uint32_t count = counts_[slot];
+  SHARD_ASSERT(count > 0);
+  if (run_.size() < count) run_.resize(count);  // only past the largest bucket so far
+  Event* const run = run_.data();
+  // The slot's FIFO is in push order; both sorts are stable and by time alone, so the run is in
+  // (time, seq) order.
+  const auto offset_of = [](const Event& e) {
+    return static_cast<std::uint32_t>(e.time.us() & (kBucketUs - 1));
+  };
+  EventFifo& fifo = wheel_[slot];
+  if (count <= kChunkEvents) {
+    // At most one chunk's worth, in one chunk: a bucket sort over the kBucketUs offsets, with a
+    // bitmap of the occupied offsets and, per offset, a FIFO list of positions in the chunk.
+    static_assert(kBucketUs == 64 && kChunkEvents <= 255, "one bitmap word, byte positions");
+    const Event* const events = fifo.single_chunk();
+    constexpr std::uint8_t kEnd = 0xff;
+    std::array<std::uint8_t, kBucketUs> head{};
+    std::array<std::uint8_t, kBucketUs> tail{};
+    std::array<std::uint8_t, kChunkEvents> next{};
+    std::uint64_t occupied = 0;
     for (std::uint32_t i = 0; i < count; ++i) {
-      const Event& e = chunk->events[i];
-      const auto key = key_of(e);
-      const int b = bucket_of(key);
-      if (b != 0) {
-        if (key < min_[b]) min_[b] = key;
-        nonempty_ |= std::uint64_t{1} << b;
+      const std::uint32_t offset = offset_of(events[i]);
+      const auto position = static_cast<std::uint8_t>(i);
+      next[i] = kEnd;
+      if ((occupied >> offset) & 1) {
+        next[tail[offset]] = position;
+      } else {
+        occupied |= std::uint64_t{1} << offset;
+        head[offset] = position;
       }
-      append(buckets_[b], e);
+      tail[offset] = position;
     }
-    Chunk* next = chunk->next;
-    release(chunk);
-    chunk = next;
+    std::uint32_t k = 0;
+    for (; occupied != 0; occupied &= occupied - 1) {
+      const auto offset = static_cast<std::uint32_t>(std::countr_zero(occupied));
+      for (std::uint8_t i = head[offset]; i != kEnd; i = next[i]) run[k++] = events[i];
+    }
+    fifo.clear(heap_.pool());
+  } else {
+    std::array<std::uint32_t, kBucketUs> offsets{};
+    fifo.for_each([&](const Event& e) { ++offsets[offset_of(e)]; });
+    std::uint32_t sum = 0;
+    for (std::uint32_t& o : offsets) sum += std::exchange(o, sum);
+    fifo.drain(heap_.pool(), [&](const Event& e) { run[offsets[offset_of(e)]++] = e; });
   }
-  SHARD_ASSERT(buckets_[0].head != nullptr);
+  run_next_ = 0;
+  run_end_ = count;
+  counts_[slot] = 0;
+  words_[slot >> 6] &= ~(std::uint64_t{1} << (slot & 63));
+  if (words_[slot >> 6] == 0) top_ &= ~(std::uint64_t{1} << (slot >> 6));
+  cur_ = index;
+  // The remaining buckets have indices in (index, index + kWheelBuckets): searching from the next
+  // slot around the wheel meets them in index order.
+  const auto from = static_cast<std::uint32_t>((index + 1) & kWheelMask);
+  const std::uint32_t next = next_marked(from);
+  next_start_ = next == kNoSlot ? kNoKey : (index + 1 + ((next - from) & kWheelMask)) << kBucketBits;
 }
 
 }  // namespace shardsim::sim

@@ -5,44 +5,49 @@
 //   pushed.
 // - Time is monotone: push() never receives a time earlier than the last popped event's time
 //   (asserted). Before the first pop the bound is Time::zero(), so times are never negative.
-// - No heap allocation per event in steady state: storage is a pool of fixed-size chunks recycled
-//   through a free list; the pool grows only when the number of pending events exceeds its peak.
-// - Memory follows the peak number of pending events: 40 bytes per event plus at most one partly
-//   written chunk per bucket and bucket 0's partly read one (~170 KB), never a multiple of the
-//   payload.
+// - No heap allocation per event in steady state: events live in chunks of one ChunkPool
+//   (sim/kernel/event_fifo.h), recycled as they are read, and in the run, a vector that keeps its
+//   capacity; both grow only when pending events (or one bucket's) exceed their peak.
+// - Memory follows the peak number of pending events: 40 bytes per event, the run's 40 bytes per
+//   event of the largest bucket seen, at most one partly written 2.5 KB chunk per FIFO (1024 wheel
+//   buckets, 64 heap buckets: ~2.7 MB at worst, a few hundred KB in the kernel's runs) and a fixed
+//   ~30 KB for the wheel; never a multiple of the payload.
 // - Not thread-safe; one kernel owns one queue.
 //
-// Structure: a monotone radix heap (Ahuja, Mehlhorn, Orlin & Tarjan, 1990) over the int64
-// microsecond time. A discrete-event kernel never schedules into the past, so the keys are
-// monotone integers and the comparison-based O(log n) of a binary heap is more than we need.
-// With `base_` = the last popped time, an event with key k lives in bucket bit_width(k ^ base_):
-// bucket 0 holds k == base_, and bucket b > 0 holds the keys that first differ from base_ at
-// bit b - 1. pop() serves bucket 0; when it is empty it takes the lowest non-empty bucket i, makes
-// its minimum (tracked per bucket) the new base_ and redistributes its events, every one of which
-// lands in a bucket strictly below i. An event therefore moves at most once per bit of
-// (its key ^ the base when it was pushed): O(1) amortized per bit, and in practice a few
-// sequential copies, which beats the cache misses of sifting a large binary heap.
+// Structure: three places an event can wait.
+// - The wheel: kWheelBuckets FIFOs of kBucketUs microseconds each, indexed by time. With cur_ the
+//   index (time / kBucketUs) of the bucket being served, an event whose index i has
+//   1 <= i - cur_ < kWheelBuckets is appended to slot i mod kWheelBuckets. A bitmap (a bit per
+//   slot, a bit per 64-slot word) finds the earliest non-empty bucket.
+// - The run: the bucket being served, sorted. When the run is used up and the earliest wheel
+//   bucket starts at or before the heap's minimum, that bucket becomes the run: its events are
+//   stably sorted by time (a bucket sort on the low kBucketBits bits: through a bitmap when they
+//   fit in one chunk, by counting when more) and cur_ moves to its index.
+// - The heap: a monotone radix heap (sim/kernel/radix_heap.h) for everything else: events in
+//   bucket cur_ or earlier (pushed while their bucket is served: a message with a tiny latency, a
+//   timer due now) and events past the wheel's span (leases, fault schedules, 2^62).
+// pop() takes the smaller of the run's front and the heap's minimum by (time, seq).
+// - Why: the kernel's traffic is bursts of deliveries a few milliseconds out (lognormal latency,
+//   median 2 ms). The radix heap alone moved each of them once per bit of (time ^ base), up to ~15
+//   copies of 40 bytes, ~400 instructions per event. Here an event is appended once, sorted once
+//   among the few of its 64 us, and read once; the heap sees few events. The counting sort keeps
+//   dense buckets (the hold benchmark's 1e6 pending events, ~4500 per bucket) linear.
+// - cur_ rises monotonically: to each bucket made the run, and to the bucket of each key popped
+//   from the heap (so that after a long jump the wheel serves again).
+// - Why wheel slots never alias: a bucket becomes the run, and a heap key is popped, only when no
+//   wheel bucket starts earlier; so after either, every wheel event has i > cur_, and each was
+//   pushed with i < (cur_ then) + kWheelBuckets <= cur_ + kWheelBuckets. That is fewer than
+//   kWheelBuckets indices, one slot each.
 //
-// Why the bucket invariant survives a base change: when the base moves from L to L' (the minimum
-// of bucket i, all buckets below i empty), any event in a bucket j > i has a key that differs
-// from L at bit j - 1, while L' agrees with L on every bit >= i; so key ^ L' still has its top
-// bit at j - 1 and the event is already in the right bucket. Only bucket i needs redistributing.
-//
-// Why equal times pop FIFO. Claim: for every time t, all pending events with time t sit in one
-// bucket, in increasing seq order. The bucket depends only on (t, base_), so they share a bucket.
-// Each bucket is a FIFO (a list of chunks, appended at the tail, read from the head), and order
-// holds because (1) push appends the event with the largest seq so far to the tail of its bucket;
-// (2) a refill reads bucket i from head to tail and appends each event to a bucket below i, all
-// of which were empty, so events of equal time keep their relative order and nothing interleaves
-// with older ones; (3) bucket 0 is only refilled when drained. Bucket 0 holds exactly the events
-// with time == base_ == the minimum pending time, so pops run in (time, seq) order.
-// tests/sim/event_queue_test.cpp checks this differentially against a binary heap.
-//
-// Why chunks rather than one std::vector per bucket: a vector keeps its high-water capacity, and
-// in a hold workload most of the ~log2(spread) active buckets at some point hold most of the
-// events, so per-bucket vectors retained 5-16x the live payload (215 MB for 1e6 pending events of
-// 40 bytes). Shared chunks go back to the pool as a refill reads them and are reused, still warm
-// in cache, by the buckets it writes to.
+// Why equal times pop FIFO. Take all events at time t, of bucket i. As cur_ rises, t's pushes pass
+// through three phases in this order: far (i - cur_ >= kWheelBuckets: heap), wheel (wheel slot i)
+// and served (i <= cur_: heap). The wheel slot keeps push order, the run's sort is stable and by
+// time only, and no wheel event of bucket i is left once it becomes the run (cur_ = i from then
+// on). Within the heap, equal times pop in arrival order (radix_heap.h), which is push order. And
+// pop() compares the run's front with the heap's minimum by (time, seq), so the two interleave in
+// seq order.
+// tests/sim/event_queue_test.cpp checks this differentially against a binary heap, across the
+// wheel's wrap-around, its span, bucket edges and ties between the run and the heap.
 #pragma once
 
 #include <array>
@@ -50,25 +55,25 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <memory>
 #include <vector>
 
 #include "engine/core/assert.h"
 #include "engine/core/time.h"
+#include "sim/kernel/event.h"
+#include "sim/kernel/event_fifo.h"
+#include "sim/kernel/radix_heap.h"
 
 namespace shardsim::sim {
 
-struct Event {
-  Time time;
-  std::uint64_t seq{0};   // assigned by push()
-  std::uint32_t kind{0};  // interpreted by the Simulator
-  std::uint32_t host{0};
-  std::uint64_t a{0};
-  std::uint64_t b{0};
-};
-
 class EventQueue {
  public:
+  // A wheel bucket spans kBucketUs microseconds and the wheel kNearSpanUs (65.5 ms), so message
+  // latencies and 50 ms ticks go through it.
+  static constexpr int kBucketBits = 6;
+  static constexpr int kWheelBits = 10;
+  static constexpr std::int64_t kBucketUs = std::int64_t{1} << kBucketBits;
+  static constexpr std::int64_t kNearSpanUs = kBucketUs << kWheelBits;
+
   EventQueue();
   ~EventQueue();
   EventQueue(const EventQueue&) = delete;
@@ -81,84 +86,102 @@ class EventQueue {
     SHARD_ASSERT_MSG(e.time >= last_, "push at {}us, before the last popped time {}us", e.time.us(),
                      last_.us());
     e.seq = next_seq_++;
-    const auto key = key_of(e);
-    const int b = bucket_of(key);
-    if (b != 0) {
-      if (key < min_[b]) min_[b] = key;
-      nonempty_ |= std::uint64_t{1} << b;
+    const auto index = static_cast<std::uint64_t>(e.time.us()) >> kBucketBits;
+    if (index - cur_ - 1 < kWheelBuckets - 1) [[likely]] {  // 1 <= index - cur_ < kWheelBuckets
+      const auto slot = static_cast<std::uint32_t>(index & kWheelMask);
+      wheel_[slot].append(heap_.pool(), e);
+      ++counts_[slot];
+      words_[slot >> 6] |= std::uint64_t{1} << (slot & 63);
+      top_ |= std::uint64_t{1} << (slot >> 6);
+      const std::uint64_t start = index << kBucketBits;
+      if (start < next_start_) next_start_ = start;
+    } else {
+      heap_.push(e);
     }
-    append(buckets_[b], e);
     ++size_;
   }
 
   Event pop() {
     SHARD_ASSERT(size_ > 0);
-    Bucket& now = buckets_[0];
-    if (now.head == nullptr) refill();
-    const Event e = now.head->events[now.begin++];
-    if (now.begin == kChunkEvents || (now.head == now.tail && now.begin == now.end)) {
-      drop_head(now);
-    }
-    --size_;
-    last_ = e.time;
+    Event e;
+    pop_until(Time::from_micros(std::numeric_limits<std::int64_t>::max()), e);
     return e;
+  }
+
+  // Pops the next event into `out` if there is one at or before `end`; otherwise pops nothing and
+  // returns false. One look at the minimum where next_time() then pop() would make two.
+  bool pop_until(Time end, Event& out) {
+    if (run_next_ == run_end_) [[unlikely]] {
+      if (size_ == 0) return false;
+      if (next_start_ <= heap_.next_key()) serve_next_bucket();
+    }
+    const std::uint64_t heap_key = heap_.next_key();
+    if (run_next_ < run_end_) {
+      const Event& front = run_[run_next_];
+      const auto key = static_cast<std::uint64_t>(front.time.us());
+      if (key < heap_key || (key == heap_key && front.seq < heap_.top().seq)) {
+        if (front.time > end) return false;
+        out = front;
+        ++run_next_;
+        popped(out.time);
+        return true;
+      }
+    }
+    if (end.us() < 0 || heap_key > static_cast<std::uint64_t>(end.us())) return false;
+    out = heap_.pop();
+    if ((heap_key >> kBucketBits) > cur_) cur_ = heap_key >> kBucketBits;
+    popped(out.time);
+    return true;
   }
 
   bool empty() const { return size_ == 0; }
   std::size_t size() const { return size_; }
 
-  // The time of the event pop() would return. The queue must not be empty.
-  Time next_time() const {
+  // The time of the event pop() would return. The queue must not be empty. Not const: it may
+  // make the next bucket the run early, which changes no order.
+  Time next_time() {
     SHARD_ASSERT(size_ > 0);
-    if (buckets_[0].head != nullptr) return last_;
-    return Time::from_micros(static_cast<std::int64_t>(min_[std::countr_zero(nonempty_)]));
+    if (run_next_ == run_end_ && next_start_ <= heap_.next_key()) serve_next_bucket();
+    const std::uint64_t heap_key = heap_.next_key();
+    if (run_next_ < run_end_ && static_cast<std::uint64_t>(run_[run_next_].time.us()) < heap_key) {
+      return run_[run_next_].time;
+    }
+    return Time::from_micros(static_cast<std::int64_t>(heap_key));
   }
 
  private:
-  // Keys are non-negative int64, so bucket_of() is at most 63.
-  static constexpr int kBucketCount = 64;
-  static constexpr std::uint32_t kChunkEvents = 64;  // 2.5 KB per chunk
-  static constexpr std::uint64_t kNoKey = std::numeric_limits<std::uint64_t>::max();
+  static constexpr std::uint64_t kWheelBuckets = std::uint64_t{1} << kWheelBits;
+  static constexpr std::uint64_t kWheelMask = kWheelBuckets - 1;
+  static constexpr std::uint32_t kWords = kWheelBuckets / 64;
+  static_assert(kWords >= 1 && kWords <= 64, "the bitmap's top level is one word");
+  static constexpr std::uint64_t kNoKey = RadixHeap::kNoKey;
+  static constexpr std::uint32_t kNoSlot = 0xffff'ffff;
 
-  struct Chunk {
-    std::array<Event, kChunkEvents> events;
-    Chunk* next{nullptr};  // toward the tail of the bucket, or the next free chunk
-  };
-  // A FIFO of events in a singly linked list of chunks. Empty <=> head == nullptr, and then
-  // end == kChunkEvents so that the first append takes a chunk.
-  struct Bucket {
-    Chunk* head{nullptr};
-    Chunk* tail{nullptr};
-    std::uint32_t begin{0};           // next unread slot of head (only bucket 0 is read one by one)
-    std::uint32_t end{kChunkEvents};  // slots written in tail
-  };
-
-  static std::uint64_t key_of(const Event& e) { return static_cast<std::uint64_t>(e.time.us()); }
-  // 0 for key == base_, else 1 + the index of the highest bit where key and base_ differ.
-  int bucket_of(std::uint64_t key) const { return std::bit_width(key ^ base_); }
-
-  void append(Bucket& bucket, const Event& e) {
-    if (bucket.end == kChunkEvents) [[unlikely]]
-      add_chunk(bucket);
-    bucket.tail->events[bucket.end++] = e;
+  void popped(Time t) {
+    last_ = t;
+    --size_;
   }
-
-  void add_chunk(Bucket& bucket);  // takes a chunk from the free list (or allocates) for the tail
-  void drop_head(Bucket& bucket);  // the head chunk is fully read: return it to the free list
-  void release(Chunk* chunk);
-  // Bucket 0 is drained: advance base_ to the smallest pending key and redistribute its bucket.
-  void refill();
+  // The first non-empty wheel slot at or after `from`, wrapping around; kNoSlot if none.
+  std::uint32_t next_marked(std::uint32_t from) const;
+  // The run is used up: the earliest wheel bucket becomes the run, sorted; cur_ moves to it.
+  void serve_next_bucket();
   void swap(EventQueue& other) noexcept;
 
-  std::array<Bucket, kBucketCount> buckets_{};
-  std::array<std::uint64_t, kBucketCount> min_;  // smallest key in each bucket > 0, kNoKey if empty
-  std::uint64_t nonempty_{0};                    // bit b set <=> bucket b > 0 is non-empty
+  RadixHeap heap_;  // owns the chunk pool the wheel's FIFOs use
+  std::array<EventFifo, kWheelBuckets> wheel_{};
+  std::array<std::uint32_t, kWheelBuckets> counts_{};  // events in each wheel slot
+  std::array<std::uint64_t, kWords> words_{};          // bit s: wheel slot s is non-empty
+  std::uint64_t top_{0};                               // bit w: words_[w] != 0
+  std::uint64_t next_start_{kNoKey};  // start time of the earliest non-empty bucket, kNoKey if none
+  std::uint64_t cur_{0};              // index of the bucket being served (see above)
+  // The served bucket, sorted by (time, seq), in run_[run_next_, run_end_). The vector only grows
+  // (to the largest bucket seen), so serving a bucket neither allocates nor clears.
+  std::vector<Event> run_;
+  std::size_t run_next_{0};
+  std::size_t run_end_{0};
   std::size_t size_{0};
-  std::uint64_t base_{0};  // the radix base: the key of the last popped event (0 before any pop)
   std::uint64_t next_seq_{0};
-  Time last_{Time::zero()};  // last popped time; the same value as base_, kept typed for asserts
-  Chunk* free_{nullptr};     // free list of chunks, linked through Chunk::next
-  std::vector<std::unique_ptr<Chunk>> chunks_;  // owns every chunk, in use or free
+  Time last_{Time::zero()};  // the last popped time (zero before any pop)
 };
 
 }  // namespace shardsim::sim

@@ -105,9 +105,8 @@ std::uint64_t Simulator::run_until(Time end) {
   SHARD_ASSERT(started_);
   stopped_ = false;
   const std::uint64_t before = events_;
-  while (!queue_.empty() && !stopped_) {
-    if (queue_.next_time() > end) break;
-    const Event e = queue_.pop();
+  Event e;
+  while (!stopped_ && queue_.pop_until(end, e)) {
     now_ = e.time;
     dispatch(e);
   }

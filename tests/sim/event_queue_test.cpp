@@ -1,4 +1,6 @@
-// EventQueue (monotone radix heap): order is (time, insertion sequence), ties FIFO, times monotone.
+// EventQueue (a wheel of 64 us buckets, each sorted into a run when served, beside a monotone radix
+// heap): order is (time, insertion sequence), ties FIFO, times monotone, across the wheel's
+// wrap-around, its span, bucket edges and ties between the run and the heap.
 #include "sim/kernel/event_queue.h"
 
 #include <fcntl.h>
@@ -317,6 +319,211 @@ TEST_CASE("event queue: a constant-size hold loop matches the reference over man
     ref.push(e);
   }
   REQUIRE(q.size() == 1000);
+}
+
+constexpr std::int64_t kSpan = EventQueue::kNearSpanUs;
+constexpr std::int64_t kBucket = EventQueue::kBucketUs;
+
+// Pushes to both queues and pops both to the end (or `pops` times), checking every pop.
+struct Differential {
+  EventQueue q;
+  ReferenceQueue ref;
+  std::uint64_t ref_seq = 0;
+
+  void push(std::int64_t time_us, std::uint64_t tag) {
+    Event e = at(time_us, tag);
+    q.push(e);
+    e.seq = ref_seq++;
+    ref.push(e);
+  }
+  Event pop() {
+    REQUIRE(q.next_time() == ref.top().time);
+    const Event got = q.pop();
+    require_same(got, ref.top());
+    ref.pop();
+    return got;
+  }
+  void drain() {
+    while (!ref.empty()) pop();
+    REQUIRE(q.empty());
+  }
+};
+
+TEST_CASE("event queue: events just inside and exactly at the wheel's span",
+          "[sim][kernel][event_queue]") {
+  EventQueue q;
+  q.push(at(1000, 0));
+  REQUIRE(q.pop().a == 0);  // bucket 15 is served; the wheel takes buckets 16 .. 15 + 1023
+  const std::int64_t last_in = (15 + 1024) * kBucket - 1;
+  q.push(at(last_in + 1, 1));  // the first bucket past the span: the heap
+  q.push(at(last_in, 2));      // the wheel's last bucket, in the slot before the served one's
+  q.push(at(1000, 3));         // the served bucket: the heap
+  q.push(at(last_in + 1, 4));  // ties with tag 1 in the heap
+  q.push(at(16 * kBucket, 5)); // the wheel's first bucket
+  REQUIRE(q.size() == 5);
+  REQUIRE(q.next_time() == Time::from_micros(1000));
+  for (const std::uint64_t tag : {3, 5, 2}) REQUIRE(q.pop().a == tag);
+  // Now last_in + 1 is in the wheel's span: a push there goes to the wheel, behind tags 1 and 4.
+  q.push(at(last_in + 1, 6));
+  REQUIRE(q.next_time() == Time::from_micros(last_in + 1));
+  for (const std::uint64_t tag : {1, 4, 6}) REQUIRE(q.pop().a == tag);
+  REQUIRE(q.empty());
+}
+
+TEST_CASE("event queue: ties across the heap, the wheel and the run pop in push order",
+          "[sim][kernel][event_queue]") {
+  // Events at one time T pushed while T is past the wheel's span (heap), while it is in the wheel,
+  // while its bucket is the run being served (heap again), and while the run drains.
+  EventQueue q;
+  const std::int64_t t = 3 * kSpan + 17;
+  std::uint64_t tag = 0;
+  std::vector<std::uint64_t> tags_at_t;
+  auto push_t = [&] {
+    q.push(at(t, tag));
+    tags_at_t.push_back(tag++);
+  };
+  push_t();
+  push_t();
+  // Walk time forward in steps that straddle the span several times, then into T's bucket.
+  for (std::int64_t now = 0; now < t; now += kSpan / 3) {
+    q.push(at(now, 1'000'000 + static_cast<std::uint64_t>(now)));
+    push_t();
+    REQUIRE(q.pop().a == 1'000'000 + static_cast<std::uint64_t>(now));
+    push_t();
+  }
+  q.push(at(t - 1, 2'000'000));  // T's bucket becomes the run when this pops
+  push_t();
+  REQUIRE(q.pop().a == 2'000'000);
+  push_t();  // the served bucket: into the heap, behind the run's events at T
+  std::vector<std::uint64_t> popped;
+  while (!q.empty()) {
+    const Event e = q.pop();
+    REQUIRE(e.time.us() == t);
+    popped.push_back(e.a);
+    if (popped.size() == 3) push_t();  // at "now", while the tie group drains
+  }
+  REQUIRE(popped == tags_at_t);
+}
+
+TEST_CASE("event queue: the wheel wraps around many turns", "[sim][kernel][event_queue]") {
+  // A steady stream whose times sweep the wheel's slots ten times over; each pop pushes events
+  // that land on both sides of the wrap point and on bucket edges.
+  Differential d;
+  d.push(kSpan - 5, 0);
+  std::uint64_t tag = 1;
+  std::int64_t last = 0;
+  while (last < 10 * kSpan) {
+    last = d.pop().time.us();
+    if (d.ref.size() < 200) {
+      for (const std::int64_t delta : {0, 1, 63, 64, 65, 4095, 4096, 5000, 20'000, 65'000}) {
+        if (delta < kSpan) d.push(last + delta, tag++);
+      }
+      d.push(last + kSpan - 1, tag++);
+      d.push(last + kSpan, tag++);
+    }
+  }
+  d.drain();
+}
+
+TEST_CASE("event queue: dense buckets, larger than a chunk, sort stably",
+          "[sim][kernel][event_queue]") {
+  // Hundreds of events per 64 us bucket, with many ties, plus pushes into the bucket being served.
+  Differential d;
+  Rng rng = Rng::stream(12, "test.event_queue.dense");
+  std::uint64_t tag = 0;
+  for (int i = 0; i < 3000; ++i) d.push(rng.between(0, 5 * kBucket - 1), tag++);
+  for (int i = 0; i < 20'000; ++i) {
+    const std::int64_t now = d.pop().time.us();
+    if (rng.below(100) < 90) d.push(now + rng.between(0, 4 * kBucket), tag++);
+    if (rng.below(100) < 5) d.push(now, tag++);
+  }
+  d.drain();
+}
+
+TEST_CASE("event queue: the heap's far events and jumps meet the wheel in order",
+          "[sim][kernel][event_queue]") {
+  // Everything starts past the wheel's span (times from 2 spans to 40 spans out, with ties); the
+  // queue serves them through the heap, moving the wheel forward with each jump, while pushes
+  // land just inside and just past the moving span.
+  Differential d;
+  Rng rng = Rng::stream(11, "test.event_queue.migrate");
+  for (std::uint64_t i = 0; i < 5000; ++i) {
+    d.push(2 * kSpan + static_cast<std::int64_t>(rng.below(38 * kSpan / 100)) * 100, i);
+  }
+  for (int i = 0; i < 4000; ++i) {
+    const Event got = d.pop();
+    if (i % 7 == 0) {
+      const std::int64_t when = got.time.us() + kSpan - static_cast<std::int64_t>(rng.below(2));
+      d.push(std::max(when - when % 100, got.time.us()), 100'000 + static_cast<std::uint64_t>(i));
+    }
+  }
+  d.drain();
+}
+
+TEST_CASE("event queue: pop_until stops before later events and pops nothing from an empty queue",
+          "[sim][kernel][event_queue]") {
+  EventQueue q;
+  Event e;
+  REQUIRE_FALSE(q.pop_until(Time::from_micros(100), e));
+  q.push(at(10, 0));
+  q.push(at(20, 1));
+  q.push(at(20 + 2 * kSpan, 2));  // past the wheel's span: the heap
+  REQUIRE(q.pop_until(Time::from_micros(15), e));
+  REQUIRE(e.a == 0);
+  REQUIRE_FALSE(q.pop_until(Time::from_micros(15), e));
+  REQUIRE(q.size() == 2);
+  REQUIRE(q.pop_until(Time::from_micros(20), e));
+  REQUIRE(e.a == 1);
+  // Only the heap's event is left, and it is not due before its time.
+  REQUIRE_FALSE(q.pop_until(Time::from_micros(20 + 2 * kSpan - 1), e));
+  q.push(at(20, 3));  // still accepted at the last popped time
+  REQUIRE(q.pop_until(Time::from_micros(20 + 2 * kSpan - 1), e));
+  REQUIRE(e.a == 3);
+  REQUIRE(q.pop_until(Time::from_micros(20 + 2 * kSpan), e));
+  REQUIRE(e.a == 2);
+  REQUIRE(q.empty());
+}
+
+TEST_CASE("event queue: matches the reference with delays clustered at the wheel's span",
+          "[sim][kernel][event_queue]") {
+  Rng rng = Rng::stream(43, "test.event_queue.horizon");
+  EventQueue q;
+  ReferenceQueue ref;
+  std::uint64_t ref_seq = 0;
+  Time now = Time::zero();
+  for (int i = 0; i < 100'000; ++i) {
+    if (ref.empty() || rng.below(100) < 51) {
+      const std::uint64_t shape = rng.below(100);
+      std::int64_t delta = 0;
+      if (shape < 10) {
+        delta = 0;
+      } else if (shape < 40) {
+        delta = kSpan - 3 + rng.between(0, 6);  // around the wheel's span
+      } else if (shape < 50) {
+        delta = rng.between(1, 4) * kSpan;  // whole turns: the same wheel slot as now
+      } else if (shape < 90) {
+        delta = rng.between(1, 3 * kSpan);
+      } else {
+        delta = rng.between(1, 2 * kBucket);  // the served bucket or the next
+      }
+      Event e = at((now + Duration::micros(delta)).us(), rng.next_u64());
+      q.push(e);
+      e.seq = ref_seq++;
+      ref.push(e);
+    } else {
+      REQUIRE(q.next_time() == ref.top().time);
+      const Event got = q.pop();
+      require_same(got, ref.top());
+      ref.pop();
+      now = got.time;
+    }
+    REQUIRE(q.size() == ref.size());
+  }
+  while (!ref.empty()) {
+    require_same(q.pop(), ref.top());
+    ref.pop();
+  }
+  REQUIRE(q.empty());
 }
 
 }  // namespace shardsim::sim
