@@ -139,19 +139,8 @@ LatencySampler::LatencySampler(const LatencySpec& spec) : spec_{spec} {
   }
 }
 
-std::int64_t LatencySampler::interpolate(std::uint64_t pos) const {
-  const auto idx = static_cast<std::size_t>(pos >> 32);
-  if (idx >= kIntervals) return knots_us_[kIntervals];
-  const std::uint64_t frac = pos & 0xffffffffu;
-  const std::int64_t lo = knots_us_[idx];
-  const auto delta = static_cast<std::uint64_t>(knots_us_[idx + 1] - lo);
-  // floor(delta * frac / 2^32) exactly, without 128-bit arithmetic: delta < 2^37, so
-  // (delta >> 32) * frac < 2^37 and (delta & mask) * frac < 2^64.
-  const std::uint64_t step = (delta >> 32) * frac + (((delta & 0xffffffffu) * frac) >> 32);
-  return lo + static_cast<std::int64_t>(step);
-}
-
-Duration LatencySampler::at(std::uint64_t u) const {
+Duration LatencySampler::at_closed_form(std::uint64_t u) const {
+  SHARD_ASSERT(knots_us_.empty());
   switch (spec_.kind) {
     case LatencyKind::constant:
       return spec_.a;
@@ -159,12 +148,10 @@ Duration LatencySampler::at(std::uint64_t u) const {
       const auto span = static_cast<std::uint64_t>(spec_.b.us() - spec_.a.us()) + 1;
       return spec_.a + Duration::micros(static_cast<std::int64_t>(detail::mul_hi64(u, span)));
     }
-    case LatencyKind::normal:
-      if (knots_us_.empty()) return spec_.a;
-      [[fallthrough]];
-    case LatencyKind::lognormal:
-      // u / 2^64 as a fixed-point table position with 32 fraction bits.
-      return Duration::micros(interpolate(u >> (64 - kIntervalBits - 32)));
+    case LatencyKind::normal:  // stddev 0: behaves as constant `a`
+      return spec_.a;
+    case LatencyKind::lognormal:  // always has a table
+      break;
   }
   SHARD_ASSERT(false);
   return Duration::zero();

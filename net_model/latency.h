@@ -46,8 +46,14 @@ class LatencySampler {
 
   // One latency; consumes exactly one rng.next_u64().
   Duration sample(Rng& rng) const { return at(rng.next_u64()); }
-  // The latency that the uniform 64-bit draw u maps to. Pure; monotone in u.
-  Duration at(std::uint64_t u) const;
+  // The latency that the uniform 64-bit draw u maps to. Pure; monotone in u. Inline for the table
+  // kinds, which every message of a lognormal or normal link takes (once or more per message).
+  Duration at(std::uint64_t u) const {
+    // A table exists exactly for normal (stddev > 0) and lognormal; the other kinds are closed-form.
+    // u / 2^64 as a fixed-point table position with 32 fraction bits.
+    if (!knots_us_.empty()) return Duration::micros(interpolate(u >> (64 - kIntervalBits - 32)));
+    return at_closed_form(u);
+  }
 
   Duration median() const { return quantile_ppm(500'000); }
   // The sampled distribution's quantile at ppm / 1e6 (ppm <= 1'000'000), read from the same table
@@ -58,7 +64,19 @@ class LatencySampler {
 
  private:
   // Interpolates in the table at a fixed-point position with 32 fraction bits.
-  std::int64_t interpolate(std::uint64_t pos) const;
+  std::int64_t interpolate(std::uint64_t pos) const {
+    const auto idx = static_cast<std::size_t>(pos >> 32);
+    if (idx >= kIntervals) return knots_us_[kIntervals];
+    const std::uint64_t frac = pos & 0xffffffffu;
+    const std::int64_t lo = knots_us_[idx];
+    const auto delta = static_cast<std::uint64_t>(knots_us_[idx + 1] - lo);
+    // floor(delta * frac / 2^32) exactly, without 128-bit arithmetic: delta < 2^37, so
+    // (delta >> 32) * frac < 2^37 and (delta & mask) * frac < 2^64.
+    const std::uint64_t step = (delta >> 32) * frac + (((delta & 0xffffffffu) * frac) >> 32);
+    return lo + static_cast<std::int64_t>(step);
+  }
+  // at() for the kinds without a table: constant, uniform, normal with stddev 0.
+  Duration at_closed_form(std::uint64_t u) const;
 
   LatencySpec spec_;
   // kIntervals + 1 knots in microseconds, non-decreasing, for normal and lognormal, else empty.

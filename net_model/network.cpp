@@ -23,11 +23,10 @@ void set_tag(std::vector<std::uint32_t>& tags, HostId h, std::uint32_t tag) {
 
 }  // namespace
 
-Time& NetworkModel::FifoTable::at(std::uint64_t key) {
-  SHARD_ASSERT(key != kEmpty);
+Time& NetworkModel::FifoTable::probe(std::uint64_t key) {
   for (;;) {
     const std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = slots_.empty() ? 0 : home(key); !slots_.empty(); i = (i + 1) & mask) {
+    for (std::size_t i = home(key);; i = (i + 1) & mask) {
       Slot& slot = slots_[i];
       if (slot.key == key) return slot.last;
       if (slot.key != kEmpty) continue;
@@ -107,62 +106,80 @@ void NetworkModel::set_link(HostId a, HostId b, LinkConfig cfg, bool both_direct
   const Link link = make_link(cfg);
   overrides_.insert_or_assign(link_key(a, b), link);
   if (both_directions) overrides_.insert_or_assign(link_key(b, a), link);
+  update_special();
 }
 
 void NetworkModel::clear_link(HostId a, HostId b, bool both_directions) {
   overrides_.erase(link_key(a, b));
   if (both_directions) overrides_.erase(link_key(b, a));
+  update_special();
 }
 
+// draw() and settle() are defined before their callers so that they inline into both decide()
+// and decide_special().
+inline NetworkModel::Draws NetworkModel::draw(const Link& link) {
+  const LinkConfig& cfg = link.config;
+  const LatencySampler& sampler = samplers_[link.sampler];
+  Draws d;
+  d.latency = sampler.sample(latency_rng_);
+  d.lost = cfg.loss_ppm != 0 && loss_rng_.chance_ppm(cfg.loss_ppm);
+  d.duplicated = cfg.duplicate_ppm != 0 && duplicate_rng_.chance_ppm(cfg.duplicate_ppm);
+  d.duplicate_delay = d.duplicated ? sampler.sample(duplicate_rng_) : Duration::zero();
+  d.reordered = cfg.reorder_ppm != 0 && reorder_rng_.chance_ppm(cfg.reorder_ppm);
+  d.reorder_delay = d.reordered ? sampler.sample(reorder_rng_) : Duration::zero();
+  return d;
+}
+
+inline Fate NetworkModel::settle(const Draws& d, std::uint64_t key, Time now) {
+  if (d.lost) {
+    ++stats_.dropped_loss;
+    return Fate{.kind = FateKind::drop, .reason = DropReason::loss};
+  }
+  Fate fate{.kind = FateKind::deliver};
+  if (d.reordered) [[unlikely]] {
+    fate.deliver_at = now + d.latency + d.reorder_delay;
+    ++stats_.reordered;
+  } else {
+    Time& last = fifo_last_.at(key);
+    fate.deliver_at = std::max(now + d.latency, last);
+    last = fate.deliver_at;
+  }
+  if (d.duplicated) [[unlikely]] {
+    fate.duplicate = true;
+    fate.duplicate_at = fate.deliver_at + d.duplicate_delay;
+    ++stats_.duplicated;
+  }
+  ++stats_.delivered;
+  SHARD_ASSERT(fate.deliver_at >= now);
+  return fate;
+}
+
+// The usual case, no hold, override or partition active: the draws and one FIFO probe.
 Fate NetworkModel::decide(HostId from, HostId to, Time now) {
+  if (special_) [[unlikely]] return decide_special(from, to, now);
+  ++stats_.sent;
+  return settle(draw(default_link_), link_key(from, to), now);
+}
+
+Fate NetworkModel::decide_special(HostId from, HostId to, Time now) {
   ++stats_.sent;
   const std::uint64_t key = link_key(from, to);
-  if (!held_.empty() && held_.contains(key)) [[unlikely]] {
+  if (!held_.empty() && held_.contains(key)) {
     ++stats_.held;
     return Fate{.kind = FateKind::hold};
   }
 
   // Draw everything first, so that each stream's consumption depends only on its own settings and
   // outcomes (see the header), never on partitions or other streams.
-  const Link& link = overrides_.empty() ? default_link_ : link_for(key);
-  const LinkConfig& cfg = link.config;
-  const LatencySampler& sampler = samplers_[link.sampler];
-  const Duration latency = sampler.sample(latency_rng_);
-  const bool lost = cfg.loss_ppm != 0 && loss_rng_.chance_ppm(cfg.loss_ppm);
-  const bool duplicated = cfg.duplicate_ppm != 0 && duplicate_rng_.chance_ppm(cfg.duplicate_ppm);
-  const Duration duplicate_delay = duplicated ? sampler.sample(duplicate_rng_) : Duration::zero();
-  const bool reordered = cfg.reorder_ppm != 0 && reorder_rng_.chance_ppm(cfg.reorder_ppm);
-  const Duration reorder_delay = reordered ? sampler.sample(reorder_rng_) : Duration::zero();
-
-  if (!partitions_.empty()) [[unlikely]] {
+  const Draws d = draw(overrides_.empty() ? default_link_ : link_for(key));
+  if (!partitions_.empty()) {
     const DropReason reason = cut_reason(from, to);
     if (reason != DropReason::none) {
       ++stats_.dropped_partition;
       return Fate{.kind = FateKind::drop, .reason = reason};
     }
   }
-  if (lost) {
-    ++stats_.dropped_loss;
-    return Fate{.kind = FateKind::drop, .reason = DropReason::loss};
-  }
-
-  Fate fate{.kind = FateKind::deliver};
-  if (reordered) [[unlikely]] {
-    fate.deliver_at = now + latency + reorder_delay;
-    ++stats_.reordered;
-  } else {
-    Time& last = fifo_last_.at(key);
-    fate.deliver_at = std::max(now + latency, last);
-    last = fate.deliver_at;
-  }
-  if (duplicated) [[unlikely]] {
-    fate.duplicate = true;
-    fate.duplicate_at = fate.deliver_at + duplicate_delay;
-    ++stats_.duplicated;
-  }
-  ++stats_.delivered;
-  SHARD_ASSERT(fate.deliver_at >= now);
-  return fate;
+  return settle(d, key, now);
 }
 
 DropReason NetworkModel::cut_reason(HostId from, HostId to) const {
@@ -182,6 +199,7 @@ bool NetworkModel::connected(HostId from, HostId to) const {
 PartitionId NetworkModel::add_partition(Partition p) {
   p.id = PartitionId{next_partition_++};
   partitions_.push_back(std::move(p));
+  update_special();
   return partitions_.back().id;
 }
 
@@ -221,12 +239,22 @@ void NetworkModel::heal(PartitionId id) {
   const auto it = std::find_if(partitions_.begin(), partitions_.end(),
                                [&](const Partition& p) { return p.id == id; });
   if (it != partitions_.end()) partitions_.erase(it);
+  update_special();
 }
 
-void NetworkModel::heal_all() { partitions_.clear(); }
+void NetworkModel::heal_all() {
+  partitions_.clear();
+  update_special();
+}
 
-void NetworkModel::hold(HostId a, HostId b) { held_.insert(link_key(a, b)); }
+void NetworkModel::hold(HostId a, HostId b) {
+  held_.insert(link_key(a, b));
+  update_special();
+}
 
-void NetworkModel::release(HostId a, HostId b) { held_.erase(link_key(a, b)); }
+void NetworkModel::release(HostId a, HostId b) {
+  held_.erase(link_key(a, b));
+  update_special();
+}
 
 }  // namespace shardsim::net

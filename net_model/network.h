@@ -40,6 +40,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "engine/core/assert.h"
 #include "engine/core/ids.h"
 #include "engine/core/rng.h"
 #include "engine/core/time.h"
@@ -136,8 +137,15 @@ class NetworkModel {
   // for 10,000 clients each talking to 4 servers, both directions).
   class FifoTable {
    public:
+    FifoTable() { grow(); }  // never empty, so at() needs no check for it
     // The entry for key, inserted as Time::zero() when absent. key != ~0 (host ids < 2^32 - 1).
-    Time& at(std::uint64_t key);
+    // Inline for the usual case, the key in its home slot (load <= 1/2); probe() does the rest.
+    Time& at(std::uint64_t key) {
+      SHARD_ASSERT(key != kEmpty);
+      Slot& slot = slots_[home(key)];
+      if (slot.key == key) [[likely]] return slot.last;
+      return probe(key);
+    }
     std::size_t size() const { return size_; }
 
    private:
@@ -149,15 +157,35 @@ class NetworkModel {
     std::size_t home(std::uint64_t key) const {
       return static_cast<std::size_t>(((key ^ (key >> 29)) * 0x9e3779b97f4a7c15ULL) >> shift_);
     }
+    Time& probe(std::uint64_t key);
     void grow();
 
-    std::vector<Slot> slots_;  // size is 0 or a power of two
+    std::vector<Slot> slots_;  // size is a power of two, at least 64
     std::size_t size_{0};
     int shift_{64};  // 64 - log2(slots_.size())
   };
 
   static std::uint64_t link_key(HostId from, HostId to) {
     return (static_cast<std::uint64_t>(from.value()) << 32) | to.value();
+  }
+
+  // What one decide() draws, all of it before any outcome is known (see the header comment).
+  struct Draws {
+    Duration latency;
+    Duration duplicate_delay;  // zero unless duplicated
+    Duration reorder_delay;    // zero unless reordered
+    bool lost;
+    bool duplicated;
+    bool reordered;
+  };
+  Draws draw(const Link& link);
+  // The fate of a message that no hold or partition stopped: loss, then the FIFO clamp or
+  // reordering, then the duplicate.
+  Fate settle(const Draws& d, std::uint64_t key, Time now);
+  // decide() when a hold, an override or a partition is active.
+  Fate decide_special(HostId from, HostId to, Time now);
+  void update_special() {
+    special_ = !held_.empty() || !overrides_.empty() || !partitions_.empty();
   }
   Link make_link(const LinkConfig& cfg);
   const Link& link_for(std::uint64_t key) const;
@@ -173,6 +201,7 @@ class NetworkModel {
   std::unordered_set<std::uint64_t> held_;
   std::vector<Partition> partitions_;  // active, in creation order
   std::uint32_t next_partition_{1};
+  bool special_{false};  // held_, overrides_ or partitions_ is non-empty
 
   Rng latency_rng_;
   Rng loss_rng_;

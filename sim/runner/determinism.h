@@ -2,7 +2,7 @@
 // trace record where the runs part (virtual time, host, event) and report it for both runs.
 //
 // Cost: two runs when they agree. When they do not: each run also kept a checkpoint digest at every
-// bulk hash (about every 1600 records), which locates the first differing block; two more runs
+// bulk hash (about every 400 records), which locates the first differing block; two more runs
 // capture that block verbatim, and the first differing record in it is the answer. Payload bytes are
 // hashed too: if the records of the block agree, the divergence is in a delivered payload, and the
 // report says so and names the block.

@@ -40,27 +40,39 @@ const char* trace_kind_name(TraceKind kind) {
   return "unknown";
 }
 
-Trace::Trace() : buffer_(kBufferSize), state_{XXH3_createState()} {
+Trace::Trace()
+    : buffer_{std::make_unique_for_overwrite<std::uint8_t[]>(kBufferSize)},
+      state_{XXH3_createState()} {
   SHARD_ASSERT(state_ != nullptr);
   XXH3_64bits_reset(state_);
 }
 
 Trace::~Trace() { XXH3_freeState(state_); }
 
-void Trace::record_bytes(std::span<const std::uint8_t> bytes) {
+void Trace::record_bytes_slow(std::span<const std::uint8_t> bytes) {
   if (bytes.size() > kBufferSize / 2) {
     flush();
     if (hashing_) XXH3_64bits_update(state_, bytes.data(), bytes.size());
     return;
   }
-  if (pos_ + bytes.size() > kBufferSize) flush();
-  std::copy(bytes.begin(), bytes.end(), buffer_.begin() + static_cast<std::ptrdiff_t>(pos_));
-  pos_ += bytes.size();
+  flush();  // record_bytes() found no room
+  std::memcpy(buffer_.get(), bytes.data(), bytes.size());
+  pos_ = bytes.size();
+}
+
+void Trace::record_slow(Time t, TraceKind kind, HostId host, std::uint64_t a, std::uint64_t b,
+                        std::uint64_t c) {
+  if (capture_ != nullptr && records_ >= capture_from_ && records_ < capture_to_) {
+    capture_->push_back(TraceRecord{records_, t, kind,
+                                    host_name_ ? host_name_(host) : std::to_string(host.value()),
+                                    a, b, c});
+  }
+  if (jsonl_ != nullptr) write_jsonl(t, kind, host, a, b, c);
 }
 
 void Trace::flush() {
   if (hashing_ && pos_ > 0) {
-    XXH3_64bits_update(state_, buffer_.data(), pos_);
+    XXH3_64bits_update(state_, buffer_.get(), pos_);
     if (checkpoints_ != nullptr) checkpoints_->emplace_back(records_, XXH3_64bits_digest(state_));
   }
   pos_ = 0;
@@ -82,6 +94,7 @@ std::uint64_t Trace::digest() {
 void Trace::attach_jsonl(std::FILE* out, std::function<std::string(HostId)> host_name) {
   jsonl_ = out;
   host_name_ = std::move(host_name);
+  update_slow();
 }
 
 namespace {

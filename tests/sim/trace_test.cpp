@@ -1,6 +1,6 @@
 // Trace: the run's XXH3-64 digest and its JSONL sink. The digest must be a function of the exact
 // record sequence (every field, the order, delivered payloads) and nothing else: in particular not
-// of where the 64 KiB hashing buffer happens to flush. The reference here is the one-shot
+// of where the 16 KiB hashing buffer happens to flush. The reference here is the one-shot
 // XXH3_64bits of the concatenated little-endian record bytes, built independently of Trace.
 #include "sim/trace/trace.h"
 
@@ -179,23 +179,24 @@ TEST_CASE("trace: delivered payload bytes participate in the digest", "[sim][tra
   REQUIRE(trace.records() == 4);
 }
 
-TEST_CASE("trace: bulk hashing across many 64 KiB buffers equals one-shot hashing",
+TEST_CASE("trace: bulk hashing across many 16 KiB buffers equals one-shot hashing",
           "[sim][trace]") {
-  // 6000 records of 40 bytes plus payloads: well over 64 KiB, so the buffer flushes many times, at
-  // record boundaries that do not divide 64 KiB, and around payloads copied or hashed directly.
+  // 6000 records of 40 bytes plus payloads: well over 16 KiB, so the buffer flushes many times, at
+  // record boundaries that do not divide 16 KiB, and around payloads copied or hashed directly
+  // (those over half the buffer).
   const auto recs = random_records(99, 6000);
   std::size_t total = 0;
   std::size_t big_payloads = 0;
   for (const auto& r : recs) {
     total += 40 + r.payload.size();
-    big_payloads += r.payload.size() > 32 * 1024;
+    big_payloads += r.payload.size() > 8 * 1024;
   }
-  REQUIRE(total > 4 * 64 * 1024);
+  REQUIRE(total > 4 * 16 * 1024);
   REQUIRE(big_payloads > 0);
   REQUIRE(digest_of(recs) == one_shot_digest(recs));
 
-  // Exactly at the flush boundary: 1638 records fill 65520 bytes; the 1639th forces a flush.
-  for (int n : {1637, 1638, 1639, 1640, 3276, 3277}) {
+  // Exactly at the flush boundary: 409 records fill 16360 bytes; the 410th forces a flush.
+  for (int n : {408, 409, 410, 411, 818, 819}) {
     INFO(n << " records");
     std::vector<Rec> plain;
     for (int i = 0; i < n; ++i)
