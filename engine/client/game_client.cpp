@@ -30,8 +30,8 @@ GameClient::GameClient(Env env, HostId server, std::uint64_t player_id, Driver& 
                        StreamObserver* observer, ReliableChannel::Config channel,
                        ClientOptions options)
     : env_{env}, server_{server}, player_id_{player_id}, driver_{driver}, observer_{observer},
-      channel_{with_frames(channel, options.scratch)}, options_{options},
-      scratch_{options.scratch != nullptr ? *options.scratch : own_scratch_}, gateway_{*this} {}
+      scratch_{options.scratch != nullptr ? *options.scratch : own_scratch_}, options_{options},
+      channel_{with_frames(channel, options.scratch)}, gateway_{*this} {}
 
 void GameClient::GatewayTransport::send(HostId to, std::span<const std::uint8_t> bytes) {
   std::vector<std::uint8_t>& out = c_.scratch_.out;
