@@ -13,8 +13,9 @@ constexpr Duration kJoinRetry = Duration::seconds(1);
 constexpr std::uint8_t kClientUp = 0x50;    // cluster::kClientUp (the client does not depend on it)
 constexpr std::uint8_t kClientDown = 0x51;
 
-auto find(std::vector<GameClient::Seen>& view, EntityId id) {
-  return std::lower_bound(view.begin(), view.end(), id,
+using ViewIt = std::vector<GameClient::Seen>::iterator;
+ViewIt at_or_after(ViewIt first, ViewIt last, EntityId id) {
+  return std::lower_bound(first, last, id,
                           [](const GameClient::Seen& s, EntityId v) { return s.id < v; });
 }
 
@@ -29,8 +30,8 @@ GameClient::GameClient(Env env, HostId server, std::uint64_t player_id, Driver& 
                        StreamObserver* observer, ReliableChannel::Config channel,
                        ClientOptions options)
     : env_{env}, server_{server}, player_id_{player_id}, driver_{driver}, observer_{observer},
-      channel_{with_frames(channel, options.scratch)}, options_{options},
-      scratch_{options.scratch != nullptr ? *options.scratch : own_scratch_}, gateway_{*this} {}
+      scratch_{options.scratch != nullptr ? *options.scratch : own_scratch_}, options_{options},
+      channel_{with_frames(channel, options.scratch)}, gateway_{*this} {}
 
 void GameClient::GatewayTransport::send(HostId to, std::span<const std::uint8_t> bytes) {
   std::vector<std::uint8_t>& out = c_.scratch_.out;
@@ -166,40 +167,50 @@ void GameClient::apply(std::span<const std::uint8_t> payload) {
   ++stats_.batches;
   last_tick_ = scratch_.batch.tick;
   if (observer_ != nullptr) observer_->on_batch(player_id_, scratch_.batch, env_.clock.now());
-  bool moved = false;
+  // Each list is in ascending id order, as is the view: each search starts where the previous one
+  // ended. Where our own player ends up is tracked on the way instead of searched for afterwards.
+  bool moved = false;    // our player entered or moved
+  bool self_in = false;  // ... and is in the view after the batch
+  Vec2 self_pos;
   const EntityId self{player_id_};
+  auto from = view_.begin();
   for (const auto& e : scratch_.batch.enters) {
-    auto it = find(view_, e.id);
+    auto it = at_or_after(from, view_.end(), e.id);
     if (it != view_.end() && it->id == e.id) {
       ++stats_.anomalies;
       it->pos = e.pos;
     } else {
-      view_.insert(it, Seen{e.id, e.pos});
+      it = view_.insert(it, Seen{e.id, e.pos});
     }
-    moved |= e.id == self;
+    from = it + 1;
+    if (e.id == self) moved = self_in = true, self_pos = e.pos;
   }
+  from = view_.begin();
   for (const auto& u : scratch_.batch.updates) {
-    auto it = find(view_, u.id);
+    auto it = at_or_after(from, view_.end(), u.id);
+    from = it;
     if (it == view_.end() || it->id != u.id) {
       ++stats_.anomalies;
       continue;
     }
     it->pos = it->pos + u.delta;
-    moved |= u.id == self;
+    if (u.id == self) moved = self_in = true, self_pos = it->pos;
   }
+  from = view_.begin();
   for (const auto& id : scratch_.batch.leaves) {
-    auto it = find(view_, id);
+    auto it = at_or_after(from, view_.end(), id);
+    from = it;
     if (it == view_.end() || it->id != id) {
       ++stats_.anomalies;
       continue;
     }
-    view_.erase(it);
+    from = view_.erase(it);
+    if (id == self) self_in = false;
   }
   if (!moved) return;
   joined_ = true;
-  auto it = find(view_, self);
-  if (it == view_.end() || it->id != self) return;
-  if (auto input = driver_.on_position(it->pos, env_.clock.now())) {
+  if (!self_in) return;
+  if (auto input = driver_.on_position(self_pos, env_.clock.now())) {
     scratch_.bytes.clear();
     wire::encode(*input, scratch_.bytes);
     ++stats_.inputs;

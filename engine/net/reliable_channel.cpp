@@ -30,29 +30,37 @@ bool ReliableChannel::send(std::span<const std::uint8_t> payload, Time now, Tran
 }
 
 void ReliableChannel::send_frame(const Pending& p, Transport& transport, HostId peer) {
-  std::vector<std::uint8_t>& frame = frame_buffer();
-  frame.clear();
-  {
-    wire::Writer w{frame, 1 + 2 * wire::Writer::kVarintMax + p.size};
-    w.u8(0x01);
-    w.varint(p.seq);
-    w.varint(delivered_);
-    w.bytes(p.payload());
+  if (p.size <= Pending::kInline) {
+    // The frame on the stack: its header is at most kHeaderMax bytes, so the room is static and
+    // there is no buffer to grow, zero-fill and trim (the transport copies the frame anyway).
+    std::array<std::uint8_t, kHeaderMax + Pending::kInline> buf;
+    std::uint8_t* q = buf.data();
+    *q++ = 0x01;
+    q = wire::put_varint(q, p.seq);
+    q = wire::put_varint(q, delivered_);
+    q = std::copy_n(p.small.data(), p.size, q);
+    transport.send(peer, {buf.data(), q});
+  } else {
+    std::vector<std::uint8_t>& frame = frame_buffer();
+    frame.clear();
+    {
+      wire::Writer w{frame, kHeaderMax + p.size};
+      w.u8(0x01);
+      w.varint(p.seq);
+      w.varint(delivered_);
+      w.bytes(p.payload());
+    }
+    transport.send(peer, frame);
   }
-  transport.send(peer, frame);
   ack_owed_ = false;  // piggybacked
   since_ack_ = 0;
 }
 
 void ReliableChannel::send_ack(Transport& transport, HostId peer) {
-  std::vector<std::uint8_t>& frame = frame_buffer();
-  frame.clear();
-  {
-    wire::Writer w{frame, 1 + wire::Writer::kVarintMax};
-    w.u8(0x02);
-    w.varint(delivered_);
-  }
-  transport.send(peer, frame);
+  std::array<std::uint8_t, 1 + wire::kVarintMax> buf;
+  buf[0] = 0x02;
+  const std::uint8_t* end = wire::put_varint(buf.data() + 1, delivered_);
+  transport.send(peer, {buf.data(), end});
   ack_owed_ = false;
   since_ack_ = 0;
 }

@@ -33,9 +33,10 @@ class ReliableChannel {
     Duration rto_max{Duration::seconds(2)};
     std::uint32_t window_max{256};
     std::uint32_t ack_every{2};
-    // Where frames are built before they go to the transport (which copies them). Channels that
-    // never send at the same time — all of one host's — can share one buffer, warm in cache,
-    // instead of each touching its own cold one. Not owned; null: the channel's own.
+    // Where frames too large for the stack (a payload beyond Pending::kInline) are built before they
+    // go to the transport (which copies them). Channels that never send at the same time — all of
+    // one host's — can share one buffer, warm in cache, instead of each touching its own cold one.
+    // Not owned; null: the channel's own.
     std::vector<std::uint8_t>* frame_scratch{nullptr};
   };
   struct Stats {
@@ -96,6 +97,8 @@ class ReliableChannel {
       return {size <= kInline ? small.data() : large.data(), size};
     }
   };
+  // A data frame's header: type, seq, ack.
+  static constexpr std::size_t kHeaderMax = 1 + 2 * wire::kVarintMax;
   void on_ack(std::uint64_t ack);
   void send_frame(const Pending& p, Transport& transport, HostId peer);
   void send_ack(Transport& transport, HostId peer);

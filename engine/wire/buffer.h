@@ -23,12 +23,48 @@ inline std::int64_t unzigzag(std::uint64_t v) {
   return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
 }
 
+inline constexpr std::size_t kVarintMax = 10;
+
+// Writes v at p, which must have room for kVarintMax bytes; returns the end of what it wrote. For
+// buffers whose room is known statically (a frame header on the stack); others use Writer.
+inline std::uint8_t* put_varint(std::uint8_t* p, std::uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<std::uint8_t>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<std::uint8_t>(v);
+  return p;
+}
+
 // Writer reserves an upper bound of bytes up front and writes through a raw pointer (no per-byte
-// capacity check); finish() — or the destructor — trims the vector to what was written. Writing more
-// than the bound is a bug, caught by an assertion.
+// capacity check); finish() — or the destructor — trims the vector to what was written.
+//
+// Writing more than the bound is a bug, caught by an assertion: each u8/varint/bytes checks its own
+// room; a run of writes of known worst-case total checks once, with run(), and then writes unchecked
+// through the Run (the AOI batch: one check per op list instead of one per varint).
 class Writer {
  public:
-  static constexpr std::size_t kVarintMax = 10;
+  static constexpr std::size_t kVarintMax = wire::kVarintMax;
+
+  // Unchecked writes within room checked when it was made. Its cursor is its own (a register once
+  // inlined): a byte store through the writer's member could alias anything, the writer itself
+  // included, so every store would reload and spill the cursor.
+  class Run {
+   public:
+    Run(const Run&) = delete;
+    Run& operator=(const Run&) = delete;
+    ~Run() { w_.p_ = p_; }
+    void u8(std::uint8_t v) { *p_++ = v; }
+    void varint(std::uint64_t v) { p_ = put_varint(p_, v); }
+    void svarint(std::int64_t v) { varint(zigzag(v)); }
+
+   private:
+    friend class Writer;
+    explicit Run(Writer& w) : w_{w}, p_{w.p_} {}
+    Writer& w_;
+    std::uint8_t* p_;
+  };
+
   Writer(std::vector<std::uint8_t>& out, std::size_t max_bytes) : out_{out} {
     const std::size_t base = out.size();
     out.resize(base + max_bytes);
@@ -39,24 +75,21 @@ class Writer {
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
-  void u8(std::uint8_t v) {
-    SHARD_ASSERT(p_ < end_);
-    *p_++ = v;
+  // Room for `n` more bytes, checked once for the Run's writes (at most n bytes in all).
+  Run run(std::size_t n) {
+    SHARD_ASSERT(static_cast<std::size_t>(end_ - p_) >= n);
+    return Run{*this};
   }
-  void varint(std::uint64_t v) {
-    SHARD_ASSERT(end_ - p_ >= static_cast<std::ptrdiff_t>(kVarintMax));
-    while (v >= 0x80) {
-      *p_++ = static_cast<std::uint8_t>(v | 0x80);
-      v >>= 7;
-    }
-    *p_++ = static_cast<std::uint8_t>(v);
-  }
+
+  void u8(std::uint8_t v) { run(1).u8(v); }
+  void varint(std::uint64_t v) { run(kVarintMax).varint(v); }
   void svarint(std::int64_t v) { varint(zigzag(v)); }
   void bytes(std::span<const std::uint8_t> b) {
-    SHARD_ASSERT(end_ - p_ >= static_cast<std::ptrdiff_t>(b.size()));
+    SHARD_ASSERT(static_cast<std::size_t>(end_ - p_) >= b.size());
     std::copy(b.begin(), b.end(), p_);
     p_ += b.size();
   }
+
   void finish() {
     if (p_ == nullptr) return;
     out_.resize(static_cast<std::size_t>(p_ - out_.data()));

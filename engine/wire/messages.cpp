@@ -47,36 +47,50 @@ void encode(const MoveInput& m, std::vector<std::uint8_t>& out) {
   w.varint(static_cast<std::uint64_t>(m.speed_mm_s));
 }
 
+// Worst-case bytes per op: the bound the writer is given, and what each op list checks once.
+constexpr std::size_t kEnterMax = 1 + 3 * Writer::kVarintMax;  // id_delta kind x y
+constexpr std::size_t kUpdateMax = 3 * Writer::kVarintMax;     // id_delta dx dy
+constexpr std::size_t kLeaveMax = Writer::kVarintMax;          // id_delta
+
 void encode(const AoiBatch& m, std::vector<std::uint8_t>& out) {
-  const std::size_t ops = m.enters.size() + m.updates.size() + m.leaves.size();
-  Writer w{out, 1 + 4 * Writer::kVarintMax + ops * (1 + 3 * Writer::kVarintMax)};
+  Writer w{out, 1 + 4 * Writer::kVarintMax + m.enters.size() * kEnterMax +
+                    m.updates.size() * kUpdateMax + m.leaves.size() * kLeaveMax};
   w.u8(static_cast<std::uint8_t>(MsgType::aoi_batch));
   w.varint(m.tick);
   std::uint64_t prev = 0;
   w.varint(m.enters.size());
-  for (const auto& e : m.enters) {
-    SHARD_ASSERT(e.id.value() > prev || (prev == 0 && &e == &m.enters.front()));  // ascending ids
-    w.varint(e.id.value() - prev);
-    prev = e.id.value();
-    w.u8(static_cast<std::uint8_t>(e.kind));
-    w.svarint(e.pos.x);
-    w.svarint(e.pos.y);
+  {
+    Writer::Run r = w.run(m.enters.size() * kEnterMax);  // one check for the whole list
+    for (const auto& e : m.enters) {
+      SHARD_ASSERT(e.id.value() > prev || (prev == 0 && &e == &m.enters.front()));  // ascending ids
+      r.varint(e.id.value() - prev);
+      prev = e.id.value();
+      r.u8(static_cast<std::uint8_t>(e.kind));
+      r.svarint(e.pos.x);
+      r.svarint(e.pos.y);
+    }
   }
   prev = 0;
   w.varint(m.updates.size());
-  for (const auto& u : m.updates) {
-    SHARD_ASSERT(u.id.value() > prev || (prev == 0 && &u == &m.updates.front()));
-    w.varint(u.id.value() - prev);
-    prev = u.id.value();
-    w.svarint(u.delta.x);
-    w.svarint(u.delta.y);
+  {
+    Writer::Run r = w.run(m.updates.size() * kUpdateMax);
+    for (const auto& u : m.updates) {
+      SHARD_ASSERT(u.id.value() > prev || (prev == 0 && &u == &m.updates.front()));
+      r.varint(u.id.value() - prev);
+      prev = u.id.value();
+      r.svarint(u.delta.x);
+      r.svarint(u.delta.y);
+    }
   }
   prev = 0;
   w.varint(m.leaves.size());
-  for (const auto& id : m.leaves) {
-    SHARD_ASSERT(id.value() > prev || (prev == 0 && &id == &m.leaves.front()));
-    w.varint(id.value() - prev);
-    prev = id.value();
+  {
+    Writer::Run r = w.run(m.leaves.size() * kLeaveMax);
+    for (const auto& id : m.leaves) {
+      SHARD_ASSERT(id.value() > prev || (prev == 0 && &id == &m.leaves.front()));
+      r.varint(id.value() - prev);
+      prev = id.value();
+    }
   }
 }
 

@@ -201,32 +201,44 @@ void ContinuityChecker::on_batch(std::uint64_t player_id, const wire::AoiBatch& 
   last_tick_[player_id] = batch.tick;
   const Duration lag = now - Time::from_micros(static_cast<std::int64_t>(batch.tick) * tick_.us());
   max_lag_ = std::max(max_lag_, lag);
+  // Each list is in ascending id order (the decoder rejects any other), as is `vis`: each search
+  // starts where the previous one ended — or at the start, should a list not be ascending.
+  auto seek = [&vis](std::vector<std::uint64_t>::iterator from, std::uint64_t id) {
+    if (from != vis.begin() && *(from - 1) >= id) from = vis.begin();
+    return std::lower_bound(from, vis.end(), id);
+  };
+  auto from = vis.begin();
   for (const auto& e : batch.enters) {
-    auto it = std::lower_bound(vis.begin(), vis.end(), e.id.value());
+    auto it = seek(from, e.id.value());
     if (it != vis.end() && *it == e.id.value()) {
       ++violations_;
       log_.add("aoi.continuity_violations", now, player_id,
                fmt::format("duplicate enter of entity {}", e.id.value()));
+      from = it + 1;
       continue;
     }
-    vis.insert(it, e.id.value());
+    from = vis.insert(it, e.id.value()) + 1;
   }
+  from = vis.begin();
   for (const auto& u : batch.updates) {
-    if (!std::binary_search(vis.begin(), vis.end(), u.id.value())) {
+    from = seek(from, u.id.value());
+    if (from == vis.end() || *from != u.id.value()) {
       ++violations_;
       log_.add("aoi.continuity_violations", now, player_id,
                fmt::format("update of entity {} not in view", u.id.value()));
     }
   }
+  from = vis.begin();
   for (const auto& id : batch.leaves) {
-    auto it = std::lower_bound(vis.begin(), vis.end(), id.value());
+    auto it = seek(from, id.value());
     if (it == vis.end() || *it != id.value()) {
       ++violations_;
       log_.add("aoi.continuity_violations", now, player_id,
                fmt::format("leave of entity {} not in view", id.value()));
+      from = it;
       continue;
     }
-    vis.erase(it);
+    from = vis.erase(it);
   }
 }
 
