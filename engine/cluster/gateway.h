@@ -81,6 +81,10 @@ class Gateway final : public Process {
   std::uint32_t join_owner(std::span<const std::uint8_t> frame) const;
   template <class M>
   void send(HostId to, Msg type, M& m);
+  // PROTOTYPE uplink coalescing: tunnel items for each node, flushed by a timer.
+  void queue_up(std::uint32_t node, Tunnel& t);
+  void flush_up(std::uint32_t node);
+  void flush_up_all();
 
   Env env_;
   GatewayConfig config_;
@@ -94,6 +98,8 @@ class Gateway final : public Process {
   Stats stats_;
   std::vector<std::uint8_t> out_;
   Tunnel tunnel_;
+  std::vector<std::vector<std::uint8_t>> up_;  // per node (index node - 1)
+  bool up_armed_{false};
 };
 
 }  // namespace shardsim::cluster
