@@ -8,8 +8,6 @@ namespace shardsim::cluster {
 namespace {
 constexpr std::uint64_t kPollTimer = 1;
 constexpr std::uint64_t kUpTimer = 2;
-constexpr Duration kUpFlush = Duration::millis(1);
-constexpr std::size_t kUpBatchBytes = 1200;
 }
 
 Gateway::Gateway(Env env, GatewayConfig config, ClusterObserver* observer)
@@ -31,13 +29,18 @@ void Gateway::send(HostId to, Msg type, M& m) {
 }
 
 void Gateway::queue_up(std::uint32_t node, Tunnel& t) {
+  if (config_.uplink_flush == Duration::zero()) {
+    send(config_.nodes[node - 1], Msg::tunnel, t);
+    return;
+  }
   if (up_.size() < config_.nodes.size()) up_.resize(config_.nodes.size());
   auto& body = up_[node - 1];
+  // An item never splits; a batch that would outgrow a datagram goes first.
   if (!body.empty() && body.size() + t.frame.size() + 32 > kUpBatchBytes) flush_up(node);
   encode_fields(t, body);
   if (!up_armed_) {
     up_armed_ = true;
-    env_.timers.set_timer(env_.clock.now() + kUpFlush, kUpTimer);
+    env_.timers.set_timer(env_.clock.now() + config_.uplink_flush, kUpTimer);
   }
 }
 
@@ -59,7 +62,7 @@ void Gateway::on_timer(std::uint64_t tag) {
     flush_up_all();
     return;
   }
-  flush_up_all();
+  flush_up_all();  // pending frames go before this round's pings
   const Time now = env_.clock.now();
   Ping p{++ping_seq_};
   send(config_.directory, Msg::table_request, p);

@@ -60,7 +60,7 @@ enum class Msg : std::uint8_t {
   hold = 32,
   ping = 33,
   pong = 34,
-  tunnel_batch = 35,  // node -> gateway: Tunnel items back to back (TunnelTransport)
+  tunnel_batch = 35,  // Tunnel items back to back: node -> gateway (TunnelTransport), gateway -> node (uplink_flush)
 };
 inline constexpr std::uint8_t kMsgMax = 35;
 

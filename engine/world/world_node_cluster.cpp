@@ -1150,7 +1150,7 @@ void WorldNode::on_cluster_message(HostId from, std::span<const std::uint8_t> by
         if ((ok = cluster::decode_fields(body, tunnel_in_))) on_tunnel(from, tunnel_in_);
       }
       break;
-    case Msg::tunnel_batch:  // PROTOTYPE: a gateway's coalesced uplink; checked whole first
+    case Msg::tunnel_batch:  // a gateway's coalesced uplink: checked whole before any item is used
       if (gateway) {
         ok = !body.empty();
         for (cluster::Dec d{body}; ok && !d.done();) {
