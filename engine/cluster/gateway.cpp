@@ -7,6 +7,7 @@
 namespace shardsim::cluster {
 namespace {
 constexpr std::uint64_t kPollTimer = 1;
+constexpr std::uint64_t kUpTimer = 2;
 }
 
 Gateway::Gateway(Env env, GatewayConfig config, ClusterObserver* observer)
@@ -27,7 +28,41 @@ void Gateway::send(HostId to, Msg type, M& m) {
   env_.transport.send(to, out_);
 }
 
-void Gateway::on_timer(std::uint64_t) {
+void Gateway::queue_up(std::uint32_t node, Tunnel& t) {
+  if (config_.uplink_flush == Duration::zero()) {
+    send(config_.nodes[node - 1], Msg::tunnel, t);
+    return;
+  }
+  if (up_.size() < config_.nodes.size()) up_.resize(config_.nodes.size());
+  auto& body = up_[node - 1];
+  // An item never splits; a batch that would outgrow a datagram goes first.
+  if (!body.empty() && body.size() + t.frame.size() + 32 > kUpBatchBytes) flush_up(node);
+  encode_fields(t, body);
+  if (!up_armed_) {
+    up_armed_ = true;
+    env_.timers.set_timer(env_.clock.now() + config_.uplink_flush, kUpTimer);
+  }
+}
+
+void Gateway::flush_up(std::uint32_t node) {
+  auto& body = up_[node - 1];
+  if (body.empty()) return;
+  auth_.seal_body(Msg::tunnel_batch, body, env_.transport.self(), out_);
+  body.clear();
+  env_.transport.send(config_.nodes[node - 1], out_);
+}
+
+void Gateway::flush_up_all() {
+  for (std::uint32_t n = 1; n <= up_.size(); ++n) flush_up(n);
+}
+
+void Gateway::on_timer(std::uint64_t tag) {
+  if (tag == kUpTimer) {
+    up_armed_ = false;
+    flush_up_all();
+    return;
+  }
+  flush_up_all();  // pending frames go before this round's pings
   const Time now = env_.clock.now();
   Ping p{++ping_seq_};
   send(config_.directory, Msg::table_request, p);
@@ -100,7 +135,7 @@ void Gateway::on_client(HostId from, std::span<const std::uint8_t> bytes) {
 void Gateway::forward(std::uint64_t player, std::span<const std::uint8_t> frame) {
   Route& route = routes_[player - 1];
   if (!route.held && healthy(route.node) && route.waiting.empty()) {
-    send(config_.nodes[route.node - 1], Msg::tunnel, tunnel_);
+    queue_up(route.node, tunnel_);
     return;
   }
   if (route.waiting.size() >= config_.buffer_per_player || waiting_ >= config_.buffer_total) {
@@ -123,7 +158,7 @@ void Gateway::flush(std::uint64_t player) {
     Tunnel t;
     if (!decode_fields(bytes, t)) continue;
     t.gen = route.gen;
-    send(config_.nodes[route.node - 1], Msg::tunnel, t);
+    queue_up(route.node, t);
   }
   waiting_ -= route.waiting.size();
   route.waiting.clear();

@@ -36,6 +36,10 @@ struct GatewayConfig {
   std::uint32_t buffer_per_player{64};
   std::uint32_t buffer_total{16384};
   std::uint64_t auth_key{0};
+  // Uplink coalescing: client frames for a node leave as one tunnel_batch at most this long after
+  // the first of them (or sooner, at kUpBatchBytes), as a real gateway packs datagrams. Zero sends
+  // each frame alone.
+  Duration uplink_flush{Duration::millis(1)};
 };
 
 class Gateway final : public Process {
@@ -81,6 +85,12 @@ class Gateway final : public Process {
   std::uint32_t join_owner(std::span<const std::uint8_t> frame) const;
   template <class M>
   void send(HostId to, Msg type, M& m);
+  // Uplink coalescing (GatewayConfig::uplink_flush): Tunnel items bound for each node, in arrival
+  // order, sent as one authenticated tunnel_batch when the flush timer fires or the batch is full.
+  static constexpr std::size_t kUpBatchBytes = 1200;  // one datagram's worth
+  void queue_up(std::uint32_t node, Tunnel& t);
+  void flush_up(std::uint32_t node);
+  void flush_up_all();
 
   Env env_;
   GatewayConfig config_;
@@ -94,6 +104,8 @@ class Gateway final : public Process {
   Stats stats_;
   std::vector<std::uint8_t> out_;
   Tunnel tunnel_;
+  std::vector<std::vector<std::uint8_t>> up_;  // per node (index node - 1): pending batch bodies
+  bool up_armed_{false};                       // the flush timer is set
 };
 
 }  // namespace shardsim::cluster

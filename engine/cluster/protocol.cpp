@@ -14,6 +14,15 @@ void Auth::append_tag(HostId sender, std::vector<std::uint8_t>& out) const {
   for (std::size_t i = 0; i < kTagBytes; ++i) out.push_back(static_cast<std::uint8_t>(t >> (8 * i)));
 }
 
+void Auth::seal_body(Msg type, std::span<const std::uint8_t> body, HostId sender,
+                     std::vector<std::uint8_t>& out) const {
+  out.clear();
+  out.push_back(kEnvelope);
+  out.push_back(static_cast<std::uint8_t>(type));
+  out.insert(out.end(), body.begin(), body.end());
+  append_tag(sender, out);
+}
+
 Auth::Open Auth::open(std::span<const std::uint8_t> bytes, HostId sender, Msg& type,
                       std::span<const std::uint8_t>& body) const {
   if (bytes.size() < 2 + kTagBytes || bytes[0] != kEnvelope || bytes[1] == 0 || bytes[1] > kMsgMax)

@@ -1158,6 +1158,19 @@ void WorldNode::on_cluster_message(HostId from, std::span<const std::uint8_t> by
         if ((ok = cluster::decode_fields(body, tunnel_in_))) on_tunnel(from, tunnel_in_);
       }
       break;
+    case Msg::tunnel_batch:  // a gateway's coalesced uplink: checked whole before any item is used
+      if (gateway) {
+        ok = !body.empty();
+        for (cluster::Dec d{body}; ok && !d.done();) {
+          tunnel_in_.fields(d);
+          ok = d.ok();
+        }
+        for (cluster::Dec d{body}; ok && !d.done();) {
+          tunnel_in_.fields(d);
+          on_tunnel(from, tunnel_in_);
+        }
+      }
+      break;
     case Msg::ping:
       if (gateway) {
         cluster::Ping m;

@@ -962,6 +962,61 @@ TEST_CASE("cluster auth: a flipped tag byte or a non-member sender is rejected a
   }
 }
 
+// A gateway's coalesced uplink (tunnel_batch, GatewayConfig::uplink_flush) is checked whole before
+// any item is used: a batch with one bad item applies none of its good ones.
+TEST_CASE("cluster gateway uplink: a tunnel_batch with a malformed item is rejected whole and counted",
+          "[engine][cluster]") {
+  Cluster c{Options{.move_to = std::nullopt}};
+  c.start();
+  c.run_for(Duration::millis(600));
+  // Items for a player dst does not hold, on a stream epoch it never opened: each one a node applies
+  // is counted as a stray frame, so stray_frames tells how many items were used.
+  cluster::Tunnel item;
+  item.player = kPlayer;
+  item.chan_epoch = 5;
+  item.frame = Bytes{1, 2, 3};
+  Bytes good;
+  cluster::encode_fields(item, good);
+  Bytes two = good;
+  two.insert(two.end(), good.begin(), good.end());
+  const auto batch = [](const Bytes& body) {
+    Bytes out;
+    cluster::Auth{kAuthKey}.seal_body(Msg::tunnel_batch, body, kGateway, out);
+    return out;
+  };
+  const auto before = c.dst().stats();
+
+  SECTION("two good items are both applied") {
+    c.inject(kGateway, c.dst_host(), batch(two));
+    CHECK(c.dst().stats().stray_frames == before.stray_frames + 2);
+    CHECK(c.dst().stats().decode_errors == before.decode_errors);
+  }
+  SECTION("a good item then a truncated one: neither is applied") {
+    Bytes bad = two;
+    bad.pop_back();
+    c.inject(kGateway, c.dst_host(), batch(bad));
+    CHECK(c.dst().stats().stray_frames == before.stray_frames);
+    CHECK(c.dst().stats().decode_errors == before.decode_errors + 1);
+  }
+  SECTION("a good item then trailing garbage that is not an item") {
+    Bytes bad = good;
+    bad.push_back(0xff);
+    c.inject(kGateway, c.dst_host(), batch(bad));
+    CHECK(c.dst().stats().stray_frames == before.stray_frames);
+    CHECK(c.dst().stats().decode_errors == before.decode_errors + 1);
+  }
+  SECTION("an empty batch") {
+    c.inject(kGateway, c.dst_host(), batch(Bytes{}));
+    CHECK(c.dst().stats().decode_errors == before.decode_errors + 1);
+  }
+  SECTION("a batch from a node, which may not send one") {
+    Bytes out;
+    cluster::Auth{kAuthKey}.seal_body(Msg::tunnel_batch, two, c.src_host(), out);
+    c.inject(c.src_host(), c.dst_host(), out);
+    CHECK(c.dst().stats().stray_frames == before.stray_frames);
+  }
+}
+
 TEST_CASE("cluster codec: decode_fields rejects truncation and trailing bytes and lying lengths",
           "[engine][cluster]") {
   cluster::HoCommit m;
