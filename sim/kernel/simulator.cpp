@@ -1,5 +1,8 @@
 #include "sim/kernel/simulator.h"
 
+#include <cstring>
+#include <limits>
+
 #include <fmt/format.h>
 
 #include "engine/core/assert.h"
@@ -56,6 +59,45 @@ Simulator::Simulator(std::uint64_t seed, net::NetworkModel& network, Trace& trac
 }
 
 Simulator::~Simulator() = default;
+
+// The payload pool's common path, inline in send(): a free slot, a payload that fits it, one copy.
+inline std::uint32_t Simulator::take_buffer() {
+  if (free_buffers_.empty()) [[unlikely]] return new_buffer();
+  const std::uint32_t index = free_buffers_.back();
+  free_buffers_.pop_back();
+  return index;
+}
+
+inline void Simulator::fill_buffer(std::uint32_t index, std::span<const std::uint8_t> bytes) {
+  SHARD_ASSERT(bytes.size() <= std::numeric_limits<std::uint32_t>::max());
+  Payload& p = payload(index);
+  const auto size = static_cast<std::uint32_t>(bytes.size());
+  std::uint8_t* to = size <= Payload::kInline ? p.inline_bytes : large_payload(p, size);
+  p.size = size;
+  if (size != 0) std::memcpy(to, bytes.data(), size);
+}
+
+inline std::uint32_t Simulator::alloc_buffer(std::span<const std::uint8_t> bytes) {
+  const std::uint32_t index = take_buffer();
+  fill_buffer(index, bytes);
+  return index;
+}
+
+std::uint32_t Simulator::new_buffer() {
+  if ((payload_slots_ >> kPayloadChunkBits) == payload_chunks_.size()) {
+    payload_chunks_.push_back(std::make_unique<Payload[]>(std::size_t{1} << kPayloadChunkBits));
+  }
+  return payload_slots_++;
+}
+
+std::uint8_t* Simulator::large_payload(Payload& p, std::uint32_t size) {
+  if (size > p.capacity) {  // grows only past the slot's largest payload so far
+    p.heap = std::make_unique_for_overwrite<std::uint8_t[]>(size);
+    p.capacity = size;
+  }
+  return p.heap.get();
+}
+
 
 HostId Simulator::add_host(std::string name, ProcessFactory factory) {
   SHARD_ASSERT(!started_);
@@ -163,7 +205,7 @@ void Simulator::dispatch(const Event& e) {
   const HostId from{static_cast<std::uint32_t>(e.b)};
   if (!h.up) {
     ++stats_.dropped;
-    trace_.record(now_, TraceKind::drop, HostId{e.host}, from.value(), buffers_[buffer].size(), 1);
+    trace_.record(now_, TraceKind::drop, HostId{e.host}, from.value(), payload(buffer).size, 1);
     free_buffer(buffer);
     return;
   }
@@ -173,7 +215,7 @@ void Simulator::dispatch(const Event& e) {
   }
   ++events_;
   ++stats_.delivered;
-  const auto& bytes = buffers_[buffer];
+  const std::span<const std::uint8_t> bytes = payload(buffer).bytes();
   trace_.record(now_, TraceKind::deliver, HostId{e.host}, from.value(), bytes.size(), 0);
   trace_.record_bytes(bytes);
   h.process->on_message(from, bytes);
@@ -209,7 +251,7 @@ void Simulator::deliver_fate(HostId from, HostId to, const net::Fate& fate, std:
   schedule_delivery(from, to, fate.deliver_at, buffer);
   if (fate.duplicate) {
     ++stats_.duplicated;
-    trace_.record(now_, TraceKind::duplicate, from, to.value(), buffers_[buffer].size(), 0);
+    trace_.record(now_, TraceKind::duplicate, from, to.value(), payload(buffer).size, 0);
     schedule_delivery(from, to, fate.duplicate_at, copy_buffer(buffer));
   }
 }
@@ -220,7 +262,7 @@ void Simulator::schedule_delivery(HostId from, HostId to, Time at, std::uint32_t
 
 void Simulator::hold_message(HostId from, HostId to, std::uint32_t buffer) {
   std::vector<std::uint32_t>& held = held_[link_key(from, to)];
-  const std::size_t bytes = buffers_[buffer].size();
+  const std::size_t bytes = payload(buffer).size;
   if (held.size() >= kHeldPerLinkMax) {  // a clogged link's buffer is full: tail drop
     ++stats_.held_overflow;
     ++stats_.dropped;
@@ -255,7 +297,7 @@ void Simulator::release_link(HostId a, HostId b) {
     const net::Fate fate = network_.decide(a, b, now_);
     if (fate.kind == net::FateKind::drop) {
       ++stats_.dropped;
-      trace_.record(now_, TraceKind::drop, a, b.value(), buffers_[buffer].size(), 0);
+      trace_.record(now_, TraceKind::drop, a, b.value(), payload(buffer).size, 0);
       free_buffer(buffer);
     } else if (fate.kind == net::FateKind::hold) {
       hold_message(a, b, buffer);
@@ -274,23 +316,9 @@ std::size_t Simulator::held_messages(HostId a, HostId b) const {
   return it == held_.end() ? 0 : it->second.size();
 }
 
-std::uint32_t Simulator::alloc_buffer(std::span<const std::uint8_t> bytes) {
-  std::uint32_t index;
-  if (!free_buffers_.empty()) {
-    index = free_buffers_.back();
-    free_buffers_.pop_back();
-  } else {
-    index = static_cast<std::uint32_t>(buffers_.size());
-    buffers_.emplace_back();
-  }
-  buffers_[index].assign(bytes.begin(), bytes.end());  // keeps capacity: no allocation in steady state
-  return index;
-}
-
 std::uint32_t Simulator::copy_buffer(std::uint32_t source) {
-  // Allocate first, then copy: allocating may grow buffers_ and move the source's vector object.
-  const std::uint32_t index = alloc_buffer({});
-  buffers_[index] = buffers_[source];  // copy-assignment keeps the target's capacity
+  const std::uint32_t index = take_buffer();
+  fill_buffer(index, payload(source).bytes());
   return index;
 }
 
