@@ -232,28 +232,33 @@ void Simulator::send(HostId from, HostId to, std::span<const std::uint8_t> bytes
   }
   trace_.record(now_, TraceKind::send, from, to.value(), bytes.size(), 0);
   const net::Fate fate = network_.decide(from, to, now_);
+  // deliver_fate() inlined for the common case: the fate is checked once, the duplicate out of line.
+  if (fate.kind == net::FateKind::deliver) [[likely]] {
+    SHARD_ASSERT(fate.deliver_at >= now_);
+    const std::uint32_t buffer = alloc_buffer(bytes);
+    schedule_delivery(from, to, fate.deliver_at, buffer);
+    if (fate.duplicate) [[unlikely]] schedule_duplicate(from, to, fate.duplicate_at, buffer);
+    return;
+  }
   if (fate.kind == net::FateKind::drop) {
     ++stats_.dropped;
     trace_.record(now_, TraceKind::drop, from, to.value(), bytes.size(), 0);
     return;
   }
-  const std::uint32_t buffer = alloc_buffer(bytes);
-  if (fate.kind == net::FateKind::hold) {
-    hold_message(from, to, buffer);
-    return;
-  }
-  deliver_fate(from, to, fate, buffer);
+  hold_message(from, to, alloc_buffer(bytes));
 }
 
 void Simulator::deliver_fate(HostId from, HostId to, const net::Fate& fate, std::uint32_t buffer) {
   SHARD_ASSERT(fate.kind == net::FateKind::deliver);
   SHARD_ASSERT(fate.deliver_at >= now_);
   schedule_delivery(from, to, fate.deliver_at, buffer);
-  if (fate.duplicate) {
-    ++stats_.duplicated;
-    trace_.record(now_, TraceKind::duplicate, from, to.value(), payload(buffer).size, 0);
-    schedule_delivery(from, to, fate.duplicate_at, copy_buffer(buffer));
-  }
+  if (fate.duplicate) schedule_duplicate(from, to, fate.duplicate_at, buffer);
+}
+
+void Simulator::schedule_duplicate(HostId from, HostId to, Time at, std::uint32_t buffer) {
+  ++stats_.duplicated;
+  trace_.record(now_, TraceKind::duplicate, from, to.value(), payload(buffer).size, 0);
+  schedule_delivery(from, to, at, copy_buffer(buffer));
 }
 
 void Simulator::schedule_delivery(HostId from, HostId to, Time at, std::uint32_t buffer) {

@@ -159,6 +159,8 @@ class Simulator {
   void schedule_delivery(HostId from, HostId to, Time at, std::uint32_t buffer);
   // Schedules a message the network decided to deliver (and its duplicate, if any).
   void deliver_fate(HostId from, HostId to, const net::Fate& fate, std::uint32_t buffer);
+  // The duplicate of a message just scheduled (a copy of its payload, at `at`).
+  [[gnu::noinline]] void schedule_duplicate(HostId from, HostId to, Time at, std::uint32_t buffer);
   void hold_message(HostId from, HostId to, std::uint32_t buffer);
   static std::uint64_t link_key(HostId from, HostId to) {
     return (static_cast<std::uint64_t>(from.value()) << 32) | to.value();
