@@ -216,8 +216,7 @@ void Simulator::dispatch(const Event& e) {
   ++events_;
   ++stats_.delivered;
   const std::span<const std::uint8_t> bytes = payload(buffer).bytes();
-  trace_.record(now_, TraceKind::deliver, HostId{e.host}, from.value(), bytes.size(), 0);
-  trace_.record_bytes(bytes);
+  trace_.record_delivery(now_, HostId{e.host}, from, bytes);
   h.process->on_message(from, bytes);
   free_buffer(buffer);
 }
