@@ -27,6 +27,10 @@ struct HostEnv final : Clock, Timers, Transport, Tracer {
   }
   Simulator& sim_;
   HostId id_;
+  // The host's clock (Simulator::set_clock), here rather than in Host so that now(), called
+  // through Env several times per event, reads it beside sim_ instead of looking the host up.
+  Duration clock_offset{Duration::zero()};
+  std::int64_t drift_ppm{0};
 };
 
 // Laid out for the event loop, which touches a host that is usually cold in cache: the first line
@@ -36,9 +40,7 @@ struct alignas(64) Simulator::Host {
   Host(Simulator& sim, HostId id, std::string n, ProcessFactory f)
       : host_env{sim, id}, name{std::move(n)}, factory{std::move(f)},
         env{host_env, host_env, host_env, host_env} {}
-  HostEnv host_env;
-  Duration clock_offset{Duration::zero()};
-  std::int64_t drift_ppm{0};
+  HostEnv host_env;  // with the host's clock
   std::unique_ptr<Process> process;
   bool up{false};
   bool paused{false};
@@ -49,9 +51,9 @@ struct alignas(64) Simulator::Host {
   std::vector<Event> deferred;  // events that fell due while paused, in order
 };
 
-static_assert(sizeof(HostEnv) + 2 * sizeof(std::int64_t) <= 64, "HostEnv and the clock share a line");
+static_assert(sizeof(HostEnv) <= 64, "HostEnv and the clock share a line");
 
-Time HostEnv::now() const { return sim_.local_time(*sim_.hosts_[id_.value()]); }
+Time HostEnv::now() const { return sim_.local_time(*this); }
 
 Simulator::Simulator(std::uint64_t seed, net::NetworkModel& network, Trace& trace)
     : seed_{seed}, network_{network}, trace_{trace} {
@@ -112,8 +114,8 @@ Process* Simulator::process(HostId h) { return hosts_.at(h.value())->process.get
 
 bool Simulator::is_up(HostId h) const { return hosts_.at(h.value())->up; }
 bool Simulator::is_paused(HostId h) const { return hosts_.at(h.value())->paused; }
-Duration Simulator::clock_offset(HostId h) const { return hosts_.at(h.value())->clock_offset; }
-std::int64_t Simulator::clock_drift_ppm(HostId h) const { return hosts_.at(h.value())->drift_ppm; }
+Duration Simulator::clock_offset(HostId h) const { return hosts_.at(h.value())->host_env.clock_offset; }
+std::int64_t Simulator::clock_drift_ppm(HostId h) const { return hosts_.at(h.value())->host_env.drift_ppm; }
 std::uint32_t Simulator::incarnation(HostId h) const { return hosts_.at(h.value())->incarnation; }
 
 std::optional<HostId> Simulator::find_host(std::string_view name) const {
@@ -183,10 +185,10 @@ void Simulator::dispatch(const Event& e) {
       h.deferred.push_back(e);
       return;
     }
-    if (local_time(h) < slot.local_at) {
+    if (local_time(h.host_env) < slot.local_at) {
       // The host's clock was set back since the timer was armed: not due yet by that clock.
       Event later = e;
-      later.time = virtual_from_local(h, slot.local_at);
+      later.time = virtual_from_local(h.host_env, slot.local_at);
       SHARD_ASSERT(later.time > now_);
       slot.scheduled_at = later.time;
       queue_.push(later);
@@ -346,7 +348,7 @@ TimerId Simulator::set_timer(HostId h, Time local_at, std::uint64_t tag) {
   s.armed = true;
   s.local_at = local_at;
   s.tag = tag;
-  Time at = virtual_from_local(host, local_at);
+  Time at = virtual_from_local(host.host_env, local_at);
   if (at < now_) at = now_;
   SHARD_ASSERT(s.pending == 0);
   s.pending = 1;
@@ -369,7 +371,7 @@ void Simulator::release_timer_event(std::uint32_t slot) {
   if (--s.pending == 0 && !s.armed) free_timers_.push_back(slot);
 }
 
-Time Simulator::local_time(const Host& h) const {
+Time Simulator::local_time(const HostEnv& h) const {
   if (h.drift_ppm == 0) return now_ + h.clock_offset;
   // local = v + off + floor(v * drift / 1e6). Floor, not truncation, for negative drift too, so
   // that virtual_from_local's ceiling is its exact inverse: a timer fires at the first instant the
@@ -379,7 +381,7 @@ Time Simulator::local_time(const Host& h) const {
   return now_ + h.clock_offset + Duration::micros(static_cast<std::int64_t>(floor));
 }
 
-Time Simulator::virtual_from_local(const Host& h, Time local) const {
+Time Simulator::virtual_from_local(const HostEnv& h, Time local) const {
   if (h.drift_ppm == 0) return local - h.clock_offset;
   // local = v + off + v*drift/1e6  =>  v = (local - off) * 1e6 / (1e6 + drift), rounded up so a timer
   // never fires before its local deadline.
@@ -439,15 +441,15 @@ void Simulator::set_clock(HostId id, Duration offset, std::int64_t drift_ppm) {
   SHARD_ASSERT(drift_ppm > -1'000'000);
   trace_.record(now_, TraceKind::fault, id, 5, static_cast<std::uint64_t>(offset.us()),
                 static_cast<std::uint64_t>(drift_ppm));
-  h.clock_offset = offset;
-  h.drift_ppm = drift_ppm;
+  h.host_env.clock_offset = offset;
+  h.host_env.drift_ppm = drift_ppm;
   // A clock set forward (or made faster) may bring armed timers due earlier than their pending
   // events: add an event at the new instant. Whichever event pops first fires the timer; the other
   // finds it disarmed. (Set back, the pending event re-checks the clock when it pops.)
   for (std::uint32_t i = 1; i < timers_.size(); ++i) {
     TimerSlot& s = timers_[i];
     if (!s.armed || s.host != id.value() || s.incarnation != h.incarnation) continue;
-    Time due = virtual_from_local(h, s.local_at);
+    Time due = virtual_from_local(h.host_env, s.local_at);
     if (due < now_) due = now_;
     if (due >= s.scheduled_at) continue;
     s.scheduled_at = due;

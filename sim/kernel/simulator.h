@@ -44,6 +44,7 @@
 namespace shardsim::sim {
 
 class Simulator;
+struct HostEnv;
 
 using ProcessFactory = std::function<std::unique_ptr<Process>(Env&)>;
 
@@ -168,8 +169,8 @@ class Simulator {
   TimerId set_timer(HostId h, Time local_at, std::uint64_t tag);
   void cancel_timer(TimerId id);
   void release_timer_event(std::uint32_t slot);
-  Time local_time(const Host& h) const;
-  Time virtual_from_local(const Host& h, Time local) const;
+  Time local_time(const HostEnv& h) const;
+  Time virtual_from_local(const HostEnv& h, Time local) const;
   std::uint32_t alloc_buffer(std::span<const std::uint8_t> bytes);
   std::uint32_t take_buffer();
   std::uint32_t new_buffer();
