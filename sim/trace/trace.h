@@ -84,6 +84,27 @@ class Trace {
     pos_ += bytes.size();
   }
 
+  // A delivery: record(t, deliver, host, from, bytes.size(), 0) then record_bytes(bytes), with one
+  // bound check and one copy when both fit the buffer (every delivery in the kernel's runs); else
+  // exactly those two calls, so the bytes hashed and the flush points (checkpoints) are the same.
+  void record_delivery(Time t, HostId host, HostId from, std::span<const std::uint8_t> bytes) {
+    if (bytes.size() > kBufferSize / 2 || pos_ + kRecordSize + bytes.size() > kBufferSize) [[unlikely]] {
+      record(t, TraceKind::deliver, host, from.value(), bytes.size(), 0);
+      record_bytes(bytes);
+      return;
+    }
+    std::uint8_t* p = buffer_.get() + pos_;
+    put(p, t.us());
+    put(p + 8, (static_cast<std::uint64_t>(TraceKind::deliver) << 32) | host.value());
+    put(p + 16, std::uint64_t{from.value()});
+    put(p + 24, std::uint64_t{bytes.size()});
+    put(p + 32, std::uint64_t{0});
+    if (!bytes.empty()) std::memcpy(p + kRecordSize, bytes.data(), bytes.size());
+    pos_ += kRecordSize + bytes.size();
+    if (slow_) [[unlikely]] record_slow(t, TraceKind::deliver, host, from.value(), bytes.size(), 0);
+    ++records_;
+  }
+
   // Writes records as JSON Lines to `out` (not owned); host names come from `host_name`.
   void attach_jsonl(std::FILE* out, std::function<std::string(HostId)> host_name);
 

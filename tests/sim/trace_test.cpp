@@ -205,6 +205,28 @@ TEST_CASE("trace: bulk hashing across many 16 KiB buffers equals one-shot hashin
   }
 }
 
+TEST_CASE("trace: record_delivery equals record then record_bytes, checkpoints included",
+          "[sim][trace]") {
+  for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+    const auto recs = random_records(seed, 3000);
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> split_points;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> fused_points;
+    Trace split;
+    Trace fused;
+    split.keep_checkpoints(&split_points);
+    fused.keep_checkpoints(&fused_points);
+    for (const auto& r : recs) {
+      const Time t = Time::from_micros(r.t);
+      split.record(t, TraceKind::deliver, HostId{r.host}, r.a & 0xffff'ffff, r.payload.size(), 0);
+      split.record_bytes(r.payload);
+      fused.record_delivery(t, HostId{r.host}, HostId{static_cast<std::uint32_t>(r.a)}, r.payload);
+    }
+    REQUIRE(split.digest() == fused.digest());
+    REQUIRE(split_points == fused_points);
+    REQUIRE(split.records() == fused.records());
+  }
+}
+
 TEST_CASE("trace: digest() may be called mid-run and the stream carries on", "[sim][trace]") {
   const auto recs = random_records(7, 4000);
   const std::vector<Rec> first(recs.begin(), recs.begin() + 2500);
