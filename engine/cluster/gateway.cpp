@@ -14,6 +14,7 @@ Gateway::Gateway(Env env, GatewayConfig config, ClusterObserver* observer)
     : env_{env}, config_{std::move(config)}, observer_{observer}, auth_{config_.auth_key} {
   routes_.resize(config_.max_players);
   last_pong_.assign(config_.nodes.size(), Time::zero());
+  up_.resize(config_.nodes.size());
 }
 
 void Gateway::on_start() {
@@ -33,7 +34,6 @@ void Gateway::queue_up(std::uint32_t node, Tunnel& t) {
     send(config_.nodes[node - 1], Msg::tunnel, t);
     return;
   }
-  if (up_.size() < config_.nodes.size()) up_.resize(config_.nodes.size());
   auto& body = up_[node - 1];
   // An item never splits; a batch that would outgrow a datagram goes first.
   if (!body.empty() && body.size() + t.frame.size() + 32 > kUpBatchBytes) flush_up(node);

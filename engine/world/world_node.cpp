@@ -183,9 +183,10 @@ void WorldNode::handovers() {
       const bool outside = e.pos.x < r.min.x - h || e.pos.x >= r.max.x + h || e.pos.y < r.min.y - h ||
                            e.pos.y >= r.max.y + h;
       e.outside_ticks = outside ? e.outside_ticks + 1 : 0;
-      // Only an entity that stayed out for the dwell can move: the others skip the cell lookup.
+      // Only an entity that stayed out for the dwell can move: the others skip the cell lookup,
+      // and target == ci means "stays".
       const std::size_t target = e.outside_ticks >= dwell_ticks ? cell_index_at(e.pos) : ci;
-      if (e.outside_ticks >= dwell_ticks && target != ci && !cell_active(target)) {
+      if (target != ci && !cell_active(target)) {
         // The neighbour cell belongs to another node (or is migrating): a cross-node handover for a
         // player; an NPC is simply dropped (the other side keeps its own density).
         e.outside_ticks = 0;
@@ -198,7 +199,7 @@ void WorldNode::handovers() {
           env_.tracer.record(TraceKind::entity_despawn, e.id.value(), ci, 2);
           continue;
         }
-      } else if (e.outside_ticks >= dwell_ticks && target != ci) {
+      } else if (target != ci) {
         e.outside_ticks = 0;
         env_.tracer.record(TraceKind::handover_local, e.id.value(), ci, target);
         ++stats_.handovers_local;

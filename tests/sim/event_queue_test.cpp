@@ -487,12 +487,10 @@ TEST_CASE("event queue: pop_until stops before later events and pops nothing fro
 TEST_CASE("event queue: matches the reference with delays clustered at the wheel's span",
           "[sim][kernel][event_queue]") {
   Rng rng = Rng::stream(43, "test.event_queue.horizon");
-  EventQueue q;
-  ReferenceQueue ref;
-  std::uint64_t ref_seq = 0;
+  Differential d;
   Time now = Time::zero();
   for (int i = 0; i < 100'000; ++i) {
-    if (ref.empty() || rng.below(100) < 51) {
+    if (d.ref.empty() || rng.below(100) < 51) {
       const std::uint64_t shape = rng.below(100);
       std::int64_t delta = 0;
       if (shape < 10) {
@@ -506,24 +504,13 @@ TEST_CASE("event queue: matches the reference with delays clustered at the wheel
       } else {
         delta = rng.between(1, 2 * kBucket);  // the served bucket or the next
       }
-      Event e = at((now + Duration::micros(delta)).us(), rng.next_u64());
-      q.push(e);
-      e.seq = ref_seq++;
-      ref.push(e);
+      d.push((now + Duration::micros(delta)).us(), rng.next_u64());
     } else {
-      REQUIRE(q.next_time() == ref.top().time);
-      const Event got = q.pop();
-      require_same(got, ref.top());
-      ref.pop();
-      now = got.time;
+      now = d.pop().time;
     }
-    REQUIRE(q.size() == ref.size());
+    REQUIRE(d.q.size() == d.ref.size());
   }
-  while (!ref.empty()) {
-    require_same(q.pop(), ref.top());
-    ref.pop();
-  }
-  REQUIRE(q.empty());
+  d.drain();
 }
 
 }  // namespace shardsim::sim
