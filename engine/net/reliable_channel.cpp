@@ -56,9 +56,9 @@ void ReliableChannel::send_frame(const Pending& p, Transport& transport, HostId 
   since_ack_ = 0;
 }
 
-void ReliableChannel::send_ack(Transport& transport, HostId peer) {
+void ReliableChannel::send_ack(Transport& transport, HostId peer, std::uint8_t type) {
   std::array<std::uint8_t, 1 + wire::kVarintMax> buf;
-  buf[0] = 0x02;
+  buf[0] = type;
   const std::uint8_t* end = wire::put_varint(buf.data() + 1, delivered_);
   transport.send(peer, {buf.data(), end});
   ack_owed_ = false;
@@ -73,7 +73,19 @@ void ReliableChannel::on_ack(std::uint64_t ack) {
   while (count_ > 0 && ring_[head_].seq <= ack) {
     head_ = slot(1);
     --count_;
+    gap_acks_ = 0;
   }
+}
+
+void ReliableChannel::on_gap_ack(std::uint64_t ack, Transport& transport, HostId peer) {
+  // After on_ack(ack), the head is ack + 1 unless the gap ack is stale (a later ack already moved
+  // the head past the hole) or names nothing we sent.
+  if (count_ == 0 || ring_[head_].seq != ack + 1) return;
+  if (++gap_acks_ != 2) return;
+  // The timer is left as it was: if this copy is lost too, the timer repairs it as before.
+  ++stats_.retransmits;
+  ++stats_.fast_retransmits;
+  send_frame(ring_[head_], transport, peer);
 }
 
 Duration ReliableChannel::timeout(std::uint32_t retries) const {
@@ -155,6 +167,7 @@ bool ReliableChannel::load(std::span<const std::uint8_t> in, Time now) {
   delivered_ = delivered;
   out_of_order_ = std::move(ooo);
   since_ack_ = 0;
+  gap_acks_ = 0;
   ack_owed_ = delivered > 0;  // tell the peer where we are from the new host
   return true;
 }

@@ -148,6 +148,12 @@ Bytes ack_frame(std::uint64_t ack) {
   return f;
 }
 
+Bytes gap_ack_frame(std::uint64_t ack) {
+  Bytes f{0x03};
+  put_varint(f, ack);
+  return f;
+}
+
 // Feeds one frame to `ch`, collecting deliveries; returns the result.
 ReliableChannel::FrameResult feed(ReliableChannel& ch, const Bytes& frame, RecordingTransport& t,
                                   HostId peer, std::vector<Bytes>& delivered) {
@@ -295,7 +301,7 @@ TEST_CASE("reliable channel: a duplicate is delivered once and answered with an 
   std::vector<Bytes> got;
   const Bytes f = data_frame(1, 0, {9});
   REQUIRE(feed(b, f, tb, kA, got) == ReliableChannel::FrameResult::ok);
-  REQUIRE(tb.sent().empty());  // ack_every = 2: one frame does not force an ack yet
+  REQUIRE(tb.sent().empty());  // ack_every = 4: one frame does not force an ack yet
   REQUIRE(b.ack_owed());
   REQUIRE(feed(b, f, tb, kA, got) == ReliableChannel::FrameResult::ok);
   REQUIRE(got == std::vector<Bytes>{{9}});
@@ -313,11 +319,51 @@ TEST_CASE("reliable channel: a gap is acked at once and the buffered frames foll
   REQUIRE(feed(b, data_frame(2, 0, {2}), tb, kA, got) == ReliableChannel::FrameResult::ok);
   REQUIRE(got.empty());
   REQUIRE(tb.sent().size() == 2);
-  REQUIRE(tb.sent()[1].bytes == ack_frame(0));
+  REQUIRE(tb.sent()[0].bytes == gap_ack_frame(0));  // one gap ack per frame beyond the gap
+  REQUIRE(tb.sent()[1].bytes == gap_ack_frame(0));
   REQUIRE(feed(b, data_frame(1, 0, {1}), tb, kA, got) == ReliableChannel::FrameResult::ok);
   REQUIRE(got == std::vector<Bytes>{{1}, {2}, {3}});
   b.flush_ack(tb, kA);
   REQUIRE(tb.sent().back().bytes == ack_frame(3));
+}
+
+TEST_CASE("reliable channel: the second gap ack for a frame resends it at once, and only once",
+          "[engine][reliable_channel]") {
+  ReliableChannel a;
+  RecordingTransport ta{kA};
+  for (std::uint8_t i = 1; i <= 4; ++i) REQUIRE(a.send(Bytes{i}, Time::zero(), ta, kB));
+  ta.take();
+  std::vector<Bytes> none;
+  // Frame 1 is missing at the peer: the first gap ack may be mere reordering, the second is not.
+  REQUIRE(feed(a, gap_ack_frame(0), ta, kB, none) == ReliableChannel::FrameResult::ok);
+  REQUIRE(ta.sent().empty());
+  REQUIRE(feed(a, gap_ack_frame(0), ta, kB, none) == ReliableChannel::FrameResult::ok);
+  REQUIRE(ta.sent().size() == 1);
+  REQUIRE(ta.sent()[0].bytes == data_frame(1, 0, {1}));
+  REQUIRE(a.stats().fast_retransmits == 1);
+  REQUIRE(a.stats().retransmits == 1);
+  // More gap acks for the same frame: its timer, not a storm of copies, repairs a lost resend.
+  REQUIRE(feed(a, gap_ack_frame(0), ta, kB, none) == ReliableChannel::FrameResult::ok);
+  REQUIRE(ta.sent().size() == 1);
+  // The timer was left alone: it fires at rto after the original send, as without fast retransmit.
+  const Time before_rto = Time::zero() + a.config().rto - Duration::micros(1);
+  REQUIRE(a.retransmit_due(before_rto, ta, kB) == 0);
+  REQUIRE(a.retransmit_due(Time::zero() + a.config().rto, ta, kB) == 4);
+  ta.take();
+  // Frame 1 acknowledged, frame 2 missing: a new hole counts its own gap acks from zero.
+  REQUIRE(feed(a, gap_ack_frame(1), ta, kB, none) == ReliableChannel::FrameResult::ok);
+  REQUIRE(ta.sent().empty());
+  REQUIRE(feed(a, gap_ack_frame(1), ta, kB, none) == ReliableChannel::FrameResult::ok);
+  REQUIRE(ta.sent().size() == 1);
+  REQUIRE(ta.sent()[0].bytes == data_frame(2, 0, {2}));
+  // A stale gap ack (the head has moved past what it names) resends nothing.
+  REQUIRE(feed(a, ack_frame(3), ta, kB, none) == ReliableChannel::FrameResult::ok);
+  ta.take();
+  REQUIRE(feed(a, gap_ack_frame(1), ta, kB, none) == ReliableChannel::FrameResult::ok);
+  REQUIRE(feed(a, gap_ack_frame(1), ta, kB, none) == ReliableChannel::FrameResult::ok);
+  REQUIRE(ta.sent().empty());
+  REQUIRE(a.stats().fast_retransmits == 2);
+  REQUIRE(a.unacked() == 1);
 }
 
 TEST_CASE("reliable channel: garbage frames are rejected and counted, state untouched",
@@ -332,7 +378,8 @@ TEST_CASE("reliable channel: garbage frames are rejected and counted, state unto
   const std::vector<Bytes> garbage = {
       {},                     // empty
       {0x00},                 // unknown type
-      {0x03, 1, 0},           // unknown type
+      {0x03, 1, 0},           // gap ack with a trailing byte
+      {0x04, 1, 0},           // unknown type
       {0xff, 0xff, 0xff},     // unknown type
       {0x02},                 // ack without its number
       {0x02, 0x80},           // truncated varint
