@@ -6,11 +6,10 @@
 
 namespace shardsim {
 
-bool ReliableChannel::send(std::span<const std::uint8_t> payload, Time now, Transport& transport,
-                           HostId peer) {
+ReliableChannel::Pending* ReliableChannel::push_pending(Time now) {
   if (count_ >= config_.window_max) {
     ++stats_.window_full;
-    return false;
+    return nullptr;
   }
   if (count_ == ring_.size()) {
     // Full ring below the window limit: linearize (head at 0) and grow by one slot. Slots keep their
@@ -24,8 +23,15 @@ bool ReliableChannel::send(std::span<const std::uint8_t> payload, Time now, Tran
   p.seq = next_seq_++;
   p.sent_at = now;
   p.retries = 0;
-  p.assign(payload);
-  send_frame(p, transport, peer);
+  return &p;
+}
+
+bool ReliableChannel::send(std::span<const std::uint8_t> payload, Time now, Transport& transport,
+                           HostId peer) {
+  Pending* p = push_pending(now);
+  if (p == nullptr) return false;
+  p->assign(payload);
+  send_frame(*p, transport, peer);
   return true;
 }
 
@@ -34,10 +40,7 @@ void ReliableChannel::send_frame(const Pending& p, Transport& transport, HostId 
     // The frame on the stack: its header is at most kHeaderMax bytes, so the room is static and
     // there is no buffer to grow, zero-fill and trim (the transport copies the frame anyway).
     std::array<std::uint8_t, kHeaderMax + Pending::kInline> buf;
-    std::uint8_t* q = buf.data();
-    *q++ = 0x01;
-    q = wire::put_varint(q, p.seq);
-    q = wire::put_varint(q, delivered_);
+    std::uint8_t* q = put_header(buf.data(), p.seq);
     q = std::copy_n(p.small.data(), p.size, q);
     transport.send(peer, {buf.data(), q});
   } else {

@@ -20,6 +20,7 @@
 #include <span>
 #include <vector>
 
+#include "engine/core/assert.h"
 #include "engine/core/time.h"
 #include "engine/runtime/env.h"
 #include "engine/wire/buffer.h"
@@ -52,6 +53,13 @@ class ReliableChannel {
 
   // Sends `payload` reliably to `peer`. False (and counted) if the window is full.
   bool send(std::span<const std::uint8_t> payload, Time now, Transport& transport, HostId peer);
+  // The same, for a payload built in place: encode(std::span<std::uint8_t> room) writes at most
+  // `payload_max` bytes at room.data() and returns how many. The payload is written once, straight
+  // behind the frame header, instead of into a buffer that is copied into the frame. Nothing is
+  // encoded if the window is full.
+  template <class Encode>
+  bool send_encoded(std::size_t payload_max, Time now, Transport& transport, HostId peer,
+                    Encode&& encode);
   // Resends every frame whose timer expired. Returns how many were resent.
   std::uint32_t retransmit_due(Time now, Transport& transport, HostId peer);
   // Sends a standalone ack if one is owed.
@@ -99,6 +107,17 @@ class ReliableChannel {
   };
   // A data frame's header: type, seq, ack.
   static constexpr std::size_t kHeaderMax = 1 + 2 * wire::kVarintMax;
+  // The largest frame send_encoded() builds on the stack; larger ones use frame_buffer().
+  static constexpr std::size_t kStackFrameMax = 1024;
+  // The next slot of the ring, its seq assigned and its timer started; null (counted) if the window
+  // is full.
+  Pending* push_pending(Time now);
+  // Writes a data frame's header for seq at q (room for kHeaderMax); returns its end.
+  std::uint8_t* put_header(std::uint8_t* q, std::uint64_t seq) const {
+    *q++ = 0x01;
+    q = wire::put_varint(q, seq);
+    return wire::put_varint(q, delivered_);
+  }
   void on_ack(std::uint64_t ack);
   void send_frame(const Pending& p, Transport& transport, HostId peer);
   void send_ack(Transport& transport, HostId peer);
@@ -128,6 +147,28 @@ class ReliableChannel {
   std::vector<std::uint8_t> scratch_;
   Stats stats_;
 };
+
+template <class Encode>
+bool ReliableChannel::send_encoded(std::size_t payload_max, Time now, Transport& transport,
+                                   HostId peer, Encode&& encode) {
+  Pending* p = push_pending(now);
+  if (p == nullptr) return false;
+  std::array<std::uint8_t, kStackFrameMax> stack;  // not zero-filled: only what is written is sent
+  std::uint8_t* frame = stack.data();
+  if (kHeaderMax + payload_max > stack.size()) {
+    std::vector<std::uint8_t>& f = frame_buffer();
+    f.resize(kHeaderMax + payload_max);
+    frame = f.data();
+  }
+  std::uint8_t* q = put_header(frame, p->seq);
+  const std::size_t n = encode(std::span<std::uint8_t>{q, payload_max});
+  SHARD_ASSERT(n <= payload_max);
+  p->assign({q, n});
+  transport.send(peer, {frame, q + n});
+  ack_owed_ = false;  // piggybacked
+  since_ack_ = 0;
+  return true;
+}
 
 template <class Deliver>
 ReliableChannel::FrameResult ReliableChannel::on_frame(std::span<const std::uint8_t> bytes,

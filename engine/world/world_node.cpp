@@ -382,15 +382,18 @@ void WorldNode::publish_view(Cell& cell, Entity& player) {
   ++stats_.aoi_client_ticks;
   if (batch_.empty()) return;
   Session& session = sessions_[player.session];
-  bytes_.clear();
-  wire::encode(batch_, bytes_);
-  if (!session.channel.send(bytes_, env_.clock.now(), channel_transport(session), session.client)) {
+  // Encoded in place, behind the channel's frame header (no intermediate byte vector).
+  std::size_t size = 0;
+  const bool sent = session.channel.send_encoded(
+      wire::encoded_max(batch_), env_.clock.now(), channel_transport(session), session.client,
+      [&](std::span<std::uint8_t> room) { return size = wire::encode(batch_, room); });
+  if (!sent) {
     ++stats_.channel_overflows;
     env_.tracer.record(TraceKind::channel_overflow, player.id.value(), session.client.value(), 0);
     return;
   }
   ++stats_.aoi_messages;
-  stats_.aoi_bytes += bytes_.size();
+  stats_.aoi_bytes += size;
   stats_.aoi_enters += batch_.enters.size();
   stats_.aoi_leaves += batch_.leaves.size();
   player.view.swap(new_view_);

@@ -265,6 +265,38 @@ TEST_CASE("reliable channel: a full window refuses the send and counts it",
   REQUIRE(a.unacked() == 0);
 }
 
+TEST_CASE("reliable channel: a payload built in place makes the same frames as send()",
+          "[engine][reliable_channel]") {
+  ReliableChannel a{small_window(3)};
+  ReliableChannel b{small_window(3)};
+  RecordingTransport ta{kA};
+  RecordingTransport tb{kA};
+  Rng rng{5};
+  // Small payloads, and one larger than a frame on the stack (built in the frame buffer instead).
+  const std::vector<Bytes> payloads{payload(1, rng), Bytes(3000, 0x5a), payload(2, rng)};
+  for (const auto& p : payloads) {
+    REQUIRE(a.send(p, Time::zero(), ta, kB));
+    REQUIRE(b.send_encoded(p.size() + 7, Time::zero(), tb, kB, [&](std::span<std::uint8_t> room) {
+      REQUIRE(room.size() == p.size() + 7);
+      std::copy(p.begin(), p.end(), room.begin());
+      return p.size();
+    }));
+  }
+  // A full window refuses before anything is encoded.
+  REQUIRE_FALSE(b.send_encoded(4, Time::zero(), tb, kB, [](std::span<std::uint8_t>) -> std::size_t {
+    FAIL("encoded into a full window");
+    return 0;
+  }));
+  REQUIRE(b.stats().window_full == 1);
+  REQUIRE(tb.sent().size() == ta.sent().size());
+  for (std::size_t i = 0; i < ta.sent().size(); ++i) REQUIRE(tb.sent()[i].bytes == ta.sent()[i].bytes);
+  // The retransmitted frames (from the kept payloads) are the same too.
+  const Time later = Time::zero() + Duration::seconds(1);
+  REQUIRE(a.retransmit_due(later, ta, kB) == 3);
+  REQUIRE(b.retransmit_due(later, tb, kB) == 3);
+  for (std::size_t i = 3; i < 6; ++i) REQUIRE(tb.sent()[i].bytes == ta.sent()[i].bytes);
+}
+
 TEST_CASE("reliable channel: retransmission waits for the rto and backs off to rto_max",
           "[engine][reliable_channel]") {
   ReliableChannel::Config config;
