@@ -23,6 +23,7 @@ ReliableChannel::Pending* ReliableChannel::push_pending(Time now) {
   p.seq = next_seq_++;
   p.sent_at = now;
   p.retries = 0;
+  due_min_ = std::min(due_min_, now + timeout(0));
   return &p;
 }
 
@@ -85,17 +86,24 @@ Duration ReliableChannel::timeout(std::uint32_t retries) const {
   return t < config_.rto_max ? t : config_.rto_max;
 }
 
-std::uint32_t ReliableChannel::retransmit_due(Time now, Transport& transport, HostId peer) {
+std::uint32_t ReliableChannel::retransmit_scan(Time now, Transport& transport, HostId peer) {
   std::uint32_t resent = 0;
+  Time due_min = Time::max();
   for (std::uint32_t i = 0; i < count_; ++i) {
     Pending& p = ring_[slot(i)];
-    if (now - p.sent_at < timeout(p.retries)) continue;
+    const Duration t = timeout(p.retries);
+    if (now - p.sent_at < t) {
+      due_min = std::min(due_min, p.sent_at + t);
+      continue;
+    }
     p.sent_at = now;
     ++p.retries;
     ++stats_.retransmits;
     ++resent;
     send_frame(p, transport, peer);
+    due_min = std::min(due_min, now + timeout(p.retries));
   }
+  due_min_ = due_min;
   return resent;
 }
 
@@ -159,6 +167,7 @@ bool ReliableChannel::load(std::span<const std::uint8_t> in, Time now) {
   out_of_order_ = std::move(ooo);
   since_ack_ = 0;
   ack_owed_ = delivered > 0;  // tell the peer where we are from the new host
+  due_min_ = now + timeout(0);  // every loaded frame restarts its timer at `now`
   return true;
 }
 

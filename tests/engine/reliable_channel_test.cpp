@@ -320,6 +320,54 @@ TEST_CASE("reliable channel: retransmission waits for the rto and backs off to r
   for (const auto& s : ta.sent()) REQUIRE(s.bytes == data_frame(1, 0, p));
 }
 
+TEST_CASE("reliable channel: retransmit_due resends exactly the frames due, at any mix of calls",
+          "[engine][reliable_channel]") {
+  // A reference model of the timers (sent_at, retries per unacked seq) against the channel, which
+  // skips its scan before its earliest deadline: every call must resend exactly what the model does.
+  ReliableChannel::Config config;
+  config.rto = Duration::millis(200);
+  config.rto_max = Duration::millis(900);
+  ReliableChannel a{config};
+  RecordingTransport ta{kA};
+  struct Timer {
+    std::uint64_t seq;
+    Time sent_at;
+    std::uint32_t retries;
+  };
+  std::deque<Timer> model;
+  const auto timeout = [&](std::uint32_t retries) {
+    Duration t = config.rto;
+    for (std::uint32_t i = 0; i < retries; ++i) t = std::min(t * 2, config.rto_max);
+    return t;
+  };
+  Rng rng{17};
+  Time now = Time::zero();
+  std::uint64_t next_seq = 1;
+  std::vector<Bytes> got;
+  for (int step = 0; step < 20000; ++step) {
+    now += Duration::millis(static_cast<std::int64_t>(rng.below(60)));
+    const auto op = rng.below(10);
+    if (op < 3 && model.size() < config.window_max) {
+      REQUIRE(a.send(Bytes{1, 2, 3}, now, ta, kB));
+      model.push_back({next_seq++, now, 0});
+    } else if (op < 5 && !model.empty()) {
+      const std::uint64_t ack = model[rng.below(model.size())].seq;
+      REQUIRE(feed(a, ack_frame(ack), ta, kB, got) == ReliableChannel::FrameResult::ok);
+      while (!model.empty() && model.front().seq <= ack) model.pop_front();
+    } else {
+      std::uint32_t expect = 0;
+      for (auto& t : model) {
+        if (now - t.sent_at < timeout(t.retries)) continue;
+        t.sent_at = now;
+        ++t.retries;
+        ++expect;
+      }
+      REQUIRE(a.retransmit_due(now, ta, kB) == expect);
+    }
+    REQUIRE(a.unacked() == model.size());
+  }
+}
+
 TEST_CASE("reliable channel: a duplicate is delivered once and answered with an immediate ack",
           "[engine][reliable_channel]") {
   ReliableChannel b;
