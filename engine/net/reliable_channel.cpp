@@ -6,11 +6,10 @@
 
 namespace shardsim {
 
-bool ReliableChannel::send(std::span<const std::uint8_t> payload, Time now, Transport& transport,
-                           HostId peer) {
+ReliableChannel::Pending* ReliableChannel::push_pending(Time now) {
   if (count_ >= config_.window_max) {
     ++stats_.window_full;
-    return false;
+    return nullptr;
   }
   if (count_ == ring_.size()) {
     // Full ring below the window limit: linearize (head at 0) and grow by one slot. Slots keep their
@@ -24,8 +23,16 @@ bool ReliableChannel::send(std::span<const std::uint8_t> payload, Time now, Tran
   p.seq = next_seq_++;
   p.sent_at = now;
   p.retries = 0;
-  p.assign(payload);
-  send_frame(p, transport, peer);
+  due_min_ = std::min(due_min_, now + timeout(0));
+  return &p;
+}
+
+bool ReliableChannel::send(std::span<const std::uint8_t> payload, Time now, Transport& transport,
+                           HostId peer) {
+  Pending* p = push_pending(now);
+  if (p == nullptr) return false;
+  p->assign(payload);
+  send_frame(*p, transport, peer);
   return true;
 }
 
@@ -34,10 +41,7 @@ void ReliableChannel::send_frame(const Pending& p, Transport& transport, HostId 
     // The frame on the stack: its header is at most kHeaderMax bytes, so the room is static and
     // there is no buffer to grow, zero-fill and trim (the transport copies the frame anyway).
     std::array<std::uint8_t, kHeaderMax + Pending::kInline> buf;
-    std::uint8_t* q = buf.data();
-    *q++ = 0x01;
-    q = wire::put_varint(q, p.seq);
-    q = wire::put_varint(q, delivered_);
+    std::uint8_t* q = put_header(buf.data(), p.seq);
     q = std::copy_n(p.small.data(), p.size, q);
     transport.send(peer, {buf.data(), q});
   } else {
@@ -94,17 +98,24 @@ Duration ReliableChannel::timeout(std::uint32_t retries) const {
   return t < config_.rto_max ? t : config_.rto_max;
 }
 
-std::uint32_t ReliableChannel::retransmit_due(Time now, Transport& transport, HostId peer) {
+std::uint32_t ReliableChannel::retransmit_scan(Time now, Transport& transport, HostId peer) {
   std::uint32_t resent = 0;
+  Time due_min = Time::max();
   for (std::uint32_t i = 0; i < count_; ++i) {
     Pending& p = ring_[slot(i)];
-    if (now - p.sent_at < timeout(p.retries)) continue;
+    const Duration t = timeout(p.retries);
+    if (now - p.sent_at < t) {
+      due_min = std::min(due_min, p.sent_at + t);
+      continue;
+    }
     p.sent_at = now;
     ++p.retries;
     ++stats_.retransmits;
     ++resent;
     send_frame(p, transport, peer);
+    due_min = std::min(due_min, now + timeout(p.retries));
   }
+  due_min_ = due_min;
   return resent;
 }
 
@@ -169,6 +180,7 @@ bool ReliableChannel::load(std::span<const std::uint8_t> in, Time now) {
   since_ack_ = 0;
   gap_acks_ = 0;
   ack_owed_ = delivered > 0;  // tell the peer where we are from the new host
+  due_min_ = now + timeout(0);  // every loaded frame restarts its timer at `now`
   return true;
 }
 

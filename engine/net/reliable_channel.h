@@ -31,6 +31,7 @@
 #include <span>
 #include <vector>
 
+#include "engine/core/assert.h"
 #include "engine/core/time.h"
 #include "engine/runtime/env.h"
 #include "engine/wire/buffer.h"
@@ -64,8 +65,20 @@ class ReliableChannel {
 
   // Sends `payload` reliably to `peer`. False (and counted) if the window is full.
   bool send(std::span<const std::uint8_t> payload, Time now, Transport& transport, HostId peer);
-  // Resends every frame whose timer expired. Returns how many were resent.
-  std::uint32_t retransmit_due(Time now, Transport& transport, HostId peer);
+  // The same, for a payload built in place: encode(std::span<std::uint8_t> room) writes at most
+  // `payload_max` bytes at room.data() and returns how many. The payload is written once, straight
+  // behind the frame header, instead of into a buffer that is copied into the frame. Nothing is
+  // encoded if the window is full.
+  template <class Encode>
+  bool send_encoded(std::size_t payload_max, Time now, Transport& transport, HostId peer,
+                    Encode&& encode);
+  // Resends every frame whose timer expired. Returns how many were resent. Inline up to the check
+  // against the earliest deadline: with a 200 ms rto and a send every tick, a node's scan of a
+  // channel usually has nothing to do.
+  std::uint32_t retransmit_due(Time now, Transport& transport, HostId peer) {
+    if (now < due_min_) return 0;
+    return retransmit_scan(now, transport, peer);
+  }
   // Sends a standalone ack if one is owed.
   void flush_ack(Transport& transport, HostId peer);
   bool ack_owed() const { return ack_owed_; }
@@ -111,6 +124,18 @@ class ReliableChannel {
   };
   // A data frame's header: type, seq, ack.
   static constexpr std::size_t kHeaderMax = 1 + 2 * wire::kVarintMax;
+  // The largest frame send_encoded() builds on the stack; larger ones use frame_buffer().
+  static constexpr std::size_t kStackFrameMax = 1024;
+  // The next slot of the ring, its seq assigned and its timer started; null (counted) if the window
+  // is full.
+  Pending* push_pending(Time now);
+  // Writes a data frame's header for seq at q (room for kHeaderMax); returns its end.
+  std::uint8_t* put_header(std::uint8_t* q, std::uint64_t seq) const {
+    *q++ = 0x01;
+    q = wire::put_varint(q, seq);
+    return wire::put_varint(q, delivered_);
+  }
+  std::uint32_t retransmit_scan(Time now, Transport& transport, HostId peer);
   void on_ack(std::uint64_t ack);
   void on_gap_ack(std::uint64_t ack, Transport& transport, HostId peer);
   void send_frame(const Pending& p, Transport& transport, HostId peer);
@@ -138,12 +163,40 @@ class ReliableChannel {
   std::map<std::uint64_t, std::vector<std::uint8_t>> out_of_order_;
   std::uint32_t since_ack_{0};
   bool ack_owed_{false};
+  // At most the earliest retransmission deadline (sent_at + timeout(retries)) of any unacked frame:
+  // lowered by every send, made exact again by every scan, and left alone by acks (removing frames
+  // only raises the true minimum). Before it, retransmit_due() provably has nothing to resend.
+  // Placed after the receiver state so that its cache lines (a client reads them on every
+  // delivery) stay as they were.
+  Time due_min_{Time::max()};
   std::vector<std::uint8_t>& frame_buffer() {
     return config_.frame_scratch != nullptr ? *config_.frame_scratch : scratch_;
   }
   std::vector<std::uint8_t> scratch_;
   Stats stats_;
 };
+
+template <class Encode>
+bool ReliableChannel::send_encoded(std::size_t payload_max, Time now, Transport& transport,
+                                   HostId peer, Encode&& encode) {
+  Pending* p = push_pending(now);
+  if (p == nullptr) return false;
+  std::array<std::uint8_t, kStackFrameMax> stack;  // not zero-filled: only what is written is sent
+  std::uint8_t* frame = stack.data();
+  if (kHeaderMax + payload_max > stack.size()) {
+    std::vector<std::uint8_t>& f = frame_buffer();
+    f.resize(kHeaderMax + payload_max);
+    frame = f.data();
+  }
+  std::uint8_t* q = put_header(frame, p->seq);
+  const std::size_t n = encode(std::span<std::uint8_t>{q, payload_max});
+  SHARD_ASSERT(n <= payload_max);
+  p->assign({q, n});
+  transport.send(peer, {frame, q + n});
+  ack_owed_ = false;  // piggybacked
+  since_ack_ = 0;
+  return true;
+}
 
 template <class Deliver>
 ReliableChannel::FrameResult ReliableChannel::on_frame(std::span<const std::uint8_t> bytes,

@@ -39,31 +39,12 @@ inline std::uint8_t* put_varint(std::uint8_t* p, std::uint64_t v) {
 // Writer reserves an upper bound of bytes up front and writes through a raw pointer (no per-byte
 // capacity check); finish() — or the destructor — trims the vector to what was written.
 //
-// Writing more than the bound is a bug, caught by an assertion: each u8/varint/bytes checks its own
-// room; a run of writes of known worst-case total checks once, with run(), and then writes unchecked
-// through the Run (the AOI batch: one check per op list instead of one per varint).
+// Writing more than the bound is a bug, caught by an assertion in each u8/varint/bytes. A run of
+// writes of known worst-case total (the AOI batch) is better written with put_varint into room
+// checked once, as encode(const AoiBatch&, std::span) does.
 class Writer {
  public:
   static constexpr std::size_t kVarintMax = wire::kVarintMax;
-
-  // Unchecked writes within room checked when it was made. Its cursor is its own (a register once
-  // inlined): a byte store through the writer's member could alias anything, the writer itself
-  // included, so every store would reload and spill the cursor.
-  class Run {
-   public:
-    Run(const Run&) = delete;
-    Run& operator=(const Run&) = delete;
-    ~Run() { w_.p_ = p_; }
-    void u8(std::uint8_t v) { *p_++ = v; }
-    void varint(std::uint64_t v) { p_ = put_varint(p_, v); }
-    void svarint(std::int64_t v) { varint(zigzag(v)); }
-
-   private:
-    friend class Writer;
-    explicit Run(Writer& w) : w_{w}, p_{w.p_} {}
-    Writer& w_;
-    std::uint8_t* p_;
-  };
 
   Writer(std::vector<std::uint8_t>& out, std::size_t max_bytes) : out_{out} {
     const std::size_t base = out.size();
@@ -75,14 +56,14 @@ class Writer {
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
-  // Room for `n` more bytes, checked once for the Run's writes (at most n bytes in all).
-  Run run(std::size_t n) {
-    SHARD_ASSERT(static_cast<std::size_t>(end_ - p_) >= n);
-    return Run{*this};
+  void u8(std::uint8_t v) {
+    SHARD_ASSERT(end_ - p_ >= 1);
+    *p_++ = v;
   }
-
-  void u8(std::uint8_t v) { run(1).u8(v); }
-  void varint(std::uint64_t v) { run(kVarintMax).varint(v); }
+  void varint(std::uint64_t v) {
+    SHARD_ASSERT(static_cast<std::size_t>(end_ - p_) >= kVarintMax);
+    p_ = put_varint(p_, v);
+  }
   void svarint(std::int64_t v) { varint(zigzag(v)); }
   void bytes(std::span<const std::uint8_t> b) {
     SHARD_ASSERT(static_cast<std::size_t>(end_ - p_) >= b.size());

@@ -47,51 +47,55 @@ void encode(const MoveInput& m, std::vector<std::uint8_t>& out) {
   w.varint(static_cast<std::uint64_t>(m.speed_mm_s));
 }
 
-// Worst-case bytes per op: the bound the writer is given, and what each op list checks once.
-constexpr std::size_t kEnterMax = 1 + 3 * Writer::kVarintMax;  // id_delta kind x y
-constexpr std::size_t kUpdateMax = 3 * Writer::kVarintMax;     // id_delta dx dy
-constexpr std::size_t kLeaveMax = Writer::kVarintMax;          // id_delta
+// Worst-case bytes per op: what encoded_max() adds up, so the room is checked once per batch.
+constexpr std::size_t kEnterMax = 1 + 3 * kVarintMax;  // id_delta kind x y
+constexpr std::size_t kUpdateMax = 3 * kVarintMax;     // id_delta dx dy
+constexpr std::size_t kLeaveMax = kVarintMax;          // id_delta
+
+std::size_t encoded_max(const AoiBatch& m) {
+  return 1 + 4 * kVarintMax + m.enters.size() * kEnterMax + m.updates.size() * kUpdateMax +
+         m.leaves.size() * kLeaveMax;
+}
+
+std::size_t encode(const AoiBatch& m, std::span<std::uint8_t> room) {
+  SHARD_ASSERT(room.size() >= encoded_max(m));  // the one room check: every write below is within it
+  std::uint8_t* p = room.data();
+  *p++ = static_cast<std::uint8_t>(MsgType::aoi_batch);
+  p = put_varint(p, m.tick);
+  std::uint64_t prev = 0;
+  p = put_varint(p, m.enters.size());
+  for (const auto& e : m.enters) {
+    SHARD_ASSERT(e.id.value() > prev || (prev == 0 && &e == &m.enters.front()));  // ascending ids
+    p = put_varint(p, e.id.value() - prev);
+    prev = e.id.value();
+    *p++ = static_cast<std::uint8_t>(e.kind);
+    p = put_varint(p, zigzag(e.pos.x));
+    p = put_varint(p, zigzag(e.pos.y));
+  }
+  prev = 0;
+  p = put_varint(p, m.updates.size());
+  for (const auto& u : m.updates) {
+    SHARD_ASSERT(u.id.value() > prev || (prev == 0 && &u == &m.updates.front()));
+    p = put_varint(p, u.id.value() - prev);
+    prev = u.id.value();
+    p = put_varint(p, zigzag(u.delta.x));
+    p = put_varint(p, zigzag(u.delta.y));
+  }
+  prev = 0;
+  p = put_varint(p, m.leaves.size());
+  for (const auto& id : m.leaves) {
+    SHARD_ASSERT(id.value() > prev || (prev == 0 && &id == &m.leaves.front()));
+    p = put_varint(p, id.value() - prev);
+    prev = id.value();
+  }
+  return static_cast<std::size_t>(p - room.data());
+}
 
 void encode(const AoiBatch& m, std::vector<std::uint8_t>& out) {
-  Writer w{out, 1 + 4 * Writer::kVarintMax + m.enters.size() * kEnterMax +
-                    m.updates.size() * kUpdateMax + m.leaves.size() * kLeaveMax};
-  w.u8(static_cast<std::uint8_t>(MsgType::aoi_batch));
-  w.varint(m.tick);
-  std::uint64_t prev = 0;
-  w.varint(m.enters.size());
-  {
-    Writer::Run r = w.run(m.enters.size() * kEnterMax);  // one check for the whole list
-    for (const auto& e : m.enters) {
-      SHARD_ASSERT(e.id.value() > prev || (prev == 0 && &e == &m.enters.front()));  // ascending ids
-      r.varint(e.id.value() - prev);
-      prev = e.id.value();
-      r.u8(static_cast<std::uint8_t>(e.kind));
-      r.svarint(e.pos.x);
-      r.svarint(e.pos.y);
-    }
-  }
-  prev = 0;
-  w.varint(m.updates.size());
-  {
-    Writer::Run r = w.run(m.updates.size() * kUpdateMax);
-    for (const auto& u : m.updates) {
-      SHARD_ASSERT(u.id.value() > prev || (prev == 0 && &u == &m.updates.front()));
-      r.varint(u.id.value() - prev);
-      prev = u.id.value();
-      r.svarint(u.delta.x);
-      r.svarint(u.delta.y);
-    }
-  }
-  prev = 0;
-  w.varint(m.leaves.size());
-  {
-    Writer::Run r = w.run(m.leaves.size() * kLeaveMax);
-    for (const auto& id : m.leaves) {
-      SHARD_ASSERT(id.value() > prev || (prev == 0 && &id == &m.leaves.front()));
-      r.varint(id.value() - prev);
-      prev = id.value();
-    }
-  }
+  const std::size_t base = out.size();
+  out.resize(base + encoded_max(m));
+  const std::size_t n = encode(m, std::span<std::uint8_t>{out}.subspan(base));
+  out.resize(base + n);
 }
 
 void encode(const Action& m, std::vector<std::uint8_t>& out) {

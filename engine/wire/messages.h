@@ -17,6 +17,7 @@
 // beyond kAoiOpsMax) and never read out of bounds.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -86,6 +87,11 @@ bool peek_type(std::span<const std::uint8_t> bytes, MsgType& type);
 void encode(const Join& m, std::vector<std::uint8_t>& out);
 void encode(const MoveInput& m, std::vector<std::uint8_t>& out);
 void encode(const AoiBatch& m, std::vector<std::uint8_t>& out);
+// The same bytes written in place: `room` must hold encoded_max(m) bytes (asserted); returns how many
+// were written. A sender can build the batch straight behind its frame header, not in a vector that
+// is then copied into the frame.
+std::size_t encoded_max(const AoiBatch& m);
+std::size_t encode(const AoiBatch& m, std::span<std::uint8_t> room);
 void encode(const Action& m, std::vector<std::uint8_t>& out);
 void encode(const ActionAck& m, std::vector<std::uint8_t>& out);
 

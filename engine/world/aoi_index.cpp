@@ -45,6 +45,12 @@ void AoiIndex::build() {
 }
 
 void AoiIndex::query(Vec2 center, std::int64_t radius_mm, std::vector<AoiEntry>& out) const {
+  const std::size_t base = out.size();
+  out.resize(base + entries_.size());
+  out.resize(base + query(center, radius_mm, out.data() + base));
+}
+
+std::size_t AoiIndex::query(Vec2 center, std::int64_t radius_mm, AoiEntry* out) const {
   int x0, x1, y0, y1;
   const std::int64_t ax = center.x - bounds_.min.x;
   const std::int64_t ay = center.y - bounds_.min.y;
@@ -64,13 +70,15 @@ void AoiIndex::query(Vec2 center, std::int64_t radius_mm, std::vector<AoiEntry>&
     y1 = bucket_y(center.y + radius_mm);
   }
   const std::int64_t r2 = radius_mm * radius_mm;
+  std::size_t n = 0;
   for (int by = y0; by <= y1; ++by) {
     const std::uint32_t row = static_cast<std::uint32_t>(by * nx_);
     const std::uint32_t begin = offsets_[row + static_cast<std::uint32_t>(x0)];
     const std::uint32_t end = offsets_[row + static_cast<std::uint32_t>(x1) + 1];
     for (std::uint32_t i = begin; i < end; ++i)  // buckets x0..x1 of a row are contiguous
-      if (dist2(entries_[i].pos, center) <= r2) out.push_back(entries_[i]);
+      if (dist2(entries_[i].pos, center) <= r2) out[n++] = entries_[i];
   }
+  return n;
 }
 
 }  // namespace shardsim

@@ -35,6 +35,9 @@ class AoiIndex {
 
   // Appends to `out` every entry within `radius_mm` of `center` (inclusive).
   void query(Vec2 center, std::int64_t radius_mm, std::vector<AoiEntry>& out) const;
+  // The same entries, written at `out`, which has room for size() entries; returns how many. For a
+  // caller that queries often: no capacity check per entry found.
+  std::size_t query(Vec2 center, std::int64_t radius_mm, AoiEntry* out) const;
   std::size_t size() const { return entries_.size(); }
 
  private:

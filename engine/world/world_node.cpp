@@ -338,59 +338,70 @@ void WorldNode::publish_aoi() {
 // and the same diff (plus whatever changed meanwhile) goes out next tick.
 void WorldNode::publish_view(Cell& cell, Entity& player) {
   const std::int64_t r_in2 = config_.aoi_radius_mm * config_.aoi_radius_mm;
-  candidates_.clear();
-  cell.index.query(player.pos, config_.aoi_outer_mm(), candidates_);
+  // The scratch vectors only grow: the query writes candidates, and the merge below writes the new
+  // view and the updates, through raw pointers into room sized up front, without a capacity check
+  // per element. The new view and the updates are subsets of the candidates.
+  if (candidates_.size() < cell.index.size()) candidates_.resize(cell.index.size());
+  AoiEntry* const cand = candidates_.data();
+  std::size_t n = cell.index.query(player.pos, config_.aoi_outer_mm(), cand);
   // A handful of candidates: insertion sort beats std::sort's call and dispatch overhead.
-  for (std::size_t k = 1; k < candidates_.size(); ++k) {
-    const AoiEntry v = candidates_[k];
+  for (std::size_t k = 1; k < n; ++k) {
+    const AoiEntry v = cand[k];
     std::size_t m = k;
-    for (; m > 0 && v.id < candidates_[m - 1].id; --m) candidates_[m] = candidates_[m - 1];
-    candidates_[m] = v;
+    for (; m > 0 && v.id < cand[m - 1].id; --m) cand[m] = cand[m - 1];
+    cand[m] = v;
   }
   if (config_.cluster.enabled) {
     // Phase B backstop: an entity can briefly be both real here and a ghost from the node it came
     // from (a migrated NPC); one entry per id.
-    candidates_.erase(std::unique(candidates_.begin(), candidates_.end(),
-                                  [](const AoiEntry& a, const AoiEntry& b) { return a.id == b.id; }),
-                      candidates_.end());
+    n = static_cast<std::size_t>(
+        std::unique(cand, cand + n, [](const AoiEntry& a, const AoiEntry& b) { return a.id == b.id; }) -
+        cand);
   }
   batch_.clear();
   batch_.tick = tick_;
-  new_view_.clear();
-  const auto& view = player.view;
-  std::size_t i = 0;
-  std::size_t j = 0;
-  while (i < view.size() || j < candidates_.size()) {
-    if (j == candidates_.size() || (i < view.size() && view[i].id < candidates_[j].id)) {
-      batch_.leaves.push_back(view[i].id);
-      ++i;
-    } else if (i == view.size() || candidates_[j].id < view[i].id) {
-      const AoiEntry& c = candidates_[j];
-      if (dist2(c.pos, player.pos) <= r_in2) {
-        batch_.enters.push_back({c.id, c.kind, c.pos});
-        new_view_.push_back({c.id, c.pos});
+  new_view_.resize(n);
+  batch_.updates.resize(n);
+  ViewEntry* out_view = new_view_.data();
+  wire::AoiUpdate* out_update = batch_.updates.data();
+  const ViewEntry* v = player.view.data();
+  const ViewEntry* const v_end = v + player.view.size();
+  const AoiEntry* c = cand;
+  const AoiEntry* const c_end = cand + n;
+  while (v != v_end || c != c_end) {
+    if (c == c_end || (v != v_end && v->id < c->id)) {
+      batch_.leaves.push_back(v->id);
+      ++v;
+    } else if (v == v_end || c->id < v->id) {
+      if (dist2(c->pos, player.pos) <= r_in2) {
+        batch_.enters.push_back({c->id, c->kind, c->pos});
+        *out_view++ = {c->id, c->pos};
       }
-      ++j;
+      ++c;
     } else {
-      const AoiEntry& c = candidates_[j];
-      if (c.pos != view[i].sent_pos) batch_.updates.push_back({c.id, c.pos - view[i].sent_pos});
-      new_view_.push_back({c.id, c.pos});
-      ++i;
-      ++j;
+      if (c->pos != v->sent_pos) *out_update++ = {c->id, c->pos - v->sent_pos};
+      *out_view++ = {c->id, c->pos};
+      ++v;
+      ++c;
     }
   }
+  new_view_.resize(static_cast<std::size_t>(out_view - new_view_.data()));
+  batch_.updates.resize(static_cast<std::size_t>(out_update - batch_.updates.data()));
   ++stats_.aoi_client_ticks;
   if (batch_.empty()) return;
   Session& session = sessions_[player.session];
-  bytes_.clear();
-  wire::encode(batch_, bytes_);
-  if (!session.channel.send(bytes_, env_.clock.now(), channel_transport(session), session.client)) {
+  // Encoded in place, behind the channel's frame header (no intermediate byte vector).
+  std::size_t size = 0;
+  const bool sent = session.channel.send_encoded(
+      wire::encoded_max(batch_), env_.clock.now(), channel_transport(session), session.client,
+      [&](std::span<std::uint8_t> room) { return size = wire::encode(batch_, room); });
+  if (!sent) {
     ++stats_.channel_overflows;
     env_.tracer.record(TraceKind::channel_overflow, player.id.value(), session.client.value(), 0);
     return;
   }
   ++stats_.aoi_messages;
-  stats_.aoi_bytes += bytes_.size();
+  stats_.aoi_bytes += size;
   stats_.aoi_enters += batch_.enters.size();
   stats_.aoi_leaves += batch_.leaves.size();
   player.view.swap(new_view_);

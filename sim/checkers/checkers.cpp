@@ -105,15 +105,21 @@ void OracleChecker::for_each_near(Vec2 p, std::int64_t r_out2, Visit&& visit) co
   const std::int64_t x0 = std::max<std::int64_t>(cx - 1, 0);
   const std::int64_t x1 = std::min(cx + 1, grid_.gx - 1);
   const std::int64_t y1 = std::min(cy + 1, grid_.gy - 1);
+  // Locals and pointers, not members: visit() stores through pointers (the marks), which could
+  // alias a member, so the compiler would reload each one on every item.
+  const Item* const items = items_.data();
+  const std::uint32_t* const begin = bucket_begin_.data();
+  const std::int64_t gx = grid_.gx;
+  const std::int64_t px = p.x;
+  const std::int64_t py = p.y;
   for (std::int64_t by = std::max<std::int64_t>(cy - 1, 0); by <= y1; ++by) {
-    const auto row = static_cast<std::size_t>(by * grid_.gx);
-    const std::uint32_t end = bucket_begin_[row + static_cast<std::size_t>(x1) + 1];
-    for (std::uint32_t k = bucket_begin_[row + static_cast<std::size_t>(x0)]; k < end; ++k) {
-      const Item& it = items_[k];
-      const std::int64_t dx = it.x - p.x;
-      const std::int64_t dy = it.y - p.y;
+    const auto row = static_cast<std::size_t>(by * gx);
+    const Item* const end = items + begin[row + static_cast<std::size_t>(x1) + 1];
+    for (const Item* it = items + begin[row + static_cast<std::size_t>(x0)]; it < end; ++it) {
+      const std::int64_t dx = it->x - px;
+      const std::int64_t dy = it->y - py;
       const std::int64_t d2 = dx * dx + dy * dy;
-      if (d2 <= r_out2) visit(it.id, d2);
+      if (d2 <= r_out2) visit(it->id, d2);
     }
   }
 }
@@ -129,8 +135,9 @@ bool OracleChecker::view_agrees(const Entity& p, std::int64_t r2, std::int64_t r
   }
   std::size_t seen = 0;
   bool missing = false;
+  const std::uint64_t* const seen_by = seen_by_.data();
   for_each_near(p.pos, r_out2, [&](std::uint64_t id, std::int64_t d2) {
-    if (seen_by_[id] == serial) {
+    if (seen_by[id] == serial) {
       ++seen;
     } else if (d2 <= r2) {
       missing = true;

@@ -271,6 +271,38 @@ TEST_CASE("reliable channel: a full window refuses the send and counts it",
   REQUIRE(a.unacked() == 0);
 }
 
+TEST_CASE("reliable channel: a payload built in place makes the same frames as send()",
+          "[engine][reliable_channel]") {
+  ReliableChannel a{small_window(3)};
+  ReliableChannel b{small_window(3)};
+  RecordingTransport ta{kA};
+  RecordingTransport tb{kA};
+  Rng rng{5};
+  // Small payloads, and one larger than a frame on the stack (built in the frame buffer instead).
+  const std::vector<Bytes> payloads{payload(1, rng), Bytes(3000, 0x5a), payload(2, rng)};
+  for (const auto& p : payloads) {
+    REQUIRE(a.send(p, Time::zero(), ta, kB));
+    REQUIRE(b.send_encoded(p.size() + 7, Time::zero(), tb, kB, [&](std::span<std::uint8_t> room) {
+      REQUIRE(room.size() == p.size() + 7);
+      std::copy(p.begin(), p.end(), room.begin());
+      return p.size();
+    }));
+  }
+  // A full window refuses before anything is encoded.
+  REQUIRE_FALSE(b.send_encoded(4, Time::zero(), tb, kB, [](std::span<std::uint8_t>) -> std::size_t {
+    FAIL("encoded into a full window");
+    return 0;
+  }));
+  REQUIRE(b.stats().window_full == 1);
+  REQUIRE(tb.sent().size() == ta.sent().size());
+  for (std::size_t i = 0; i < ta.sent().size(); ++i) REQUIRE(tb.sent()[i].bytes == ta.sent()[i].bytes);
+  // The retransmitted frames (from the kept payloads) are the same too.
+  const Time later = Time::zero() + Duration::seconds(1);
+  REQUIRE(a.retransmit_due(later, ta, kB) == 3);
+  REQUIRE(b.retransmit_due(later, tb, kB) == 3);
+  for (std::size_t i = 3; i < 6; ++i) REQUIRE(tb.sent()[i].bytes == ta.sent()[i].bytes);
+}
+
 TEST_CASE("reliable channel: retransmission waits for the rto and backs off to rto_max",
           "[engine][reliable_channel]") {
   ReliableChannel::Config config;
@@ -292,6 +324,54 @@ TEST_CASE("reliable channel: retransmission waits for the rto and backs off to r
   // Every resend is the same data frame.
   REQUIRE(ta.sent().size() == 5);
   for (const auto& s : ta.sent()) REQUIRE(s.bytes == data_frame(1, 0, p));
+}
+
+TEST_CASE("reliable channel: retransmit_due resends exactly the frames due, at any mix of calls",
+          "[engine][reliable_channel]") {
+  // A reference model of the timers (sent_at, retries per unacked seq) against the channel, which
+  // skips its scan before its earliest deadline: every call must resend exactly what the model does.
+  ReliableChannel::Config config;
+  config.rto = Duration::millis(200);
+  config.rto_max = Duration::millis(900);
+  ReliableChannel a{config};
+  RecordingTransport ta{kA};
+  struct Timer {
+    std::uint64_t seq;
+    Time sent_at;
+    std::uint32_t retries;
+  };
+  std::deque<Timer> model;
+  const auto timeout = [&](std::uint32_t retries) {
+    Duration t = config.rto;
+    for (std::uint32_t i = 0; i < retries; ++i) t = std::min(t * 2, config.rto_max);
+    return t;
+  };
+  Rng rng{17};
+  Time now = Time::zero();
+  std::uint64_t next_seq = 1;
+  std::vector<Bytes> got;
+  for (int step = 0; step < 20000; ++step) {
+    now += Duration::millis(static_cast<std::int64_t>(rng.below(60)));
+    const auto op = rng.below(10);
+    if (op < 3 && model.size() < config.window_max) {
+      REQUIRE(a.send(Bytes{1, 2, 3}, now, ta, kB));
+      model.push_back({next_seq++, now, 0});
+    } else if (op < 5 && !model.empty()) {
+      const std::uint64_t ack = model[rng.below(model.size())].seq;
+      REQUIRE(feed(a, ack_frame(ack), ta, kB, got) == ReliableChannel::FrameResult::ok);
+      while (!model.empty() && model.front().seq <= ack) model.pop_front();
+    } else {
+      std::uint32_t expect = 0;
+      for (auto& t : model) {
+        if (now - t.sent_at < timeout(t.retries)) continue;
+        t.sent_at = now;
+        ++t.retries;
+        ++expect;
+      }
+      REQUIRE(a.retransmit_due(now, ta, kB) == expect);
+    }
+    REQUIRE(a.unacked() == model.size());
+  }
 }
 
 TEST_CASE("reliable channel: a duplicate is delivered once and answered with an immediate ack",

@@ -250,6 +250,20 @@ TEST_CASE("wire: random aoi batches round-trip and re-encode to the same bytes",
   }
 }
 
+TEST_CASE("wire: an aoi batch encoded in place is the same bytes, within encoded_max",
+          "[engine][wire]") {
+  Rng rng{11};
+  for (int i = 0; i < 1000; ++i) {
+    const AoiBatch b = random_batch(rng);
+    const std::size_t max = encoded_max(b);
+    Bytes room(max + 16, 0xee);  // bytes beyond the bound must stay untouched
+    const std::size_t n = encode(b, std::span<std::uint8_t>{room.data(), max});
+    REQUIRE(n <= max);
+    REQUIRE(Bytes(room.begin(), room.begin() + static_cast<std::ptrdiff_t>(n)) == encoded(b));
+    for (std::size_t k = max; k < room.size(); ++k) REQUIRE(room[k] == 0xee);
+  }
+}
+
 TEST_CASE("wire: an empty aoi batch is five bytes and round-trips", "[engine][wire]") {
   AoiBatch b;
   b.tick = 1;
