@@ -14,7 +14,14 @@ constexpr std::uint8_t kClientUp = 0x50;    // cluster::kClientUp (the client do
 constexpr std::uint8_t kClientDown = 0x51;
 
 using ViewIt = std::vector<GameClient::Seen>::iterator;
+// An update list names most of the view (nearly everything in it moves every tick), so the next id
+// is usually the next entry or the one after: a few linear steps first, and a binary search only
+// for a long gap (a crowd of which few moved). In quickstart a view holds three or four entities,
+// and this halves what the searches cost.
+constexpr int kLinearSteps = 4;
 ViewIt at_or_after(ViewIt first, ViewIt last, EntityId id) {
+  for (int k = 0; k < kLinearSteps; ++k, ++first)
+    if (first == last || !(first->id < id)) return first;
   return std::lower_bound(first, last, id,
                           [](const GameClient::Seen& s, EntityId v) { return s.id < v; });
 }
