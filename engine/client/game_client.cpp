@@ -173,7 +173,8 @@ void GameClient::apply(std::span<const std::uint8_t> payload) {
   }
   ++stats_.batches;
   last_tick_ = scratch_.batch.tick;
-  if (observer_ != nullptr) observer_->on_batch(player_id_, scratch_.batch, env_.clock.now());
+  const Time now = env_.clock.now();  // a virtual call: once, for the observer and the driver
+  if (observer_ != nullptr) observer_->on_batch(player_id_, scratch_.batch, now);
   // Each list is in ascending id order, as is the view: each search starts where the previous one
   // ended. Where our own player ends up is tracked on the way instead of searched for afterwards.
   bool moved = false;    // our player entered or moved
@@ -217,7 +218,7 @@ void GameClient::apply(std::span<const std::uint8_t> payload) {
   if (!moved) return;
   joined_ = true;
   if (!self_in) return;
-  if (auto input = driver_.on_position(self_pos, env_.clock.now())) {
+  if (auto input = driver_.on_position(self_pos, now)) {
     scratch_.bytes.clear();
     wire::encode(*input, scratch_.bytes);
     ++stats_.inputs;
