@@ -122,6 +122,13 @@ class Reader {
     return v;
   }
   std::int64_t svarint() { return unzigzag(varint()); }
+  // For a decoder's fast path that checks its room once for several reads: the remaining() bytes
+  // from cursor() are readable, and skip(n) consumes n of them.
+  const std::uint8_t* cursor() const { return in_.data() + pos_; }
+  void skip(std::size_t n) {
+    SHARD_ASSERT(n <= remaining());
+    pos_ += n;
+  }
   std::span<const std::uint8_t> rest() {
     auto r = in_.subspan(pos_);
     pos_ = in_.size();

@@ -11,10 +11,43 @@ bool coord_ok(std::int64_t v) { return v > -kCoordAbsMax && v < kCoordAbsMax; }
 // Reads a strictly ascending id from a delta; the first delta of a list may be 0.
 [[gnu::always_inline]] inline bool next_id(Reader& r, std::uint64_t& prev, bool first, EntityId& out) {
   const std::uint64_t delta = r.varint();
-  if (!r.ok() || (!first && delta == 0) || delta > UINT64_MAX - prev) return false;
-  prev += delta;
+  if (!r.ok() || (!first && delta == 0) || __builtin_add_overflow(prev, delta, &prev)) return false;
   out = EntityId{prev};
   return true;
+}
+
+// A varint of one or two bytes at p[k], read with no bounds check (the caller checked room for
+// two); false, and nothing read, for any other (a longer or malformed one).
+[[gnu::always_inline]] inline bool short_varint(const std::uint8_t* p, std::size_t& k,
+                                                std::uint64_t& v) {
+  const std::uint8_t b0 = p[k];
+  if (b0 < 0x80) {
+    v = b0;
+    k += 1;
+    return true;
+  }
+  const std::uint8_t b1 = p[k + 1];
+  if (b1 == 0 || b1 >= 0x80) return false;  // a 0 would be non-minimal
+  v = (b0 & 0x7fu) | (std::uint64_t{b1} << 7);
+  k += 2;
+  return true;
+}
+
+// An update whose three varints are one or two bytes each (a move of up to 8 m per tick, and
+// nearly every id delta) is at most kShortUpdate bytes: with that much left it is read with one
+// bounds check instead of one or two per varint. Returns its length, or 0 if it is not short (or
+// is malformed); the checked path then reads it. Its deltas are below 2^13, well within
+// kCoordAbsMax.
+constexpr std::size_t kShortUpdate = 6;
+[[gnu::always_inline]] inline std::size_t short_update(const std::uint8_t* p, std::uint64_t& id_delta,
+                                                       std::int64_t& dx, std::int64_t& dy) {
+  std::size_t k = 0;
+  std::uint64_t zx;
+  std::uint64_t zy;
+  if (!short_varint(p, k, id_delta) || !short_varint(p, k, zx) || !short_varint(p, k, zy)) return 0;
+  dx = unzigzag(zx);
+  dy = unzigzag(zy);
+  return k;
 }
 
 }  // namespace
@@ -168,10 +201,19 @@ bool decode(std::span<const std::uint8_t> bytes, AoiBatch& m) {
   if (!r.ok() || n_update > r.remaining()) return false;
   for (std::uint64_t i = 0; i < n_update; ++i) {
     AoiUpdate u;
-    if (!next_id(r, prev, i == 0, u.id)) return false;
-    u.delta.x = r.svarint();
-    u.delta.y = r.svarint();
-    if (!r.ok() || !coord_ok(u.delta.x) || !coord_ok(u.delta.y)) return false;
+    std::uint64_t delta;
+    std::size_t k;
+    if (r.remaining() >= kShortUpdate &&
+        (k = short_update(r.cursor(), delta, u.delta.x, u.delta.y)) != 0) {
+      r.skip(k);
+      if ((i != 0 && delta == 0) || __builtin_add_overflow(prev, delta, &prev)) return false;
+      u.id = EntityId{prev};
+    } else {
+      if (!next_id(r, prev, i == 0, u.id)) return false;
+      u.delta.x = r.svarint();
+      u.delta.y = r.svarint();
+      if (!r.ok() || !coord_ok(u.delta.x) || !coord_ok(u.delta.y)) return false;
+    }
     m.updates.push_back(u);
   }
   prev = 0;

@@ -209,9 +209,13 @@ void ContinuityChecker::on_batch(std::uint64_t player_id, const wire::AoiBatch& 
   const Duration lag = now - Time::from_micros(static_cast<std::int64_t>(batch.tick) * tick_.us());
   max_lag_ = std::max(max_lag_, lag);
   // Each list is in ascending id order (the decoder rejects any other), as is `vis`: each search
-  // starts where the previous one ended — or at the start, should a list not be ascending.
+  // starts where the previous one ended — or at the start, should a list not be ascending. An update
+  // list names most of the view, so the next id is usually a step or two on: a few linear steps
+  // first, a binary search only for a long gap.
   auto seek = [&vis](std::vector<std::uint64_t>::iterator from, std::uint64_t id) {
     if (from != vis.begin() && *(from - 1) >= id) from = vis.begin();
+    for (int k = 0; k < 4; ++k, ++from)
+      if (from == vis.end() || *from >= id) return from;
     return std::lower_bound(from, vis.end(), id);
   };
   auto from = vis.begin();

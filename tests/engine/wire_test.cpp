@@ -380,6 +380,45 @@ TEST_CASE("wire: an id delta that wraps past 2^64 is rejected", "[engine][wire]"
   REQUIRE(m.leaves == std::vector<EntityId>{EntityId{~0ULL}});
 }
 
+// An update of one- or two-byte varints with six bytes left is read with one bounds check; these
+// pin that it accepts and rejects exactly what the checked path does. Each case is followed by
+// enough leaves that every update is read that way.
+TEST_CASE("wire: short updates read with one bounds check decode like any other", "[engine][wire]") {
+  Rng rng{11};
+  AoiBatch back;
+  for (int i = 0; i < 3000; ++i) {
+    AoiBatch b;
+    b.tick = rng.below(20'000);
+    std::uint64_t id = rng.below(3) == 0 ? 0 : rng.below(20'000);
+    for (std::uint64_t n = rng.below(8); n > 0; --n) {
+      b.updates.push_back({EntityId{id}, {rng.between(-8191, 8191), rng.between(-8191, 8191)}});
+      id += rng.chance_ppm(100'000) ? rng.between(16'384, 1 << 20) : rng.between(1, 16'383);
+    }
+    b.leaves = random_ids(rng, rng.below(8));
+    const Bytes bytes = encoded(b);
+    REQUIRE(decode(bytes, back));
+    REQUIRE(same(b, back));
+  }
+  const Bytes leaves = {6, 1, 1, 1, 1, 1, 1};  // six leaves: ids 1..6
+  AoiBatch m;
+  // Two updates, ids 3 and 4, with two-byte deltas: fine.
+  REQUIRE(decode(cat({{0x20, 1, 0, 2, 3, 0x81, 1, 0x82, 1, 1, 0, 0}, leaves}), m));
+  REQUIRE(m.updates.size() == 2);
+  REQUIRE(m.updates[1].id == EntityId{4});
+  REQUIRE(m.updates[0].delta == Vec2{-65, 65});
+  // The second with id delta 0: a repeat.
+  REQUIRE_FALSE(decode(cat({{0x20, 1, 0, 2, 3, 0, 0, 0, 0, 0}, leaves}), m));
+  // A non-minimal two-byte dx (0x81 0x00 is 1) or dy.
+  REQUIRE_FALSE(decode(cat({{0x20, 1, 0, 2, 3, 0x81, 0x00, 0, 1, 0, 0}, leaves}), m));
+  REQUIRE_FALSE(decode(cat({{0x20, 1, 0, 2, 3, 0, 0x81, 0x00, 1, 0, 0}, leaves}), m));
+  // The first id at 2^64 - 1 (a ten-byte varint), then a short delta of 1 wraps.
+  REQUIRE_FALSE(decode(cat({{0x20, 1, 0, 2}, varint_bytes(~0ULL), {0, 0, 1, 0, 0}, leaves}), m));
+  REQUIRE(decode(cat({{0x20, 1, 0, 1}, varint_bytes(~0ULL), {0, 0}, leaves}), m));
+  // A three-byte dx among short ones goes the checked way and decodes.
+  REQUIRE(decode(cat({{0x20, 1, 0, 2, 3, 0, 0, 1}, varint_bytes(zigzag(100'000)), {0}, leaves}), m));
+  REQUIRE(m.updates[1].delta == Vec2{100'000, 0});
+}
+
 TEST_CASE("wire: an over-long varint inside a message is rejected", "[engine][wire]") {
   Bytes eleven(10, 0x80);
   eleven.push_back(0x00);
