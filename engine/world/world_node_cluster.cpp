@@ -1000,7 +1000,7 @@ void WorldNode::send_ghosts() {
 
 // --- message dispatch ---
 
-void WorldNode::on_tunnel(HostId gateway, cluster::Tunnel& t) {
+void WorldNode::on_tunnel(HostId gateway, const cluster::TunnelView& t) {
   if (t.player == 0 || t.player > config_.max_players) {
     ++stats_.decode_errors;
     return;
@@ -1155,20 +1155,21 @@ void WorldNode::on_cluster_message(HostId from, std::span<const std::uint8_t> by
       break;
     case Msg::tunnel:
       if (gateway) {
-        if ((ok = cluster::decode_fields(body, tunnel_in_))) on_tunnel(from, tunnel_in_);
+        cluster::TunnelView t;
+        if ((ok = cluster::decode_fields(body, t))) on_tunnel(from, t);
       }
       break;
     case Msg::tunnel_batch:  // a gateway's coalesced uplink: checked whole before any item is used
       if (gateway) {
+        // One decode: the check collects the items as views into `body`, which outlives their use.
         ok = !body.empty();
+        tunnel_in_.clear();
         for (cluster::Dec d{body}; ok && !d.done();) {
-          tunnel_in_.fields(d);
+          tunnel_in_.emplace_back().fields(d);
           ok = d.ok();
         }
-        for (cluster::Dec d{body}; ok && !d.done();) {
-          tunnel_in_.fields(d);
-          on_tunnel(from, tunnel_in_);
-        }
+        if (ok)
+          for (const auto& t : tunnel_in_) on_tunnel(from, t);
       }
       break;
     case Msg::ping:

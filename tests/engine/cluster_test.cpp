@@ -1066,6 +1066,18 @@ TEST_CASE("cluster codec: decode_fields rejects truncation and trailing bytes an
   lie2[3] = 3;  // the honest length
   CHECK(cluster::decode_fields(lie2, tunnel));
   CHECK(tunnel.frame == Bytes{1, 2, 3});
+  // The borrowing decode (TunnelView) rejects the same lie and views the honest bytes in place.
+  cluster::TunnelView view;
+  lie2[3] = 50;
+  CHECK_FALSE(cluster::decode_fields(lie2, view));
+  CHECK(view.frame.empty());
+  lie2[3] = 3;
+  CHECK(cluster::decode_fields(lie2, view));
+  CHECK(view.frame.data() == lie2.data() + 4);
+  CHECK(Bytes(view.frame.begin(), view.frame.end()) == Bytes{1, 2, 3});
+  Bytes reencoded;
+  cluster::encode_fields(view, reencoded);
+  CHECK(reencoded == lie2);
   Bytes lie3;  // a u64 list (Table::leases) claiming more items than bytes
   cluster::Enc e3{lie3};
   for (int i = 0; i < 4; ++i) e3.put(0);  // lease, nonce, seq, version
