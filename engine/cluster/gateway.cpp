@@ -35,10 +35,10 @@ void Gateway::queue_up(std::uint32_t node, TunnelView& t) {
     send(config_.nodes[node - 1], Msg::tunnel, t);
     return;
   }
-  auto& body = up_[node - 1];
+  auto& batch = up_[node - 1];
   // An item never splits; a batch that would outgrow a datagram goes first.
-  if (!body.empty() && body.size() + t.frame.size() + 32 > kUpBatchBytes) flush_up(node);
-  encode_fields(t, body);
+  if (!batch.empty() && batch.body_size() + t.frame.size() + 32 > kUpBatchBytes) flush_up(node);
+  batch.add(t.player, t.gen, t.chan_epoch, t.frame);
   if (!up_armed_) {
     up_armed_ = true;
     env_.timers.set_timer(env_.clock.now() + config_.uplink_flush, kUpTimer);
@@ -46,11 +46,9 @@ void Gateway::queue_up(std::uint32_t node, TunnelView& t) {
 }
 
 void Gateway::flush_up(std::uint32_t node) {
-  auto& body = up_[node - 1];
-  if (body.empty()) return;
-  auth_.seal_body(Msg::tunnel_batch, body, env_.transport.self(), out_);
-  body.clear();
-  env_.transport.send(config_.nodes[node - 1], out_);
+  auto& batch = up_[node - 1];
+  if (batch.empty()) return;
+  env_.transport.send(config_.nodes[node - 1], batch.seal(auth_, env_.transport.self()));
 }
 
 void Gateway::flush_up_all() {

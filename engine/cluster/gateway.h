@@ -105,7 +105,7 @@ class Gateway final : public Process {
   std::vector<std::uint8_t> out_;
   std::vector<std::uint8_t> down_;  // a client-down frame; only grows (a send takes a prefix)
   std::vector<TunnelView> items_;   // a tunnel_batch's items, views into the message being handled
-  std::vector<std::vector<std::uint8_t>> up_;  // per node (index node - 1): pending batch bodies
+  std::vector<TunnelBatch> up_;  // per node (index node - 1): pending batches
   bool up_armed_{false};                       // the flush timer is set
 };
 

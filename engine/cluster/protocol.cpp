@@ -23,6 +23,16 @@ void Auth::seal_body(Msg type, std::span<const std::uint8_t> body, HostId sender
   append_tag(sender, out);
 }
 
+void Auth::seal_in_place(Msg type, std::span<std::uint8_t> msg, HostId sender) const {
+  SHARD_ASSERT(msg.size() >= 2 + kTagBytes);
+  msg[0] = kEnvelope;
+  msg[1] = static_cast<std::uint8_t>(type);
+  const auto data = msg.first(msg.size() - kTagBytes);
+  const std::uint64_t t = tag(data, sender);
+  for (std::size_t i = 0; i < kTagBytes; ++i)
+    msg[data.size() + i] = static_cast<std::uint8_t>(t >> (8 * i));
+}
+
 Auth::Open Auth::open(std::span<const std::uint8_t> bytes, HostId sender, Msg& type,
                       std::span<const std::uint8_t>& body) const {
   if (bytes.size() < 2 + kTagBytes || bytes[0] != kEnvelope || bytes[1] == 0 || bytes[1] > kMsgMax)

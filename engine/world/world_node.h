@@ -46,14 +46,13 @@ class TunnelTransport final : public Transport {
  private:
   struct Batch {
     HostId to;
-    std::vector<std::uint8_t> body;
+    cluster::TunnelBatch body;
   };
   void flush(Batch& b);
   Transport& inner_;
   const cluster::Auth& auth_;
   std::vector<Batch> batches_;  // one per gateway seen, reused
   bool pending_{false};
-  std::vector<std::uint8_t> out_;
 };
 
 // Called at the end of every tick with the node's full state, read-only. The simulator's checkers hook

@@ -57,22 +57,14 @@ void TunnelTransport::send(HostId to, std::span<const std::uint8_t> bytes) {
     if (x.to == to) b = &x;
   if (b == nullptr) b = &batches_.emplace_back(Batch{to, {}});
   // An item never splits; a batch that would outgrow a datagram goes first.
-  if (!b->body.empty() && b->body.size() + bytes.size() + 32 > kBatchBytes) flush(*b);
-  // cluster::Tunnel::fields order (player, gen, chan_epoch, frame), written in place so the frame is
-  // copied once; the gateway decodes each item with Tunnel::fields.
-  cluster::Enc e{b->body};
-  e.put(msg.player);
-  e.put(msg.gen);
-  e.put(msg.chan_epoch);
-  e.put(bytes.size());
-  e.bytes(bytes);
+  if (!b->body.empty() && b->body.body_size() + bytes.size() + 32 > kBatchBytes) flush(*b);
+  // The gateway decodes each item with TunnelView::fields.
+  b->body.add(msg.player, msg.gen, msg.chan_epoch, bytes);
   pending_ = true;
 }
 
 void TunnelTransport::flush(Batch& b) {
-  auth_.seal_body(cluster::Msg::tunnel_batch, b.body, inner_.self(), out_);
-  b.body.clear();
-  inner_.send(b.to, out_);
+  inner_.send(b.to, b.body.seal(auth_, inner_.self()));
 }
 
 void TunnelTransport::flush() {

@@ -1120,6 +1120,33 @@ TEST_CASE("cluster codec: decode_fields rejects truncation and trailing bytes an
 // ReliableChannel moved between hosts
 // ================================================================================================
 
+// TunnelBatch builds in place what encode_fields + Auth::seal_body build by copying: byte for byte
+// the same message, and empty again after sealing (its buffer reused for the next batch).
+TEST_CASE("cluster codec: a TunnelBatch seals the same bytes as encoding its items and seal_body",
+          "[engine][cluster]") {
+  const cluster::Auth auth{kAuthKey};
+  cluster::TunnelBatch batch;
+  CHECK(batch.empty());
+  for (int round = 0; round < 2; ++round) {
+    Bytes body;
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      cluster::Tunnel item;
+      item.player = 1 + i * 300;  // one- and two-byte varints
+      item.gen = i + round;
+      item.chan_epoch = 1ULL << (20 * i);
+      item.frame = Bytes(static_cast<std::size_t>(i * 70 + round), static_cast<std::uint8_t>(i));
+      cluster::encode_fields(item, body);
+      batch.add(item.player, item.gen, item.chan_epoch, item.frame);
+      CHECK(batch.body_size() == body.size());
+    }
+    Bytes expected;
+    auth.seal_body(Msg::tunnel_batch, body, kGateway, expected);
+    const auto sealed = batch.seal(auth, kGateway);
+    CHECK(Bytes(sealed.begin(), sealed.end()) == expected);
+    CHECK(batch.empty());
+  }
+}
+
 TEST_CASE("cluster channel: a stream saved mid-flight and loaded elsewhere continues without gap or duplicate",
           "[engine][cluster]") {
   constexpr HostId kOld{10};
