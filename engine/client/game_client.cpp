@@ -1,6 +1,7 @@
 #include "engine/client/game_client.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "engine/core/assert.h"
 
@@ -41,16 +42,18 @@ GameClient::GameClient(Env env, HostId server, std::uint64_t player_id, Driver& 
       channel_{with_frames(channel, options.scratch)}, gateway_{*this} {}
 
 void GameClient::GatewayTransport::send(HostId to, std::span<const std::uint8_t> bytes) {
+  // kClientUp player chan_epoch frame, written in one go into a buffer that only grows (a Writer
+  // would zero-fill its bound and trim on every frame); the send takes the prefix written.
   std::vector<std::uint8_t>& out = c_.scratch_.out;
-  out.clear();
-  {
-    wire::Writer w{out, 1 + 2 * wire::Writer::kVarintMax + bytes.size()};
-    w.u8(kClientUp);
-    w.varint(c_.player_id_);
-    w.varint(c_.chan_epoch_);
-    w.bytes(bytes);
-  }
-  c_.env_.transport.send(to, out);
+  const std::size_t max = 1 + 2 * wire::kVarintMax + bytes.size();
+  if (out.size() < max) out.resize(max);
+  std::uint8_t* p = out.data();
+  *p++ = kClientUp;
+  p = wire::put_varint(p, c_.player_id_);
+  p = wire::put_varint(p, c_.chan_epoch_);
+  if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
+  p += bytes.size();
+  c_.env_.transport.send(to, std::span<const std::uint8_t>{out.data(), p});
 }
 
 Transport& GameClient::transport() {

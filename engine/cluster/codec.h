@@ -3,7 +3,8 @@
 // same list encodes (Enc) and decodes (Dec), so the two can never disagree.
 //
 // Encoding: unsigned integers as LEB128 varints, signed ones zigzag, byte strings and vectors as a
-// varint length then the items. Dec never reads out of bounds; it fails on truncation, trailing bytes,
+// varint length then the items. A byte string may also be a std::span: Dec then points it into the
+// input instead of copying. Dec never reads out of bounds; it fails on truncation, trailing bytes,
 // or a length larger than the bytes left (so a forged length cannot make it allocate).
 #pragma once
 
@@ -39,6 +40,10 @@ class Enc {
     put(wire::zigzag(v.y));
   }
   void operator()(std::vector<std::uint8_t>& b) {
+    put(b.size());
+    bytes(b);
+  }
+  void operator()(std::span<const std::uint8_t>& b) {
     put(b.size());
     bytes(b);
   }
@@ -115,6 +120,16 @@ class Dec {
     if (!r_.ok()) return;
     const auto rest = r_.rest();
     b.assign(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(n));
+    r_ = wire::Reader{rest.subspan(n)};
+  }
+  // The same encoding as a byte vector, borrowed: `b` views the input, so it lives only as long as
+  // the bytes being decoded (see TunnelView).
+  void operator()(std::span<const std::uint8_t>& b) {
+    const std::uint64_t n = length(1);
+    b = {};
+    if (!r_.ok()) return;
+    const auto rest = r_.rest();
+    b = rest.first(n);
     r_ = wire::Reader{rest.subspan(n)};
   }
   void operator()(std::vector<std::uint64_t>& v) {

@@ -1,6 +1,7 @@
 #include "engine/cluster/gateway.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "engine/wire/messages.h"
 
@@ -29,15 +30,15 @@ void Gateway::send(HostId to, Msg type, M& m) {
   env_.transport.send(to, out_);
 }
 
-void Gateway::queue_up(std::uint32_t node, Tunnel& t) {
+void Gateway::queue_up(std::uint32_t node, TunnelView& t) {
   if (config_.uplink_flush == Duration::zero()) {
     send(config_.nodes[node - 1], Msg::tunnel, t);
     return;
   }
-  auto& body = up_[node - 1];
+  auto& batch = up_[node - 1];
   // An item never splits; a batch that would outgrow a datagram goes first.
-  if (!body.empty() && body.size() + t.frame.size() + 32 > kUpBatchBytes) flush_up(node);
-  encode_fields(t, body);
+  if (!batch.empty() && batch.body_size() + t.frame.size() + 32 > kUpBatchBytes) flush_up(node);
+  batch.add(t.player, t.gen, t.chan_epoch, t.frame);
   if (!up_armed_) {
     up_armed_ = true;
     env_.timers.set_timer(env_.clock.now() + config_.uplink_flush, kUpTimer);
@@ -45,11 +46,9 @@ void Gateway::queue_up(std::uint32_t node, Tunnel& t) {
 }
 
 void Gateway::flush_up(std::uint32_t node) {
-  auto& body = up_[node - 1];
-  if (body.empty()) return;
-  auth_.seal_body(Msg::tunnel_batch, body, env_.transport.self(), out_);
-  body.clear();
-  env_.transport.send(config_.nodes[node - 1], out_);
+  auto& batch = up_[node - 1];
+  if (batch.empty()) return;
+  env_.transport.send(config_.nodes[node - 1], batch.seal(auth_, env_.transport.self()));
 }
 
 void Gateway::flush_up_all() {
@@ -124,18 +123,15 @@ void Gateway::on_client(HostId from, std::span<const std::uint8_t> bytes) {
       return;  // the client retransmits; by then the table may know the owner
     }
   }
-  tunnel_.player = player;
-  tunnel_.gen = route.gen;
-  tunnel_.chan_epoch = chan_epoch;
-  tunnel_.frame.assign(frame.begin(), frame.end());
-  forward(player, frame);
+  TunnelView t{player, route.gen, chan_epoch, frame};
+  forward(t);
 }
 
-// Sends the frame in tunnel_ to the route, or parks it while held / the node is unhealthy.
-void Gateway::forward(std::uint64_t player, std::span<const std::uint8_t> frame) {
-  Route& route = routes_[player - 1];
+// Sends the frame to the route, or parks a copy while held / the node is unhealthy.
+void Gateway::forward(TunnelView& t) {
+  Route& route = routes_[t.player - 1];
   if (!route.held && healthy(route.node) && route.waiting.empty()) {
-    queue_up(route.node, tunnel_);
+    queue_up(route.node, t);
     return;
   }
   if (route.waiting.size() >= config_.buffer_per_player || waiting_ >= config_.buffer_total) {
@@ -143,8 +139,7 @@ void Gateway::forward(std::uint64_t player, std::span<const std::uint8_t> frame)
     return;
   }
   std::vector<std::uint8_t> copy;
-  encode_fields(tunnel_, copy);
-  (void)frame;
+  encode_fields(t, copy);
   route.waiting.push_back(std::move(copy));
   ++waiting_;
   ++stats_.buffered;
@@ -155,7 +150,7 @@ void Gateway::flush(std::uint64_t player) {
   Route& route = routes_[player - 1];
   if (route.waiting.empty() || route.held || !healthy(route.node)) return;
   for (auto& bytes : route.waiting) {
-    Tunnel t;
+    TunnelView t;
     if (!decode_fields(bytes, t)) continue;
     t.gen = route.gen;
     queue_up(route.node, t);
@@ -192,16 +187,16 @@ void Gateway::on_node(HostId from, std::uint32_t node, std::span<const std::uint
     if (ok) table_ = std::move(t.cells);
   } else if (type == Msg::tunnel_batch && node != 0) {
     // Items back to back. The whole batch is checked before any item is relayed, so a malformed one
-    // is rejected whole.
+    // is rejected whole; the check decodes each item once, as views into `body`, for the relay.
     ok = !body.empty();
+    items_.clear();
     for (Dec d{body}; ok && !d.done();) {
-      tunnel_.fields(d);
-      ok = d.ok() && tunnel_.player >= 1 && tunnel_.player <= routes_.size();
+      TunnelView& t = items_.emplace_back();
+      t.fields(d);
+      ok = d.ok() && t.player >= 1 && t.player <= routes_.size();
     }
-    for (Dec d{body}; ok && !d.done();) {
-      tunnel_.fields(d);
-      relay_down(node);
-    }
+    if (ok)
+      for (const auto& t : items_) relay_down(node, t);
   } else if ((type == Msg::route_update || type == Msg::hold) && node != 0) {
     RouteUpdate m;
     ok = decode_fields(body, m) && m.player >= 1 && m.player <= routes_.size();
@@ -224,18 +219,20 @@ void Gateway::on_node(HostId from, std::uint32_t node, std::span<const std::uint
   }
 }
 
-void Gateway::relay_down(std::uint32_t node) {
-  Route& route = routes_[tunnel_.player - 1];
-  learn(tunnel_.player, node, tunnel_.gen);
+void Gateway::relay_down(std::uint32_t node, const TunnelView& t) {
+  Route& route = routes_[t.player - 1];
+  learn(t.player, node, t.gen);
   if (route.client.value() == 0) return;
-  out_.clear();
-  out_.push_back(kClientDown);
-  {
-    Enc e{out_};
-    e.put(tunnel_.chan_epoch);
-    e.bytes(tunnel_.frame);
-  }
-  env_.transport.send(route.client, out_);
+  // kClientDown chan_epoch frame, written in one go into a buffer that only grows (no per-frame
+  // resize, which zero-fills).
+  const std::size_t max = 1 + wire::kVarintMax + t.frame.size();
+  if (down_.size() < max) down_.resize(max);
+  std::uint8_t* p = down_.data();
+  *p++ = kClientDown;
+  p = wire::put_varint(p, t.chan_epoch);
+  if (!t.frame.empty()) std::memcpy(p, t.frame.data(), t.frame.size());
+  p += t.frame.size();
+  env_.transport.send(route.client, std::span<const std::uint8_t>{down_.data(), p});
   ++stats_.down_frames;
 }
 

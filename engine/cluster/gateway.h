@@ -78,8 +78,8 @@ class Gateway final : public Process {
   void on_client(HostId from, std::span<const std::uint8_t> bytes);
   void on_node(HostId from, std::uint32_t node, std::span<const std::uint8_t> bytes);
   void learn(std::uint64_t player, std::uint32_t node, std::uint64_t gen);
-  void relay_down(std::uint32_t node);  // the item in tunnel_, from node
-  void forward(std::uint64_t player, std::span<const std::uint8_t> frame);
+  void relay_down(std::uint32_t node, const TunnelView& t);
+  void forward(TunnelView& t);
   void flush(std::uint64_t player);
   bool healthy(std::uint32_t node) const;
   std::uint32_t join_owner(std::span<const std::uint8_t> frame) const;
@@ -88,7 +88,7 @@ class Gateway final : public Process {
   // Uplink coalescing (GatewayConfig::uplink_flush): Tunnel items bound for each node, in arrival
   // order, sent as one authenticated tunnel_batch when the flush timer fires or the batch is full.
   static constexpr std::size_t kUpBatchBytes = 1200;  // one datagram's worth
-  void queue_up(std::uint32_t node, Tunnel& t);
+  void queue_up(std::uint32_t node, TunnelView& t);
   void flush_up(std::uint32_t node);
   void flush_up_all();
 
@@ -103,8 +103,9 @@ class Gateway final : public Process {
   std::uint64_t ping_seq_{0};
   Stats stats_;
   std::vector<std::uint8_t> out_;
-  Tunnel tunnel_;
-  std::vector<std::vector<std::uint8_t>> up_;  // per node (index node - 1): pending batch bodies
+  std::vector<std::uint8_t> down_;  // a client-down frame; only grows (a send takes a prefix)
+  std::vector<TunnelView> items_;   // a tunnel_batch's items, views into the message being handled
+  std::vector<TunnelBatch> up_;  // per node (index node - 1): pending batches
   bool up_armed_{false};                       // the flush timer is set
 };
 

@@ -46,14 +46,13 @@ class TunnelTransport final : public Transport {
  private:
   struct Batch {
     HostId to;
-    std::vector<std::uint8_t> body;
+    cluster::TunnelBatch body;
   };
   void flush(Batch& b);
   Transport& inner_;
   const cluster::Auth& auth_;
   std::vector<Batch> batches_;  // one per gateway seen, reused
   bool pending_{false};
-  std::vector<std::uint8_t> out_;
 };
 
 // Called at the end of every tick with the node's full state, read-only. The simulator's checkers hook
@@ -232,7 +231,7 @@ class WorldNode final : public Process {
   bool lease_valid() const;
   void send_heartbeat();
   void on_cluster_message(HostId from, std::span<const std::uint8_t> bytes);
-  void on_tunnel(HostId gateway, cluster::Tunnel& t);
+  void on_tunnel(HostId gateway, const cluster::TunnelView& t);
   void on_table(const cluster::Table& t);
   void apply_table();
   void fence(const char* why);
@@ -329,7 +328,7 @@ class WorldNode final : public Process {
   std::vector<std::vector<cluster::GhostEntry>> ghost_out_;
   std::vector<std::uint8_t> ghost_sent_last_;
   std::vector<cluster::GhostEntry> in_flight_ghosts_;
-  cluster::Tunnel tunnel_in_;  // decode buffers, reused
+  std::vector<cluster::TunnelView> tunnel_in_;  // decode buffers, reused (views: one message's items)
   cluster::Ghosts ghosts_in_;
   struct Departed {
     std::uint64_t player;

@@ -57,22 +57,14 @@ void TunnelTransport::send(HostId to, std::span<const std::uint8_t> bytes) {
     if (x.to == to) b = &x;
   if (b == nullptr) b = &batches_.emplace_back(Batch{to, {}});
   // An item never splits; a batch that would outgrow a datagram goes first.
-  if (!b->body.empty() && b->body.size() + bytes.size() + 32 > kBatchBytes) flush(*b);
-  // cluster::Tunnel::fields order (player, gen, chan_epoch, frame), written in place so the frame is
-  // copied once; the gateway decodes each item with Tunnel::fields.
-  cluster::Enc e{b->body};
-  e.put(msg.player);
-  e.put(msg.gen);
-  e.put(msg.chan_epoch);
-  e.put(bytes.size());
-  e.bytes(bytes);
+  if (!b->body.empty() && b->body.body_size() + bytes.size() + 32 > kBatchBytes) flush(*b);
+  // The gateway decodes each item with TunnelView::fields.
+  b->body.add(msg.player, msg.gen, msg.chan_epoch, bytes);
   pending_ = true;
 }
 
 void TunnelTransport::flush(Batch& b) {
-  auth_.seal_body(cluster::Msg::tunnel_batch, b.body, inner_.self(), out_);
-  b.body.clear();
-  inner_.send(b.to, out_);
+  inner_.send(b.to, b.body.seal(auth_, inner_.self()));
 }
 
 void TunnelTransport::flush() {
@@ -1000,7 +992,7 @@ void WorldNode::send_ghosts() {
 
 // --- message dispatch ---
 
-void WorldNode::on_tunnel(HostId gateway, cluster::Tunnel& t) {
+void WorldNode::on_tunnel(HostId gateway, const cluster::TunnelView& t) {
   if (t.player == 0 || t.player > config_.max_players) {
     ++stats_.decode_errors;
     return;
@@ -1155,20 +1147,21 @@ void WorldNode::on_cluster_message(HostId from, std::span<const std::uint8_t> by
       break;
     case Msg::tunnel:
       if (gateway) {
-        if ((ok = cluster::decode_fields(body, tunnel_in_))) on_tunnel(from, tunnel_in_);
+        cluster::TunnelView t;
+        if ((ok = cluster::decode_fields(body, t))) on_tunnel(from, t);
       }
       break;
     case Msg::tunnel_batch:  // a gateway's coalesced uplink: checked whole before any item is used
       if (gateway) {
+        // One decode: the check collects the items as views into `body`, which outlives their use.
         ok = !body.empty();
+        tunnel_in_.clear();
         for (cluster::Dec d{body}; ok && !d.done();) {
-          tunnel_in_.fields(d);
+          tunnel_in_.emplace_back().fields(d);
           ok = d.ok();
         }
-        for (cluster::Dec d{body}; ok && !d.done();) {
-          tunnel_in_.fields(d);
-          on_tunnel(from, tunnel_in_);
-        }
+        if (ok)
+          for (const auto& t : tunnel_in_) on_tunnel(from, t);
       }
       break;
     case Msg::ping:

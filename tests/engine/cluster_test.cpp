@@ -14,6 +14,7 @@
 #include "engine/cluster/directory.h"
 #include "engine/cluster/protocol.h"
 #include "engine/cluster/session_store.h"
+#include "engine/core/rng.h"
 #include "engine/net/reliable_channel.h"
 #include "tests/engine/cluster_harness.h"
 #include "tests/engine/fakes.h"
@@ -1066,6 +1067,18 @@ TEST_CASE("cluster codec: decode_fields rejects truncation and trailing bytes an
   lie2[3] = 3;  // the honest length
   CHECK(cluster::decode_fields(lie2, tunnel));
   CHECK(tunnel.frame == Bytes{1, 2, 3});
+  // The borrowing decode (TunnelView) rejects the same lie and views the honest bytes in place.
+  cluster::TunnelView view;
+  lie2[3] = 50;
+  CHECK_FALSE(cluster::decode_fields(lie2, view));
+  CHECK(view.frame.empty());
+  lie2[3] = 3;
+  CHECK(cluster::decode_fields(lie2, view));
+  CHECK(view.frame.data() == lie2.data() + 4);
+  CHECK(Bytes(view.frame.begin(), view.frame.end()) == Bytes{1, 2, 3});
+  Bytes reencoded;
+  cluster::encode_fields(view, reencoded);
+  CHECK(reencoded == lie2);
   Bytes lie3;  // a u64 list (Table::leases) claiming more items than bytes
   cluster::Enc e3{lie3};
   for (int i = 0; i < 4; ++i) e3.put(0);  // lease, nonce, seq, version
@@ -1107,6 +1120,90 @@ TEST_CASE("cluster codec: decode_fields rejects truncation and trailing bytes an
 // ================================================================================================
 // ReliableChannel moved between hosts
 // ================================================================================================
+
+// TunnelBatch builds in place what encode_fields + Auth::seal_body build by copying: byte for byte
+// the same message, and empty again after sealing (its buffer reused for the next batch).
+TEST_CASE("cluster codec: a TunnelBatch seals the same bytes as encoding its items and seal_body",
+          "[engine][cluster]") {
+  const cluster::Auth auth{kAuthKey};
+  cluster::TunnelBatch batch;
+  CHECK(batch.empty());
+  for (int round = 0; round < 2; ++round) {
+    Bytes body;
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      cluster::Tunnel item;
+      item.player = 1 + i * 300;  // one- and two-byte varints
+      item.gen = i + round;
+      item.chan_epoch = 1ULL << (20 * i);
+      item.frame = Bytes(static_cast<std::size_t>(i * 70 + round), static_cast<std::uint8_t>(i));
+      cluster::encode_fields(item, body);
+      batch.add(item.player, item.gen, item.chan_epoch, item.frame);
+      CHECK(batch.body_size() == body.size());
+    }
+    Bytes expected;
+    auth.seal_body(Msg::tunnel_batch, body, kGateway, expected);
+    const auto sealed = batch.seal(auth, kGateway);
+    CHECK(Bytes(sealed.begin(), sealed.end()) == expected);
+    CHECK(batch.empty());
+  }
+}
+
+// Ghosts has its own encode_fields / decode_fields (the bulk of node <-> node traffic). Differential
+// against Ghosts::fields through Enc / Dec: the same bytes out, and on every truncation, every byte
+// flip and a trailing byte of many messages, the same verdict and, when accepted, the same value.
+TEST_CASE("cluster codec: the Ghosts codec agrees with Ghosts::fields on valid and malformed bytes",
+          "[engine][cluster]") {
+  Rng rng{42};
+  const auto generic_decode = [](std::span<const std::uint8_t> in, cluster::Ghosts& m) {
+    cluster::Dec d{in};
+    m.fields(d);
+    return d.done();
+  };
+  const auto same = [](const cluster::Ghosts& a, const cluster::Ghosts& b) {
+    if (a.tick != b.tick || a.entries.size() != b.entries.size()) return false;
+    for (std::size_t i = 0; i < a.entries.size(); ++i) {
+      const auto& x = a.entries[i];
+      const auto& y = b.entries[i];
+      if (x.id != y.id || x.kind != y.kind || !(x.pos == y.pos)) return false;
+    }
+    return true;
+  };
+  const auto check = [&](const Bytes& bytes) {
+    cluster::Ghosts fast;
+    cluster::Ghosts generic;
+    const bool ok = cluster::decode_fields(bytes, fast);
+    REQUIRE(ok == generic_decode(bytes, generic));
+    if (ok) REQUIRE(same(fast, generic));
+  };
+  for (int round = 0; round < 60; ++round) {
+    cluster::Ghosts m;
+    m.tick = rng.next_u64() >> rng.between(0, 63);
+    const auto n = static_cast<std::size_t>(rng.between(0, round < 30 ? 4 : 40));
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto big = [&] { return static_cast<std::int64_t>(rng.next_u64() >> rng.between(0, 63)); };
+      m.entries.push_back({rng.next_u64() >> rng.between(0, 63),
+                           static_cast<std::uint8_t>(rng.between(0, 255)), Vec2{big(), ~big()}});
+    }
+    Bytes fast;
+    Bytes generic;
+    cluster::encode_fields(m, fast);
+    {
+      cluster::Enc e{generic};
+      m.fields(e);
+    }
+    REQUIRE(fast == generic);
+    check(fast);
+    for (std::size_t len = 0; len < fast.size(); ++len) check(Bytes(fast.begin(), fast.begin() + len));
+    for (std::size_t i = 0; i < fast.size(); ++i) {
+      Bytes flipped = fast;
+      flipped[i] ^= static_cast<std::uint8_t>(rng.between(1, 255));
+      check(flipped);
+    }
+    Bytes longer = fast;
+    longer.push_back(0);
+    check(longer);
+  }
+}
 
 TEST_CASE("cluster channel: a stream saved mid-flight and loaded elsewhere continues without gap or duplicate",
           "[engine][cluster]") {
