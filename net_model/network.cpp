@@ -71,7 +71,7 @@ bool NetworkModel::Partition::cuts(HostId from, HostId to) const {
 
 NetworkModel::NetworkModel(std::uint64_t seed, LinkConfig default_link)
     : latency_rng_{Rng::stream(seed, "net.latency")},
-      loss_rng_{Rng::stream(seed, "net.loss")},
+      fate_rng_{Rng::stream(seed, "net.fate")},
       duplicate_rng_{Rng::stream(seed, "net.duplicate")},
       reorder_rng_{Rng::stream(seed, "net.reorder")} {
   default_link_ = make_link(default_link);
@@ -80,6 +80,15 @@ NetworkModel::NetworkModel(std::uint64_t seed, LinkConfig default_link)
 NetworkModel::Link NetworkModel::make_link(const LinkConfig& cfg) {
   check_config(cfg);
   Link link{cfg, 0};
+  const auto below = [](std::uint32_t ppm) {
+    // ppm <= 1e6 (check_config), so this is at most 2^21 and 0 only for 0.
+    return static_cast<std::uint32_t>(
+        (std::uint64_t{ppm} * (kFateMask + 1) + 500'000) / 1'000'000);
+  };
+  link.loss_below = below(cfg.loss_ppm);
+  link.duplicate_below = below(cfg.duplicate_ppm);
+  link.reorder_below = below(cfg.reorder_ppm);
+  link.fate_draw = cfg.loss_ppm != 0 || cfg.duplicate_ppm != 0 || cfg.reorder_ppm != 0;
   const auto same = [&](const LatencySampler& s) { return s.spec() == cfg.latency; };
   const auto it = std::find_if(samplers_.begin(), samplers_.end(), same);
   if (it != samplers_.end()) {
@@ -118,14 +127,14 @@ void NetworkModel::clear_link(HostId a, HostId b, bool both_directions) {
 // draw() and settle() are defined before their callers so that they inline into both decide()
 // and decide_special().
 inline NetworkModel::Draws NetworkModel::draw(const Link& link) {
-  const LinkConfig& cfg = link.config;
   const LatencySampler& sampler = samplers_[link.sampler];
   Draws d;
   d.latency = sampler.sample(latency_rng_);
-  d.lost = cfg.loss_ppm != 0 && loss_rng_.chance_ppm(cfg.loss_ppm);
-  d.duplicated = cfg.duplicate_ppm != 0 && duplicate_rng_.chance_ppm(cfg.duplicate_ppm);
+  const std::uint64_t u = link.fate_draw ? fate_rng_.next_u64() : ~std::uint64_t{0};
+  d.lost = (u & kFateMask) < link.loss_below;
+  d.duplicated = ((u >> kFateBits) & kFateMask) < link.duplicate_below;
   d.duplicate_delay = d.duplicated ? sampler.sample(duplicate_rng_) : Duration::zero();
-  d.reordered = cfg.reorder_ppm != 0 && reorder_rng_.chance_ppm(cfg.reorder_ppm);
+  d.reordered = ((u >> (2 * kFateBits)) & kFateMask) < link.reorder_below;
   d.reorder_delay = d.reordered ? sampler.sample(reorder_rng_) : Duration::zero();
   return d;
 }

@@ -20,7 +20,7 @@ class Rng {
   static Rng stream(std::uint64_t seed, std::string_view name);
   static Rng stream(std::uint64_t seed, std::string_view name, std::uint64_t index);
 
-  // Inline, with chance_ppm: the network model draws three per message.
+  // Inline: the network model draws one or two per message (latency, and the fate of lossy links).
   std::uint64_t next_u64() {
     const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
     const std::uint64_t t = s_[1] << 17;
