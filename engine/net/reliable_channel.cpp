@@ -69,10 +69,6 @@ void ReliableChannel::send_ack(Transport& transport, HostId peer, std::uint8_t t
   since_ack_ = 0;
 }
 
-void ReliableChannel::flush_ack(Transport& transport, HostId peer) {
-  if (ack_owed_) send_ack(transport, peer);
-}
-
 void ReliableChannel::on_ack(std::uint64_t ack) {
   while (count_ > 0 && ring_[head_].seq <= ack) {
     head_ = slot(1);

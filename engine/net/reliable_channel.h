@@ -79,8 +79,11 @@ class ReliableChannel {
     if (now < due_min_) return 0;
     return retransmit_scan(now, transport, peer);
   }
-  // Sends a standalone ack if one is owed.
-  void flush_ack(Transport& transport, HostId peer);
+  // Sends a standalone ack if one is owed. Inline: a node calls it for every session every tick,
+  // and one is rarely owed (the stream's own frames carry the ack), so most calls are one test.
+  void flush_ack(Transport& transport, HostId peer) {
+    if (ack_owed_) send_ack(transport, peer);
+  }
   bool ack_owed() const { return ack_owed_; }
   const Config& config() const { return config_; }
   std::uint32_t unacked() const { return count_; }
