@@ -92,7 +92,8 @@ void OracleChecker::build_grid(const NodeConfig& config, std::int64_t r_out) {
   bucket_begin_.assign(buckets + 1, 0);
   bucket_of_.resize(reals_.size());
   for (std::size_t k = 0; k < reals_.size(); ++k) {
-    bucket_of_[k] = static_cast<std::uint32_t>(grid_.row(reals_[k].y) * grid_.gx + grid_.col(reals_[k].x));
+    const Item& it = reals_[k];
+    bucket_of_[k] = static_cast<std::uint32_t>(grid_.row(it.y) * grid_.gx + grid_.col(it.x));
     ++bucket_begin_[bucket_of_[k]];
   }
   std::uint32_t sum = 0;
