@@ -99,7 +99,8 @@ void OracleChecker::build_grid(const NodeConfig& config, std::int64_t r_out) {
   std::uint32_t sum = 0;
   for (std::uint32_t& b : bucket_begin_) b = sum += b;
   items_.resize(reals_.size());
-  for (std::size_t k = 0; k < reals_.size(); ++k) items_[--bucket_begin_[bucket_of_[k]]] = reals_[k];
+  for (std::size_t k = 0; k < reals_.size(); ++k)
+    items_[--bucket_begin_[bucket_of_[k]]] = reals_[k];
 }
 
 // Calls visit(id, d2) for every entity within r_out of p, in grid order. As side = r_out, the disc
