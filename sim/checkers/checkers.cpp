@@ -53,7 +53,8 @@ bool OracleChecker::beyond(const Snapshot& s, std::uint64_t a, std::uint64_t b,
 void OracleChecker::take_snapshot(const WorldNode& node) {
   const std::uint64_t check = ++checks_;
   now_.check = check;
-  now_.ids.clear();
+  reals_.clear();
+  reals_twice_ = false;
   players_.clear();
   for (const auto& cell : node.cells())
     for (const auto& e : cell.reals) {
@@ -62,7 +63,10 @@ void OracleChecker::take_snapshot(const WorldNode& node) {
       // An entity real in two cells (the authority checker counts that) is one grid item, placed
       // where it was last seen; each copy that is a player still has its view checked.
       Slot& slot = now_.by_id[id];
-      if (slot.check != check) now_.ids.push_back(id);
+      if (slot.check != check)
+        reals_.push_back(Item{e.pos.x, e.pos.y, id});
+      else
+        reals_twice_ = true;
       slot = Slot{e.pos, check};
       if (e.kind == wire::EntityKind::player) players_.push_back(&e);
     }
@@ -79,21 +83,24 @@ void OracleChecker::build_grid(const NodeConfig& config, std::int64_t r_out) {
   SHARD_ASSERT(buckets < std::size_t{1} << 32);
   // A counting sort: count into each bucket's slot, sum so each slot holds its bucket's end, then
   // place items backwards so each slot ends at its bucket's begin.
+  if (reals_twice_)
+    for (Item& it : reals_) {
+      const Vec2 q = now_.by_id[it.id].pos;  // where it was last seen
+      it.x = q.x;
+      it.y = q.y;
+    }
   bucket_begin_.assign(buckets + 1, 0);
-  bucket_of_.resize(now_.ids.size());
-  for (std::size_t k = 0; k < now_.ids.size(); ++k) {
-    const Vec2 q = now_.by_id[now_.ids[k]].pos;
-    bucket_of_[k] = static_cast<std::uint32_t>(grid_.row(q.y) * grid_.gx + grid_.col(q.x));
+  bucket_of_.resize(reals_.size());
+  for (std::size_t k = 0; k < reals_.size(); ++k) {
+    const Item& it = reals_[k];
+    bucket_of_[k] = static_cast<std::uint32_t>(grid_.row(it.y) * grid_.gx + grid_.col(it.x));
     ++bucket_begin_[bucket_of_[k]];
   }
   std::uint32_t sum = 0;
   for (std::uint32_t& b : bucket_begin_) b = sum += b;
-  items_.resize(now_.ids.size());
-  for (std::size_t k = 0; k < now_.ids.size(); ++k) {
-    const std::uint64_t id = now_.ids[k];
-    const Vec2 q = now_.by_id[id].pos;
-    items_[--bucket_begin_[bucket_of_[k]]] = Item{q.x, q.y, id};
-  }
+  items_.resize(reals_.size());
+  for (std::size_t k = 0; k < reals_.size(); ++k)
+    items_[--bucket_begin_[bucket_of_[k]]] = reals_[k];
 }
 
 // Calls visit(id, d2) for every entity within r_out of p, in grid order. As side = r_out, the disc

@@ -95,7 +95,6 @@ class OracleChecker {
   struct Snapshot {
     std::uint64_t check{0};
     std::vector<Slot> by_id;
-    std::vector<std::uint64_t> ids;  // the real ids, each once
     bool has(std::uint64_t id) const { return id < by_id.size() && by_id[id].check == check; }
   };
   struct Grid {
@@ -124,8 +123,12 @@ class OracleChecker {
   Snapshot prev_;
   std::vector<const Entity*> players_;  // in cell order, as the checks are reported
   Grid grid_;
+  // Every real entity of now_, each once, in the node's cell order: build_grid() reads it front to
+  // back instead of looking each id up in now_.by_id, twice, at random.
+  std::vector<Item> reals_;
+  bool reals_twice_{false};  // an entity was real in two cells: reals_ has its first position
   std::vector<Item> items_;  // every real entity, by grid bucket
-  std::vector<std::uint32_t> bucket_of_;  // by position in now_.ids
+  std::vector<std::uint32_t> bucket_of_;  // by position in reals_
   std::vector<std::uint32_t> bucket_begin_;
   std::vector<std::uint64_t> seen_by_;  // by entity id: the serial of the last view it appeared in
   std::uint64_t views_{0};
