@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/net/reliable_channel.h"
 #include "engine/wire/messages.h"
 
 namespace shardsim::cluster {
@@ -186,15 +187,11 @@ void Gateway::on_node(HostId from, std::uint32_t node, std::span<const std::uint
     ok = decode_fields(body, t);
     if (ok) table_ = std::move(t.cells);
   } else if (type == Msg::tunnel_batch && node != 0) {
-    // Items back to back. The whole batch is checked before any item is relayed, so a malformed one
-    // is rejected whole; the check decodes each item once, as views into `body`, for the relay.
-    ok = !body.empty();
-    items_.clear();
-    for (Dec d{body}; ok && !d.done();) {
-      TunnelView& t = items_.emplace_back();
-      t.fields(d);
-      ok = d.ok() && t.player >= 1 && t.player <= routes_.size();
-    }
+    // The whole batch is checked, players included, before any item is relayed, so a malformed one
+    // is rejected whole.
+    ok = decode_tunnel_batch(body, items_) &&
+         std::all_of(items_.begin(), items_.end(),
+                     [&](const TunnelView& t) { return t.player >= 1 && t.player <= routes_.size(); });
     if (ok)
       for (const auto& t : items_) relay_down(node, t);
   } else if ((type == Msg::route_update || type == Msg::hold) && node != 0) {
@@ -237,9 +234,9 @@ void Gateway::relay_down(std::uint32_t node, const TunnelView& t) {
 }
 
 std::uint32_t Gateway::join_owner(std::span<const std::uint8_t> frame) const {
-  // A data frame: 0x01 seq ack payload; the payload of a first frame is a Join.
+  // A data frame: kData seq ack payload; the payload of a first frame is a Join.
   wire::Reader r{frame};
-  if (r.u8() != 0x01) return 0;
+  if (r.u8() != ReliableChannel::kData) return 0;
   r.varint();
   r.varint();
   if (!r.ok()) return 0;

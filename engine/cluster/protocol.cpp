@@ -85,6 +85,16 @@ bool decode_fields(std::span<const std::uint8_t> in, Ghosts& m) {
   return p == end;
 }
 
+bool decode_tunnel_batch(std::span<const std::uint8_t> body, std::vector<TunnelView>& items) {
+  items.clear();
+  if (body.empty()) return false;
+  for (Dec d{body}; !d.done();) {
+    items.emplace_back().fields(d);
+    if (!d.ok()) return false;
+  }
+  return true;
+}
+
 std::uint64_t Auth::tag(std::span<const std::uint8_t> data, HostId sender) const {
   const std::uint64_t seed = key_ ^ (sender.value() * 0x9E3779B97F4A7C15ULL);
   return XXH3_64bits_withSeed(data.data(), data.size(), seed);

@@ -381,9 +381,9 @@ class Auth {
     encode_fields(m, out);
     append_tag(sender, out);
   }
-  // The same for a body already encoded.
-  // Out of line: once per batch, and g++ 12 inlined into a caller with a small constant body warns
-  // -Warray-bounds about the insert (a false positive).
+  // The same for a body already encoded: what TunnelBatch::seal builds in place, by copying (the
+  // tests build batches by hand with it). Out of line: g++ 12, inlining it into a caller with a
+  // small constant body, warns -Warray-bounds about the insert (a false positive).
   void seal_body(Msg type, std::span<const std::uint8_t> body, HostId sender,
                  std::vector<std::uint8_t>& out) const;
   // The same for a body built in place: `msg` is 2 bytes of room, the body, kTagBytes of room;
@@ -435,5 +435,10 @@ class TunnelBatch {
   std::vector<std::uint8_t> buf_;
   std::size_t len_{kHead};
 };
+
+// The other end: a tunnel_batch body decoded whole into `items`, as views into `body` (valid while
+// those bytes are), in order. False if the body is empty or any item is malformed, so a batch is
+// used whole or not at all. The gateway (downlink) and a node (uplink) both read batches this way.
+bool decode_tunnel_batch(std::span<const std::uint8_t> body, std::vector<TunnelView>& items);
 
 }  // namespace shardsim::cluster

@@ -37,25 +37,19 @@ bool ReliableChannel::send(std::span<const std::uint8_t> payload, Time now, Tran
 }
 
 void ReliableChannel::send_frame(const Pending& p, Transport& transport, HostId peer) {
-  if (p.size <= Pending::kInline) {
-    // The frame on the stack: its header is at most kHeaderMax bytes, so the room is static and
-    // there is no buffer to grow, zero-fill and trim (the transport copies the frame anyway).
-    std::array<std::uint8_t, kHeaderMax + Pending::kInline> buf;
-    std::uint8_t* q = put_header(buf.data(), p.seq);
-    q = std::copy_n(p.small.data(), p.size, q);
-    transport.send(peer, {buf.data(), q});
-  } else {
-    std::vector<std::uint8_t>& frame = frame_buffer();
-    frame.clear();
-    {
-      wire::Writer w{frame, kHeaderMax + p.size};
-      w.u8(0x01);
-      w.varint(p.seq);
-      w.varint(delivered_);
-      w.bytes(p.payload());
-    }
-    transport.send(peer, frame);
+  // Most frames are built on the stack: the header is at most kHeaderMax bytes, so the room is
+  // static and there is no buffer to grow, zero-fill and trim (the transport copies the frame
+  // anyway). A payload beyond Pending::kInline goes to frame_buffer(), which only grows.
+  std::array<std::uint8_t, kHeaderMax + Pending::kInline> stack;
+  std::uint8_t* frame = stack.data();
+  if (p.size > Pending::kInline) {
+    std::vector<std::uint8_t>& f = frame_buffer();
+    if (f.size() < kHeaderMax + p.size) f.resize(kHeaderMax + p.size);
+    frame = f.data();
   }
+  std::uint8_t* q = put_header(frame, p.seq);
+  q = std::copy_n(p.payload().data(), p.size, q);
+  transport.send(peer, {frame, q});
   ack_owed_ = false;  // piggybacked
   since_ack_ = 0;
 }

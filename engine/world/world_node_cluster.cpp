@@ -1153,13 +1153,8 @@ void WorldNode::on_cluster_message(HostId from, std::span<const std::uint8_t> by
       break;
     case Msg::tunnel_batch:  // a gateway's coalesced uplink: checked whole before any item is used
       if (gateway) {
-        // One decode: the check collects the items as views into `body`, which outlives their use.
-        ok = !body.empty();
-        tunnel_in_.clear();
-        for (cluster::Dec d{body}; ok && !d.done();) {
-          tunnel_in_.emplace_back().fields(d);
-          ok = d.ok();
-        }
+        // The items are views into `body`, which outlives their use.
+        ok = cluster::decode_tunnel_batch(body, tunnel_in_);
         if (ok)
           for (const auto& t : tunnel_in_) on_tunnel(from, t);
       }
