@@ -41,18 +41,14 @@ const char* trace_kind_name(TraceKind kind) {
 }
 
 Trace::Trace()
-    : buffer_{std::make_unique_for_overwrite<std::uint8_t[]>(kBufferSize)},
-      state_{XXH3_createState()} {
-  SHARD_ASSERT(state_ != nullptr);
-  XXH3_64bits_reset(state_);
-}
+    : buffer_{std::make_unique_for_overwrite<std::uint8_t[]>(kBufferSize)} {}
 
-Trace::~Trace() { XXH3_freeState(state_); }
+Trace::~Trace() = default;
 
 void Trace::record_bytes_slow(std::span<const std::uint8_t> bytes) {
   if (bytes.size() > kBufferSize / 2) {
     flush();
-    if (hashing_) XXH3_64bits_update(state_, bytes.data(), bytes.size());
+    if (hashing_) hash_.update(bytes.data(), bytes.size());
     return;
   }
   flush();  // record_bytes() found no room
@@ -72,8 +68,8 @@ void Trace::record_slow(Time t, TraceKind kind, HostId host, std::uint64_t a, st
 
 void Trace::flush() {
   if (hashing_ && pos_ > 0) {
-    XXH3_64bits_update(state_, buffer_.get(), pos_);
-    if (checkpoints_ != nullptr) checkpoints_->emplace_back(records_, XXH3_64bits_digest(state_));
+    hash_.update(buffer_.get(), pos_);
+    if (checkpoints_ != nullptr) checkpoints_->emplace_back(records_, hash_.digest());
   }
   pos_ = 0;
 }
@@ -88,7 +84,7 @@ std::string TraceRecord::describe() const {
 
 std::uint64_t Trace::digest() {
   flush();
-  return XXH3_64bits_digest(state_);
+  return hash_.digest();
 }
 
 void Trace::attach_jsonl(std::FILE* out, std::function<std::string(HostId)> host_name) {

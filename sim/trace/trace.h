@@ -16,11 +16,10 @@
 #include <string>
 #include <vector>
 
-#include <xxhash.h>
-
 #include "engine/core/ids.h"
 #include "engine/core/time.h"
 #include "engine/runtime/env.h"
+#include "sim/trace/bulk_hash.h"
 
 namespace shardsim::sim {
 
@@ -138,7 +137,7 @@ class Trace {
   std::uint64_t records_{0};
   bool slow_{false};  // capture_ or jsonl_ is set
   bool hashing_{true};
-  XXH3_state_t* state_;
+  BulkHash hash_;  // XXH3-64 over the flushed buffers
   std::FILE* jsonl_{nullptr};
   std::function<std::string(HostId)> host_name_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>>* checkpoints_{nullptr};
