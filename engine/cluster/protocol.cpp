@@ -1,9 +1,10 @@
 #include "engine/cluster/protocol.h"
 
-#include <xxhash.h>
 
 #include <array>
 #include <cstring>
+
+#include "engine/core/xxh3.h"
 
 namespace shardsim::cluster {
 namespace {
@@ -97,7 +98,7 @@ bool decode_tunnel_batch(std::span<const std::uint8_t> body, std::vector<TunnelV
 
 std::uint64_t Auth::tag(std::span<const std::uint8_t> data, HostId sender) const {
   const std::uint64_t seed = key_ ^ (sender.value() * 0x9E3779B97F4A7C15ULL);
-  return XXH3_64bits_withSeed(data.data(), data.size(), seed);
+  return xxh3::with_seed(data.data(), data.size(), seed);
 }
 
 void Auth::append_tag(HostId sender, std::vector<std::uint8_t>& out) const {

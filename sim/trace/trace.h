@@ -18,8 +18,8 @@
 
 #include "engine/core/ids.h"
 #include "engine/core/time.h"
+#include "engine/core/xxh3.h"
 #include "engine/runtime/env.h"
-#include "sim/trace/bulk_hash.h"
 
 namespace shardsim::sim {
 
@@ -137,7 +137,7 @@ class Trace {
   std::uint64_t records_{0};
   bool slow_{false};  // capture_ or jsonl_ is set
   bool hashing_{true};
-  BulkHash hash_;  // XXH3-64 over the flushed buffers
+  xxh3::Stream hash_;  // XXH3-64 over the flushed buffers
   std::FILE* jsonl_{nullptr};
   std::function<std::string(HostId)> host_name_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>>* checkpoints_{nullptr};
