@@ -124,52 +124,6 @@ void NetworkModel::clear_link(HostId a, HostId b, bool both_directions) {
   update_special();
 }
 
-// draw() and settle() are defined before their callers so that they inline into both decide()
-// and decide_special().
-inline NetworkModel::Draws NetworkModel::draw(const Link& link) {
-  const LatencySampler& sampler = samplers_[link.sampler];
-  Draws d;
-  d.latency = sampler.sample(latency_rng_);
-  const std::uint64_t u = link.fate_draw ? fate_rng_.next_u64() : ~std::uint64_t{0};
-  d.lost = (u & kFateMask) < link.loss_below;
-  d.duplicated = ((u >> kFateBits) & kFateMask) < link.duplicate_below;
-  d.duplicate_delay = d.duplicated ? sampler.sample(duplicate_rng_) : Duration::zero();
-  d.reordered = ((u >> (2 * kFateBits)) & kFateMask) < link.reorder_below;
-  d.reorder_delay = d.reordered ? sampler.sample(reorder_rng_) : Duration::zero();
-  return d;
-}
-
-inline Fate NetworkModel::settle(const Draws& d, std::uint64_t key, Time now) {
-  if (d.lost) {
-    ++stats_.dropped_loss;
-    return Fate{.kind = FateKind::drop, .reason = DropReason::loss};
-  }
-  Fate fate{.kind = FateKind::deliver};
-  if (d.reordered) [[unlikely]] {
-    fate.deliver_at = now + d.latency + d.reorder_delay;
-    ++stats_.reordered;
-  } else {
-    Time& last = fifo_last_.at(key);
-    fate.deliver_at = std::max(now + d.latency, last);
-    last = fate.deliver_at;
-  }
-  if (d.duplicated) [[unlikely]] {
-    fate.duplicate = true;
-    fate.duplicate_at = fate.deliver_at + d.duplicate_delay;
-    ++stats_.duplicated;
-  }
-  ++stats_.delivered;
-  SHARD_ASSERT(fate.deliver_at >= now);
-  return fate;
-}
-
-// The usual case, no hold, override or partition active: the draws and one FIFO probe.
-Fate NetworkModel::decide(HostId from, HostId to, Time now) {
-  if (special_) [[unlikely]] return decide_special(from, to, now);
-  ++stats_.sent;
-  return settle(draw(default_link_), link_key(from, to), now);
-}
-
 Fate NetworkModel::decide_special(HostId from, HostId to, Time now) {
   ++stats_.sent;
   const std::uint64_t key = link_key(from, to);
