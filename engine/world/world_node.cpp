@@ -260,6 +260,22 @@ void WorldNode::exchange_ghosts() {
   }
   const std::int64_t g = config_.ghost_margin_mm();
   const std::int64_t g2 = g * g;
+  // Phase B: the same walk also collects what send_ghosts() sends to the nodes owning neighbour
+  // cells (a cell we do not own, within the margin, whose owner the table names), in the order
+  // send_ghosts() used to find it with a second walk: cell by cell, entity by entity, an entity
+  // once per node. Nothing between here and send_ghosts() in a tick moves an entity or changes
+  // ownership.
+  const bool remote = config_.cluster.enabled;
+  if (remote)
+    for (auto& out : ghost_out_) out.clear();
+  const auto to_owner = [&](std::size_t k, const cluster::GhostEntry& e) {
+    if (k >= table_.size() || cell_state_[k].owned) return;
+    const std::uint32_t n = table_[k].owner;
+    if (n == 0 || n == index() || cells_[k].rect.dist2_to(e.pos) > g2) return;
+    auto& out = ghost_out_[n - 1];
+    if (!out.empty() && out.back().id == e.id) return;
+    out.push_back(e);
+  };
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
     if (!cell_active(ci)) continue;
     const auto own_x = static_cast<std::int64_t>(ci) % config_.cells_x;
@@ -275,7 +291,10 @@ void WorldNode::exchange_ghosts() {
       for (auto cy = span.y0; cy <= span.y1; ++cy) {
         for (auto cx = span.x0; cx <= span.x1; ++cx) {
           const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
-          if (k == ci || !cell_active(k)) continue;
+          if (k == ci || !cell_active(k)) [[unlikely]] {
+            if (remote && k != ci) to_owner(k, {e.id.value(), static_cast<std::uint8_t>(e.kind), e.pos});
+            continue;
+          }
           // A side neighbour of a cell the entity is inside is within the margin by the span's own
           // comparison (the entity lies within that cell's extent along the shared border); only
           // a corner neighbour's distance needs checking.
@@ -296,7 +315,11 @@ void WorldNode::exchange_ghosts() {
     for (auto cy = span.y0; cy <= span.y1; ++cy) {
       for (auto cx = span.x0; cx <= span.x1; ++cx) {
         const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
-        if (!cell_active(k) || cells_[k].rect.dist2_to(e.pos) > g2) continue;
+        if (!cell_active(k)) {
+          to_owner(k, e);
+          continue;
+        }
+        if (cells_[k].rect.dist2_to(e.pos) > g2) continue;
         cells_[k].index.add(AoiEntry{EntityId{e.id}, e.pos, wire::EntityKind::player});
       }
     }

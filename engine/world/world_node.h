@@ -338,7 +338,7 @@ class WorldNode final : public Process {
   std::vector<Departed> departed_;  // handed off and acked: still ghosted here briefly
 };
 
-// Inline: it runs for every entity every tick, in the ghost exchange and in send_ghosts().
+// Inline: it runs for every entity every tick, in the ghost exchange.
 inline bool WorldNode::cells_around_inside(std::size_t ci, std::int64_t col, std::int64_t row, Vec2 p,
                                            std::int64_t margin, CellSpan& span) const {
   const Rect& own = cells_[ci].rect;

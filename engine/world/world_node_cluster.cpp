@@ -940,45 +940,11 @@ void WorldNode::on_cell_transfer_ack(const cluster::CellTransferAck& m) {
 
 // --- ghosts ---
 
+// Sends what exchange_ghosts() collected this tick: one Ghosts message per node that owns a cell
+// near our entities, and one empty message to a node that had some last tick and has none now.
 void WorldNode::send_ghosts() {
   if (!lease_valid()) return;
-  const std::int64_t g = config_.ghost_margin_mm();
-  const std::int64_t g2 = g * g;
-  for (auto& out : ghost_out_) out.clear();
   ghost_sent_last_.resize(ghost_out_.size(), 0);
-  // Our reals, then the players we handed off whose arrival is not confirmed yet (they stay
-  // visible where they left until the new owner's ghosts take over).
-  const auto send_to_neighbours = [&](const cluster::GhostEntry& e, const CellSpan& span) {
-    for (auto cy = span.y0; cy <= span.y1; ++cy) {
-      for (auto cx = span.x0; cx <= span.x1; ++cx) {
-        const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
-        if (k >= table_.size() || cell_state_[k].owned) continue;
-        const std::uint32_t n = table_[k].owner;
-        if (n == 0 || n == index() || cells_[k].rect.dist2_to(e.pos) > g2) continue;
-        auto& out = ghost_out_[n - 1];
-        if (!out.empty() && out.back().id == e.id) continue;
-        out.push_back(e);
-      }
-    }
-  };
-  for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
-    if (!cell_active(ci)) continue;
-    const auto col = static_cast<std::int64_t>(ci) % config_.cells_x;
-    const auto row = static_cast<std::int64_t>(ci) / config_.cells_x;
-    for (const auto& e : cells_[ci].reals) {
-      CellSpan span;
-      if (cells_around_inside(ci, col, row, e.pos, g, span)) {
-        // Deep inside its (owned) cell: it reaches no other cell, so no other node.
-        if (span.x0 == span.x1 && span.y0 == span.y1) continue;
-      } else {
-        span = cells_around(e.pos, g);
-      }
-      send_to_neighbours({e.id.value(), static_cast<std::uint8_t>(e.kind), e.pos}, span);
-    }
-  }
-  in_flight_ghosts_.clear();
-  in_transit_ghosts(in_flight_ghosts_);
-  for (const auto& e : in_flight_ghosts_) send_to_neighbours(e, cells_around(e.pos, g));
   for (std::size_t n = 0; n < ghost_out_.size(); ++n) {
     if (ghost_out_[n].empty() && ghost_sent_last_[n] == 0) continue;
     ghost_sent_last_[n] = ghost_out_[n].empty() ? 0 : 1;
