@@ -7,23 +7,15 @@
 namespace shardsim {
 
 AoiIndex::AoiIndex(Rect bounds, std::int64_t bucket_mm)
-    : bounds_{bounds}, divide_{bucket_mm} {
+    : bounds_{bounds} {
   SHARD_ASSERT(bucket_mm > 0);
   SHARD_ASSERT(bounds.max.x > bounds.min.x);
   SHARD_ASSERT(bounds.max.y > bounds.min.y);
   nx_ = static_cast<int>((bounds.max.x - bounds.min.x + bucket_mm - 1) / bucket_mm);
   ny_ = static_cast<int>((bounds.max.y - bounds.min.y + bucket_mm - 1) / bucket_mm);
+  axis_x_ = GridAxis{bounds.min.x, bucket_mm, nx_};
+  axis_y_ = GridAxis{bounds.min.y, bucket_mm, ny_};
   offsets_.assign(static_cast<std::size_t>(nx_) * ny_ + 1, 0);
-}
-
-int AoiIndex::bucket_x(std::int64_t x) const {
-  const std::int64_t b = divide_(x - bounds_.min.x);
-  return static_cast<int>(std::clamp<std::int64_t>(b, 0, nx_ - 1));
-}
-
-int AoiIndex::bucket_y(std::int64_t y) const {
-  const std::int64_t b = divide_(y - bounds_.min.y);
-  return static_cast<int>(std::clamp<std::int64_t>(b, 0, ny_ - 1));
 }
 
 void AoiIndex::build() {
@@ -52,17 +44,17 @@ void AoiIndex::query(Vec2 center, std::int64_t radius_mm, std::vector<AoiEntry>&
 
 std::size_t AoiIndex::query(Vec2 center, std::int64_t radius_mm, AoiEntry* out) const {
   int x0, x1, y0, y1;
-  const std::int64_t ax = center.x - bounds_.min.x;
-  const std::int64_t ay = center.y - bounds_.min.y;
-  if (radius_mm == divide_.divisor() && ax >= 0 && ay >= 0) {
-    // The usual query (radius = bucket side, centre inside the bounds' lower edges): the range is
-    // the centre's bucket +- 1, clamped — what the four divisions below give, with two of them.
-    const std::int64_t qx = divide_(ax);
-    const std::int64_t qy = divide_(ay);
-    x0 = static_cast<int>(std::clamp<std::int64_t>(qx - 1, 0, nx_ - 1));
-    x1 = static_cast<int>(std::clamp<std::int64_t>(qx + 1, 0, nx_ - 1));
-    y0 = static_cast<int>(std::clamp<std::int64_t>(qy - 1, 0, ny_ - 1));
-    y1 = static_cast<int>(std::clamp<std::int64_t>(qy + 1, 0, ny_ - 1));
+  if (radius_mm == axis_x_.side()) {
+    // The usual query (radius = bucket side): the centre's bucket +- 1, clamped. That covers every
+    // bucket the disc touches; where the centre lies outside the bounds it may also take a column
+    // or row (x0 or x1 next to a border) that the disc does not reach, whose entries are all beyond
+    // the radius: the result, and its order, are the same.
+    const int cx = bucket_x(center.x);
+    const int cy = bucket_y(center.y);
+    x0 = cx > 0 ? cx - 1 : 0;
+    x1 = cx < nx_ - 1 ? cx + 1 : nx_ - 1;
+    y0 = cy > 0 ? cy - 1 : 0;
+    y1 = cy < ny_ - 1 ? cy + 1 : ny_ - 1;
   } else {
     x0 = bucket_x(center.x - radius_mm);
     x1 = bucket_x(center.x + radius_mm);

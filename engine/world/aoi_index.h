@@ -41,11 +41,13 @@ class AoiIndex {
   std::size_t size() const { return entries_.size(); }
 
  private:
-  int bucket_x(std::int64_t x) const;
-  int bucket_y(std::int64_t y) const;
+  int bucket_x(std::int64_t x) const { return static_cast<int>(axis_x_(x)); }
+  int bucket_y(std::int64_t y) const { return static_cast<int>(axis_y_(y)); }
 
   Rect bounds_;
-  Divider divide_;  // by the bucket side: a division per coordinate was visible in rebuilds and queries
+  // A bucket per coordinate was visible in rebuilds and queries: a multiply, not a division.
+  GridAxis axis_x_;
+  GridAxis axis_y_;
   int nx_{1};
   int ny_{1};
   std::vector<AoiEntry> staged_;
