@@ -138,7 +138,7 @@ void WorldNode::run_tick() {
   if (observer_ != nullptr) observer_->on_tick_end(*this, tick_);
 }
 
-void WorldNode::step_toward(Entity& e) const {
+inline void WorldNode::step_toward(Entity& e) const {
   const std::int64_t step = e.speed_mm_s * config_.tick.us() / 1'000'000;
   const std::int64_t d2 = dist2(e.pos, e.target);
   if (d2 <= step * step) {
