@@ -176,12 +176,16 @@ void WorldNode::handovers() {
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
     if (!cell_active(ci)) continue;
     Cell& cell = cells_[ci];
-    const Rect& r = cell.rect;
+    // The rectangle grown by the hysteresis, in locals: the loop moves entities, whose stores the
+    // compiler cannot tell from the cell's, so it would reload and recompute these for each one.
+    const std::int64_t x_lo = cell.rect.min.x - h;
+    const std::int64_t x_hi = cell.rect.max.x + h;
+    const std::int64_t y_lo = cell.rect.min.y - h;
+    const std::int64_t y_hi = cell.rect.max.y + h;
     std::size_t keep = 0;
     for (std::size_t i = 0; i < cell.reals.size(); ++i) {
       Entity& e = cell.reals[i];
-      const bool outside = e.pos.x < r.min.x - h || e.pos.x >= r.max.x + h || e.pos.y < r.min.y - h ||
-                           e.pos.y >= r.max.y + h;
+      const bool outside = e.pos.x < x_lo || e.pos.x >= x_hi || e.pos.y < y_lo || e.pos.y >= y_hi;
       e.outside_ticks = outside ? e.outside_ticks + 1 : 0;
       // Only an entity that stayed out for the dwell can move: the others skip the cell lookup,
       // and target == ci means "stays".
