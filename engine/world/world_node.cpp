@@ -268,23 +268,47 @@ void WorldNode::exchange_ghosts() {
     if (!cell_active(ci)) continue;
     const auto own_x = static_cast<std::int64_t>(ci) % config_.cells_x;
     const auto own_y = static_cast<std::int64_t>(ci) / config_.cells_x;
+    const auto row = static_cast<std::size_t>(config_.cells_x);
     for (const auto& e : cells_[ci].reals) {
       CellSpan span;
-      const bool inside = cells_around_inside(ci, own_x, own_y, e.pos, g, span);
-      if (inside) {
-        if (span.x0 == span.x1 && span.y0 == span.y1) continue;  // deep inside: a ghost nowhere
-      } else {
-        span = cells_around(e.pos, g);
+      if (cells_around_inside(ci, own_x, own_y, e.pos, g, span)) {
+        // The entity is inside its cell: the span says which of the eight neighbours its margin
+        // reaches. A side neighbour is within the margin by the span's own comparison (the entity
+        // lies within that cell's extent along the shared border); only a corner neighbour's
+        // distance needs checking. Named one by one, not looped over: most entities reach one or
+        // two neighbours, and a neighbour's ghosts arrive in the same order either way (by source
+        // cell, then by entity; each entity adds itself to a neighbour at most once).
+        const bool w = span.x0 < own_x;
+        const bool east = span.x1 > own_x;
+        const bool s = span.y0 < own_y;
+        const bool n = span.y1 > own_y;
+        if (!(w || east || s || n)) continue;  // deep inside: a ghost nowhere
+        const AoiEntry ghost{e.id, e.pos, e.kind};
+        const auto side = [&](std::size_t k) {
+          if (cell_active(k)) cells_[k].index.add(ghost);
+        };
+        const auto corner = [&](std::size_t k) {
+          if (cell_active(k) && cells_[k].rect.dist2_to(e.pos) <= g2) cells_[k].index.add(ghost);
+        };
+        if (s) {
+          if (w) corner(ci - row - 1);
+          side(ci - row);
+          if (east) corner(ci - row + 1);
+        }
+        if (w) side(ci - 1);
+        if (east) side(ci + 1);
+        if (n) {
+          if (w) corner(ci + row - 1);
+          side(ci + row);
+          if (east) corner(ci + row + 1);
+        }
+        continue;
       }
+      span = cells_around(e.pos, g);
       for (auto cy = span.y0; cy <= span.y1; ++cy) {
         for (auto cx = span.x0; cx <= span.x1; ++cx) {
           const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
-          if (k == ci || !cell_active(k)) continue;
-          // A side neighbour of a cell the entity is inside is within the margin by the span's own
-          // comparison (the entity lies within that cell's extent along the shared border); only
-          // a corner neighbour's distance needs checking.
-          const bool side = inside && (cx == own_x || cy == own_y);
-          if (!side && cells_[k].rect.dist2_to(e.pos) > g2) continue;
+          if (k == ci || !cell_active(k) || cells_[k].rect.dist2_to(e.pos) > g2) continue;
           cells_[k].index.add(AoiEntry{e.id, e.pos, e.kind});
         }
       }
