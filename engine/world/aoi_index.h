@@ -41,11 +41,13 @@ class AoiIndex {
   std::size_t size() const { return entries_.size(); }
 
  private:
-  int bucket_x(std::int64_t x) const;
-  int bucket_y(std::int64_t y) const;
+  int bucket_x(std::int64_t x) const { return static_cast<int>(axis_x_(x)); }
+  int bucket_y(std::int64_t y) const { return static_cast<int>(axis_y_(y)); }
 
   Rect bounds_;
-  Divider divide_;  // by the bucket side: a division per coordinate was visible in rebuilds and queries
+  // A bucket per coordinate was visible in rebuilds and queries: a multiply, not a division.
+  GridAxis axis_x_;
+  GridAxis axis_y_;
   int nx_{1};
   int ny_{1};
   std::vector<AoiEntry> staged_;
@@ -53,5 +55,37 @@ class AoiIndex {
   std::vector<std::uint32_t> offsets_{0, 0};  // nx*ny + 1 (a default index is one bucket)
   std::vector<std::uint32_t> bucket_of_;
 };
+
+// Inline: publish_view() queries once per player per tick.
+inline std::size_t AoiIndex::query(Vec2 center, std::int64_t radius_mm, AoiEntry* out) const {
+  int x0, x1, y0, y1;
+  if (radius_mm == axis_x_.side()) {
+    // The usual query (radius = bucket side): the centre's bucket +- 1, clamped. That covers every
+    // bucket the disc touches; where the centre lies outside the bounds it may also take a column
+    // or row (x0 or x1 next to a border) that the disc does not reach, whose entries are all beyond
+    // the radius: the result, and its order, are the same.
+    const int cx = bucket_x(center.x);
+    const int cy = bucket_y(center.y);
+    x0 = cx > 0 ? cx - 1 : 0;
+    x1 = cx < nx_ - 1 ? cx + 1 : nx_ - 1;
+    y0 = cy > 0 ? cy - 1 : 0;
+    y1 = cy < ny_ - 1 ? cy + 1 : ny_ - 1;
+  } else {
+    x0 = bucket_x(center.x - radius_mm);
+    x1 = bucket_x(center.x + radius_mm);
+    y0 = bucket_y(center.y - radius_mm);
+    y1 = bucket_y(center.y + radius_mm);
+  }
+  const std::int64_t r2 = radius_mm * radius_mm;
+  std::size_t n = 0;
+  for (int by = y0; by <= y1; ++by) {
+    const std::uint32_t row = static_cast<std::uint32_t>(by * nx_);
+    const std::uint32_t begin = offsets_[row + static_cast<std::uint32_t>(x0)];
+    const std::uint32_t end = offsets_[row + static_cast<std::uint32_t>(x1) + 1];
+    for (std::uint32_t i = begin; i < end; ++i)  // buckets x0..x1 of a row are contiguous
+      if (dist2(entries_[i].pos, center) <= r2) out[n++] = entries_[i];
+  }
+  return n;
+}
 
 }  // namespace shardsim

@@ -138,7 +138,7 @@ void WorldNode::run_tick() {
   if (observer_ != nullptr) observer_->on_tick_end(*this, tick_);
 }
 
-void WorldNode::step_toward(Entity& e) const {
+inline void WorldNode::step_toward(Entity& e) const {
   const std::int64_t step = e.speed_mm_s * config_.tick.us() / 1'000'000;
   const std::int64_t d2 = dist2(e.pos, e.target);
   if (d2 <= step * step) {
@@ -176,12 +176,16 @@ void WorldNode::handovers() {
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
     if (!cell_active(ci)) continue;
     Cell& cell = cells_[ci];
-    const Rect& r = cell.rect;
+    // The rectangle grown by the hysteresis, in locals: the loop moves entities, whose stores the
+    // compiler cannot tell from the cell's, so it would reload and recompute these for each one.
+    const std::int64_t x_lo = cell.rect.min.x - h;
+    const std::int64_t x_hi = cell.rect.max.x + h;
+    const std::int64_t y_lo = cell.rect.min.y - h;
+    const std::int64_t y_hi = cell.rect.max.y + h;
     std::size_t keep = 0;
     for (std::size_t i = 0; i < cell.reals.size(); ++i) {
       Entity& e = cell.reals[i];
-      const bool outside = e.pos.x < r.min.x - h || e.pos.x >= r.max.x + h || e.pos.y < r.min.y - h ||
-                           e.pos.y >= r.max.y + h;
+      const bool outside = e.pos.x < x_lo || e.pos.x >= x_hi || e.pos.y < y_lo || e.pos.y >= y_hi;
       e.outside_ticks = outside ? e.outside_ticks + 1 : 0;
       // Only an entity that stayed out for the dwell can move: the others skip the cell lookup,
       // and target == ci means "stays".
@@ -280,14 +284,55 @@ void WorldNode::exchange_ghosts() {
     if (!cell_active(ci)) continue;
     const auto own_x = static_cast<std::int64_t>(ci) % config_.cells_x;
     const auto own_y = static_cast<std::int64_t>(ci) / config_.cells_x;
+    const auto row = static_cast<std::size_t>(config_.cells_x);
     for (const auto& e : cells_[ci].reals) {
       CellSpan span;
-      const bool inside = cells_around_inside(ci, own_x, own_y, e.pos, g, span);
-      if (inside) {
-        if (span.x0 == span.x1 && span.y0 == span.y1) continue;  // deep inside: a ghost nowhere
-      } else {
-        span = cells_around(e.pos, g);
+      if (cells_around_inside(ci, own_x, own_y, e.pos, g, span)) {
+        // The entity is inside its cell: the span says which of the eight neighbours its margin
+        // reaches. A side neighbour is within the margin by the span's own comparison (the entity
+        // lies within that cell's extent along the shared border); only a corner neighbour's
+        // distance needs checking. Named one by one, not looped over: most entities reach one or
+        // two neighbours, and a neighbour's ghosts arrive in the same order either way (by source
+        // cell, then by entity; each entity adds itself to a neighbour at most once).
+        const bool w = span.x0 < own_x;
+        const bool east = span.x1 > own_x;
+        const bool s = span.y0 < own_y;
+        const bool n = span.y1 > own_y;
+        if (!(w || east || s || n)) continue;  // deep inside: a ghost nowhere
+        const AoiEntry ghost{e.id, e.pos, e.kind};
+        // A neighbour we do not simulate may be another node's (Phase B): to_owner() decides.
+        const auto elsewhere = [&](std::size_t k) {
+          if (remote) to_owner(k, {e.id.value(), static_cast<std::uint8_t>(e.kind), e.pos});
+        };
+        const auto side = [&](std::size_t k) {
+          if (cell_active(k)) [[likely]] {
+            cells_[k].index.add(ghost);
+          } else {
+            elsewhere(k);
+          }
+        };
+        const auto corner = [&](std::size_t k) {
+          if (cell_active(k)) [[likely]] {
+            if (cells_[k].rect.dist2_to(e.pos) <= g2) cells_[k].index.add(ghost);
+          } else {
+            elsewhere(k);
+          }
+        };
+        if (s) {
+          if (w) corner(ci - row - 1);
+          side(ci - row);
+          if (east) corner(ci - row + 1);
+        }
+        if (w) side(ci - 1);
+        if (east) side(ci + 1);
+        if (n) {
+          if (w) corner(ci + row - 1);
+          side(ci + row);
+          if (east) corner(ci + row + 1);
+        }
+        continue;
       }
+      span = cells_around(e.pos, g);
       for (auto cy = span.y0; cy <= span.y1; ++cy) {
         for (auto cx = span.x0; cx <= span.x1; ++cx) {
           const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
@@ -295,11 +340,7 @@ void WorldNode::exchange_ghosts() {
             if (remote && k != ci) to_owner(k, {e.id.value(), static_cast<std::uint8_t>(e.kind), e.pos});
             continue;
           }
-          // A side neighbour of a cell the entity is inside is within the margin by the span's own
-          // comparison (the entity lies within that cell's extent along the shared border); only
-          // a corner neighbour's distance needs checking.
-          const bool side = inside && (cx == own_x || cy == own_y);
-          if (!side && cells_[k].rect.dist2_to(e.pos) > g2) continue;
+          if (cells_[k].rect.dist2_to(e.pos) > g2) continue;
           cells_[k].index.add(AoiEntry{e.id, e.pos, e.kind});
         }
       }

@@ -196,7 +196,10 @@ class WorldNode final : public Process {
 
   void run_tick();
   void move_entities();
-  void step_toward(Entity& e) const;
+  // Inlined into move_entities(), which calls it for nearly every entity every tick: as a call, its
+  // prologue and epilogue (six registers saved and restored) and the reloads of the configuration
+  // were a fifth of move_entities' cost on entities_10k.
+  [[gnu::always_inline]] inline void step_toward(Entity& e) const;
   void handovers();
   void control_density();
   void spawn_bot(Cell& cell);

@@ -76,9 +76,10 @@ void OracleChecker::build_grid(const NodeConfig& config, std::int64_t r_out) {
   // Buckets of side radius + hysteresis, so a player's disc touches at most 3 x 3 of them. Half
   // that side would scan 5 x 5 buckets covering 30 % less area, but the extra rows and the four
   // times as many buckets to build cost more than that saves, except in the densest crowds.
-  grid_.side = Divider{r_out};
   grid_.gx = config.width_mm / r_out + 1;
   grid_.gy = config.height_mm / r_out + 1;
+  grid_.cols = GridAxis{0, r_out, grid_.gx};
+  grid_.rows = GridAxis{0, r_out, grid_.gy};
   const auto buckets = static_cast<std::size_t>(grid_.gx * grid_.gy);
   SHARD_ASSERT(buckets < std::size_t{1} << 32);
   // A counting sort: count into each bucket's slot, sum so each slot holds its bucket's end, then

@@ -98,11 +98,13 @@ class OracleChecker {
     bool has(std::uint64_t id) const { return id < by_id.size() && by_id[id].check == check; }
   };
   struct Grid {
-    Divider side;  // every entity's coordinates and every player's are divided, every tick
+    // Every entity's coordinates and every player's are bucketed, every tick: a multiply each.
+    GridAxis cols;
+    GridAxis rows;
     std::int64_t gx{1};
     std::int64_t gy{1};
-    std::int64_t col(std::int64_t x) const { return std::clamp<std::int64_t>(side(x), 0, gx - 1); }
-    std::int64_t row(std::int64_t y) const { return std::clamp<std::int64_t>(side(y), 0, gy - 1); }
+    std::int64_t col(std::int64_t x) const { return cols(x); }
+    std::int64_t row(std::int64_t y) const { return rows(y); }
   };
   struct Near {
     std::uint64_t id;

@@ -1,5 +1,6 @@
 // engine/core: the deterministic Rng (sequences, streams, distributions, golden values) and the
 // integer geometry (isqrt, Rect::dist2_to, Divider) that every distance comparison in the engine relies on.
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <catch2/catch.hpp>
@@ -323,6 +324,46 @@ TEST_CASE("divider: equals the built-in division for every kind of divisor and d
     }
   }
   REQUIRE(Divider{}(12345) == 12345);
+}
+
+// GridAxis must give exactly the clamped Divider quotient it replaces, on its fast path (inside the
+// grid short of the last bucket) and off it: below the origin, in and past the last bucket, at the
+// int64 extremes, and for grids too wide for the fast path.
+TEST_CASE("grid axis: equals the clamped quotient for every coordinate", "[engine][geometry]") {
+  Rng rng = Rng::stream(11, "test.grid_axis");
+  struct Grid {
+    std::int64_t origin, side, n;
+  };
+  std::vector<Grid> grids = {{0, 110'000, 73},        {-129'200, 110'000, 7}, {0, 1, 5},
+                             {5, 2, 1},               {-7, 3, 2},             {0, 0xffffffff, 2},
+                             {0, 0x100000000, 3},     {0, 65'536, 65'537},    {0, 65'536, 65'538},
+                             {kI64Min / 2, 1'000, 9}, {1'000'000, 123'457, 40}};
+  for (int i = 0; i < 30; ++i) {
+    const auto side = 1 + static_cast<std::int64_t>(rng.below(1u << 24));
+    const auto n = 1 + static_cast<std::int64_t>(rng.below(1000));
+    grids.push_back({static_cast<std::int64_t>(rng.below(1u << 30)) - (1 << 29), side, n});
+  }
+  for (const Grid& g : grids) {
+    const GridAxis axis{g.origin, g.side, g.n};
+    const Divider div{g.side};
+    REQUIRE(axis.side() == g.side);
+    REQUIRE(axis.buckets() == g.n);
+    std::vector<std::int64_t> xs = {kI64Min / 2, kI64Max / 2, g.origin - 1, g.origin, g.origin + 1};
+    for (std::int64_t b = -1; b <= g.n + 1; ++b) {
+      const std::int64_t edge = g.origin + b * g.side;
+      xs.push_back(edge - 1), xs.push_back(edge), xs.push_back(edge + 1);
+    }
+    for (int k = 0; k < 2000; ++k) {
+      const auto span = static_cast<std::uint64_t>((g.n + 2) * g.side);
+      xs.push_back(g.origin - g.side + static_cast<std::int64_t>(rng.below(span)));
+    }
+    for (const std::int64_t x : xs) {
+      INFO("origin " << g.origin << " side " << g.side << " n " << g.n << " x " << x);
+      REQUIRE(axis(x) == std::clamp<std::int64_t>(div(x - g.origin), 0, g.n - 1));
+    }
+  }
+  REQUIRE(GridAxis{}(-5) == 0);
+  REQUIRE(GridAxis{}(12345) == 0);
 }
 
 }  // namespace shardsim
