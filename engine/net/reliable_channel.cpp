@@ -63,7 +63,7 @@ void ReliableChannel::send_ack(Transport& transport, HostId peer, std::uint8_t t
   since_ack_ = 0;
 }
 
-void ReliableChannel::on_ack(std::uint64_t ack) {
+void ReliableChannel::drop_acked(std::uint64_t ack) {
   while (count_ > 0 && ring_[head_].seq <= ack) {
     head_ = slot(1);
     --count_;

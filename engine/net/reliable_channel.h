@@ -144,7 +144,13 @@ class ReliableChannel {
     return wire::put_varint(q, delivered_);
   }
   std::uint32_t retransmit_scan(Time now, Transport& transport, HostId peer);
-  void on_ack(std::uint64_t ack);
+  // Drops the frames `ack` covers. Inline up to the test whether it covers any: a data frame carries
+  // an ack whether or not anything is outstanding, and a client, which sends little, mostly has
+  // nothing outstanding.
+  void on_ack(std::uint64_t ack) {
+    if (count_ > 0 && ring_[head_].seq <= ack) drop_acked(ack);
+  }
+  void drop_acked(std::uint64_t ack);
   void on_gap_ack(std::uint64_t ack, Transport& transport, HostId peer);
   void send_frame(const Pending& p, Transport& transport, HostId peer);
   void send_ack(Transport& transport, HostId peer, std::uint8_t type = kAck);
