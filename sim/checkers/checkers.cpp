@@ -239,6 +239,10 @@ void ContinuityChecker::on_batch(std::uint64_t player_id, const wire::AoiBatch& 
   }
   from = vis.begin();
   for (const auto& u : batch.updates) {
+    if (from != vis.end() && *from == u.id.value()) {  // mostly the very next entry
+      ++from;
+      continue;
+    }
     from = seek(from, u.id.value());
     if (from == vis.end() || *from != u.id.value()) {
       ++violations_;
