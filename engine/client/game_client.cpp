@@ -198,12 +198,17 @@ void GameClient::apply(std::span<const std::uint8_t> payload) {
   }
   from = view_.begin();
   for (const auto& u : scratch_.batch.updates) {
-    auto it = at_or_after(from, view_.end(), u.id);
-    from = it;
+    // Mostly the very next entry: one comparison, and a search only otherwise.
+    auto it = from;
     if (it == view_.end() || it->id != u.id) {
-      ++stats_.anomalies;
-      continue;
+      it = at_or_after(from, view_.end(), u.id);
+      if (it == view_.end() || it->id != u.id) {
+        ++stats_.anomalies;
+        from = it;
+        continue;
+      }
     }
+    from = it + 1;  // the next id is larger
     it->pos = it->pos + u.delta;
     if (u.id == self) moved = self_in = true, self_pos = it->pos;
   }

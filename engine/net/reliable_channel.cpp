@@ -6,25 +6,12 @@
 
 namespace shardsim {
 
-ReliableChannel::Pending* ReliableChannel::push_pending(Time now) {
-  if (count_ >= config_.window_max) {
-    ++stats_.window_full;
-    return nullptr;
-  }
-  if (count_ == ring_.size()) {
-    // Full ring below the window limit: linearize (head at 0) and grow by one slot. Slots keep their
-    // payload capacity, so a channel stops allocating once it has seen its peak backlog.
-    std::rotate(ring_.begin(), ring_.begin() + head_, ring_.end());
-    head_ = 0;
-    ring_.emplace_back();
-  }
-  Pending& p = ring_[slot(count_)];
-  ++count_;
-  p.seq = next_seq_++;
-  p.sent_at = now;
-  p.retries = 0;
-  due_min_ = std::min(due_min_, now + timeout(0));
-  return &p;
+// Out of line: it is rare, and inlined in push_pending its registers cost every send a save and
+// restore of several.
+[[gnu::noinline]] void ReliableChannel::grow_ring() {
+  std::rotate(ring_.begin(), ring_.begin() + head_, ring_.end());
+  head_ = 0;
+  ring_.emplace_back();
 }
 
 bool ReliableChannel::send(std::span<const std::uint8_t> payload, Time now, Transport& transport,
@@ -63,7 +50,7 @@ void ReliableChannel::send_ack(Transport& transport, HostId peer, std::uint8_t t
   since_ack_ = 0;
 }
 
-void ReliableChannel::on_ack(std::uint64_t ack) {
+void ReliableChannel::drop_acked(std::uint64_t ack) {
   while (count_ > 0 && ring_[head_].seq <= ack) {
     head_ = slot(1);
     --count_;
@@ -80,12 +67,6 @@ void ReliableChannel::on_gap_ack(std::uint64_t ack, Transport& transport, HostId
   ++stats_.retransmits;
   ++stats_.fast_retransmits;
   send_frame(ring_[head_], transport, peer);
-}
-
-Duration ReliableChannel::timeout(std::uint32_t retries) const {
-  Duration t = config_.rto;
-  for (std::uint32_t i = 0; i < retries && t < config_.rto_max; ++i) t = t * 2;
-  return t < config_.rto_max ? t : config_.rto_max;
 }
 
 std::uint32_t ReliableChannel::retransmit_scan(Time now, Transport& transport, HostId peer) {

@@ -135,8 +135,24 @@ class ReliableChannel {
   // The largest frame send_encoded() builds on the stack; larger ones use frame_buffer().
   static constexpr std::size_t kStackFrameMax = 1024;
   // The next slot of the ring, its seq assigned and its timer started; null (counted) if the window
-  // is full.
-  Pending* push_pending(Time now);
+  // is full. Inline: it is a few stores on every send.
+  Pending* push_pending(Time now) {
+    if (count_ >= config_.window_max) {
+      ++stats_.window_full;
+      return nullptr;
+    }
+    if (count_ == ring_.size()) grow_ring();
+    Pending& p = ring_[slot(count_)];
+    ++count_;
+    p.seq = next_seq_++;
+    p.sent_at = now;
+    p.retries = 0;
+    due_min_ = std::min(due_min_, now + timeout(0));
+    return &p;
+  }
+  // Full ring below the window limit: linearize (head at 0) and grow by one slot. Slots keep their
+  // payload capacity, so a channel stops allocating once it has seen its peak backlog.
+  void grow_ring();
   // Writes a data frame's header for seq at q (room for kHeaderMax); returns its end.
   std::uint8_t* put_header(std::uint8_t* q, std::uint64_t seq) const {
     *q++ = kData;
@@ -144,11 +160,22 @@ class ReliableChannel {
     return wire::put_varint(q, delivered_);
   }
   std::uint32_t retransmit_scan(Time now, Transport& transport, HostId peer);
-  void on_ack(std::uint64_t ack);
+  // Drops the frames `ack` covers. Inline up to the test whether it covers any: a data frame carries
+  // an ack whether or not anything is outstanding, and a client, which sends little, mostly has
+  // nothing outstanding.
+  void on_ack(std::uint64_t ack) {
+    if (count_ > 0 && ring_[head_].seq <= ack) drop_acked(ack);
+  }
+  void drop_acked(std::uint64_t ack);
   void on_gap_ack(std::uint64_t ack, Transport& transport, HostId peer);
   void send_frame(const Pending& p, Transport& transport, HostId peer);
   void send_ack(Transport& transport, HostId peer, std::uint8_t type = kAck);
-  Duration timeout(std::uint32_t retries) const;
+  // Inline so that push_pending's timeout(0) folds to a comparison.
+  Duration timeout(std::uint32_t retries) const {
+    Duration t = config_.rto;
+    for (std::uint32_t i = 0; i < retries && t < config_.rto_max; ++i) t = t * 2;
+    return t < config_.rto_max ? t : config_.rto_max;
+  }
   // Index of the i-th unacked frame (i <= count_ < 2 * ring size): a compare instead of the modulo,
   // which is a 64-bit division on every send and every ack.
   std::uint32_t slot(std::uint32_t i) const {

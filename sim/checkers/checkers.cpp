@@ -240,12 +240,18 @@ void ContinuityChecker::on_batch(std::uint64_t player_id, const wire::AoiBatch& 
   }
   from = vis.begin();
   for (const auto& u : batch.updates) {
+    if (from != vis.end() && *from == u.id.value()) {  // mostly the very next entry
+      ++from;
+      continue;
+    }
     from = seek(from, u.id.value());
     if (from == vis.end() || *from != u.id.value()) {
       ++violations_;
       log_.add("aoi.continuity_violations", now, player_id,
                fmt::format("update of entity {} not in view", u.id.value()));
+      continue;
     }
+    ++from;  // the next search starts past this one: mostly the next id is the very next entry
   }
   from = vis.begin();
   for (const auto& id : batch.leaves) {
