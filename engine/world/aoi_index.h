@@ -82,8 +82,14 @@ inline std::size_t AoiIndex::query(Vec2 center, std::int64_t radius_mm, AoiEntry
     const std::uint32_t row = static_cast<std::uint32_t>(by * nx_);
     const std::uint32_t begin = offsets_[row + static_cast<std::uint32_t>(x0)];
     const std::uint32_t end = offsets_[row + static_cast<std::uint32_t>(x1) + 1];
-    for (std::uint32_t i = begin; i < end; ++i)  // buckets x0..x1 of a row are contiguous
-      if (dist2(entries_[i].pos, center) <= r2) out[n++] = entries_[i];
+    // Buckets x0..x1 of a row are contiguous. Without a branch: every entry is written and kept only
+    // if within the radius (out has room for size() entries). Whether an entry is in range is a coin
+    // toss to the predictor — this test was ~15 % of quickstart's mispredicted branches
+    // (cachegrind --branch-sim) — and the store costs less than the mispredictions did.
+    for (std::uint32_t i = begin; i < end; ++i) {
+      out[n] = entries_[i];
+      n += static_cast<std::size_t>(dist2(entries_[i].pos, center) <= r2);
+    }
   }
   return n;
 }

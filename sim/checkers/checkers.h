@@ -112,6 +112,10 @@ class OracleChecker {
   };
   void take_snapshot(const WorldNode& node);
   void build_grid(const NodeConfig& config, std::int64_t r_out);
+  // visit(id, d2) for every item in p's bucket and its neighbours (a superset of those within the
+  // outer radius), and for those within r_out2 of p.
+  template <class Visit>
+  void for_each_candidate(Vec2 p, Visit&& visit) const;
   template <class Visit>
   void for_each_near(Vec2 p, std::int64_t r_out2, Visit&& visit) const;
   bool view_agrees(const Entity& p, std::int64_t r2, std::int64_t r_out2);
