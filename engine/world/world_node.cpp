@@ -400,6 +400,32 @@ void WorldNode::publish_aoi() {
 // difference. Entities enter inside the AOI radius and leave only beyond radius + hysteresis, so an
 // entity on the rim does not flicker. If the channel refuses the batch, the witness is left unchanged
 // and the same diff (plus whatever changed meanwhile) goes out next tick.
+// Sorts a player's candidates by id, stably (equal ids, possible in Phase B, keep their order).
+// A handful of them (3 to 10): std::sort's call and dispatch overhead would dominate, and an
+// insertion sort's inner test mispredicts about once per element, since the index returns them in
+// bucket order, which is random by id. Up to kRankSortMax, each entry's place is counted without a
+// branch — how many entries sort before it — and the entries are scattered to those places.
+void WorldNode::sort_candidates(AoiEntry* cand, std::size_t n) {
+  if (n <= kRankSortMax) {
+    AoiEntry sorted[kRankSortMax];
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t id = cand[i].id.value();
+      std::size_t rank = 0;
+      for (std::size_t j = 0; j < i; ++j) rank += static_cast<std::size_t>(cand[j].id.value() <= id);
+      for (std::size_t j = i + 1; j < n; ++j) rank += static_cast<std::size_t>(cand[j].id.value() < id);
+      sorted[rank] = cand[i];
+    }
+    std::copy(sorted, sorted + n, cand);
+    return;
+  }
+  for (std::size_t k = 1; k < n; ++k) {
+    const AoiEntry v = cand[k];
+    std::size_t m = k;
+    for (; m > 0 && v.id < cand[m - 1].id; --m) cand[m] = cand[m - 1];
+    cand[m] = v;
+  }
+}
+
 void WorldNode::publish_view(Cell& cell, Entity& player) {
   const std::int64_t r_in2 = config_.aoi_radius_mm * config_.aoi_radius_mm;
   // The scratch vectors only grow: the query writes candidates, and the merge below writes the new
@@ -408,13 +434,7 @@ void WorldNode::publish_view(Cell& cell, Entity& player) {
   if (candidates_.size() < cell.index.size()) candidates_.resize(cell.index.size());
   AoiEntry* const cand = candidates_.data();
   std::size_t n = cell.index.query(player.pos, config_.aoi_outer_mm(), cand);
-  // A handful of candidates: insertion sort beats std::sort's call and dispatch overhead.
-  for (std::size_t k = 1; k < n; ++k) {
-    const AoiEntry v = cand[k];
-    std::size_t m = k;
-    for (; m > 0 && v.id < cand[m - 1].id; --m) cand[m] = cand[m - 1];
-    cand[m] = v;
-  }
+  sort_candidates(cand, n);
   if (config_.cluster.enabled) {
     // Phase B backstop: an entity can briefly be both real here and a ghost from the node it came
     // from (a migrated NPC); one entry per id.
