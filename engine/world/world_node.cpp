@@ -396,10 +396,6 @@ void WorldNode::publish_aoi() {
   }
 }
 
-// Diffs the player's witness (what its client has) against the entities in range now, and sends the
-// difference. Entities enter inside the AOI radius and leave only beyond radius + hysteresis, so an
-// entity on the rim does not flicker. If the channel refuses the batch, the witness is left unchanged
-// and the same diff (plus whatever changed meanwhile) goes out next tick.
 // Sorts a player's candidates by id, stably (equal ids, possible in Phase B, keep their order).
 // A handful of them (3 to 10): std::sort's call and dispatch overhead would dominate, and an
 // insertion sort's inner test mispredicts about once per element, since the index returns them in
@@ -426,6 +422,10 @@ void WorldNode::sort_candidates(AoiEntry* cand, std::size_t n) {
   }
 }
 
+// Diffs the player's witness (what its client has) against the entities in range now, and sends the
+// difference. Entities enter inside the AOI radius and leave only beyond radius + hysteresis, so an
+// entity on the rim does not flicker. If the channel refuses the batch, the witness is left unchanged
+// and the same diff (plus whatever changed meanwhile) goes out next tick.
 void WorldNode::publish_view(Cell& cell, Entity& player) {
   const std::int64_t r_in2 = config_.aoi_radius_mm * config_.aoi_radius_mm;
   // The scratch vectors only grow: the query writes candidates, and the merge below writes the new
