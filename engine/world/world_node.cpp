@@ -403,7 +403,7 @@ void WorldNode::publish_aoi() {
 // branch — how many entries sort before it — and the entries are scattered to those places.
 void WorldNode::sort_candidates(AoiEntry* cand, std::size_t n) {
   if (n <= kRankSortMax) {
-    AoiEntry sorted[kRankSortMax];
+    AoiEntry* const sorted = rank_sorted_.data();  // a member: a local array would be zero-filled
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint64_t id = cand[i].id.value();
       std::size_t rank = 0;

@@ -10,6 +10,7 @@
 // from per-cell streams derived from the configured seed; time only from the Env clock.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -207,7 +208,7 @@ class WorldNode final : public Process {
   void publish_aoi();
   void publish_view(Cell& cell, Entity& player);
   static constexpr std::size_t kRankSortMax = 12;
-  static void sort_candidates(AoiEntry* cand, std::size_t n);
+  void sort_candidates(AoiEntry* cand, std::size_t n);
   void service_channels();
   void handle_payload(Session& session, std::span<const std::uint8_t> payload);
   void on_join(Session& session, const wire::Join& join);
@@ -295,6 +296,7 @@ class WorldNode final : public Process {
   Stats stats_;
   // Scratch buffers reused every tick (no per-tick allocation in steady state).
   std::vector<AoiEntry> candidates_;
+  std::array<AoiEntry, kRankSortMax> rank_sorted_;  // sort_candidates() scratch
   std::vector<ViewEntry> new_view_;
   wire::AoiBatch batch_;
   std::vector<std::uint8_t> bytes_;
