@@ -99,26 +99,26 @@ std::size_t encode(const AoiBatch& m, std::span<std::uint8_t> room) {
   p = put_varint(p, m.enters.size());
   for (const auto& e : m.enters) {
     SHARD_ASSERT(e.id.value() > prev || (prev == 0 && &e == &m.enters.front()));  // ascending ids
-    p = put_varint(p, e.id.value() - prev);
+    p = put_varint_unpredictable(p, e.id.value() - prev);
     prev = e.id.value();
     *p++ = static_cast<std::uint8_t>(e.kind);
-    p = put_varint(p, zigzag(e.pos.x));
-    p = put_varint(p, zigzag(e.pos.y));
+    p = put_varint_unpredictable(p, zigzag(e.pos.x));
+    p = put_varint_unpredictable(p, zigzag(e.pos.y));
   }
   prev = 0;
   p = put_varint(p, m.updates.size());
   for (const auto& u : m.updates) {
     SHARD_ASSERT(u.id.value() > prev || (prev == 0 && &u == &m.updates.front()));
-    p = put_varint(p, u.id.value() - prev);
+    p = put_varint_unpredictable(p, u.id.value() - prev);
     prev = u.id.value();
-    p = put_varint(p, zigzag(u.delta.x));
-    p = put_varint(p, zigzag(u.delta.y));
+    p = put_varint_unpredictable(p, zigzag(u.delta.x));
+    p = put_varint_unpredictable(p, zigzag(u.delta.y));
   }
   prev = 0;
   p = put_varint(p, m.leaves.size());
   for (const auto& id : m.leaves) {
     SHARD_ASSERT(id.value() > prev || (prev == 0 && &id == &m.leaves.front()));
-    p = put_varint(p, id.value() - prev);
+    p = put_varint_unpredictable(p, id.value() - prev);
     prev = id.value();
   }
   return static_cast<std::size_t>(p - room.data());
