@@ -17,34 +17,36 @@ bool coord_ok(std::int64_t v) { return v > -kCoordAbsMax && v < kCoordAbsMax; }
 }
 
 // A varint of one or two bytes at p[k], read with no bounds check (the caller checked room for
-// two); false, and nothing read, for any other (a longer or malformed one).
-[[gnu::always_inline]] inline bool short_varint(const std::uint8_t* p, std::size_t& k,
-                                                std::uint64_t& v) {
-  const std::uint8_t b0 = p[k];
-  if (b0 < 0x80) {
-    v = b0;
-    k += 1;
-    return true;
-  }
-  const std::uint8_t b1 = p[k + 1];
-  if (b1 == 0 || b1 >= 0x80) return false;  // a 0 would be non-minimal
-  v = (b0 & 0x7fu) | (std::uint64_t{b1} << 7);
-  k += 2;
-  return true;
+// two) and no branch: whether a varint is one byte or two is a coin toss to the branch predictor,
+// and testing it was a tenth of quickstart's mispredicted branches (cachegrind --branch-sim). Reads
+// one byte, or two if the first says so; whether that was a short minimal varint is for the caller
+// to check (short_update). k grows by at most 2.
+[[gnu::always_inline]] inline std::uint64_t short_varint(const std::uint8_t* p, std::size_t& k) {
+  const std::uint64_t b0 = p[k];
+  const std::uint64_t two = b0 >> 7;
+  const std::uint64_t v = (b0 & 0x7f) | ((std::uint64_t{p[k + 1]} << 7) & (0 - two));
+  k += 1 + two;
+  return v;
 }
 
 // An update whose three varints are one or two bytes each (a move of up to 8 m per tick, and
 // nearly every id delta) is at most kShortUpdate bytes: with that much left it is read with one
-// bounds check instead of one or two per varint. Returns its length, or 0 if it is not short (or
-// is malformed); the checked path then reads it. Its deltas are below 2^13, well within
-// kCoordAbsMax.
+// bounds check, and one check of the result, instead of a branch or two per varint. Returns its
+// length, or 0 if it is not short (or is malformed); the checked path then reads it. Its deltas are
+// below 2^13, well within kCoordAbsMax.
 constexpr std::size_t kShortUpdate = 6;
 [[gnu::always_inline]] inline std::size_t short_update(const std::uint8_t* p, std::uint64_t& id_delta,
                                                        std::int64_t& dx, std::int64_t& dy) {
   std::size_t k = 0;
-  std::uint64_t zx;
-  std::uint64_t zy;
-  if (!short_varint(p, k, id_delta) || !short_varint(p, k, zx) || !short_varint(p, k, zy)) return 0;
+  id_delta = short_varint(p, k);
+  const std::uint64_t zx = short_varint(p, k);
+  const std::uint64_t zy = short_varint(p, k);
+  // One check for all three, rarely failing, so predictable. A second byte with its high bit set
+  // (a longer varint) makes a value of 2^14 or more; a second byte of 0 (non-minimal) makes a value
+  // read from two bytes that fits in one. Otherwise every varint took at least the bytes its value
+  // needs, so k equals the total they need only if each is minimal.
+  const std::size_t need = 3 + (id_delta >= 0x80) + (zx >= 0x80) + (zy >= 0x80);
+  if (((id_delta | zx | zy) >> 14) != 0 || k != need) return 0;
   dx = unzigzag(zx);
   dy = unzigzag(zy);
   return k;
@@ -99,26 +101,26 @@ std::size_t encode(const AoiBatch& m, std::span<std::uint8_t> room) {
   p = put_varint(p, m.enters.size());
   for (const auto& e : m.enters) {
     SHARD_ASSERT(e.id.value() > prev || (prev == 0 && &e == &m.enters.front()));  // ascending ids
-    p = put_varint(p, e.id.value() - prev);
+    p = put_varint_unpredictable(p, e.id.value() - prev);
     prev = e.id.value();
     *p++ = static_cast<std::uint8_t>(e.kind);
-    p = put_varint(p, zigzag(e.pos.x));
-    p = put_varint(p, zigzag(e.pos.y));
+    p = put_varint_unpredictable(p, zigzag(e.pos.x));
+    p = put_varint_unpredictable(p, zigzag(e.pos.y));
   }
   prev = 0;
   p = put_varint(p, m.updates.size());
   for (const auto& u : m.updates) {
     SHARD_ASSERT(u.id.value() > prev || (prev == 0 && &u == &m.updates.front()));
-    p = put_varint(p, u.id.value() - prev);
+    p = put_varint_unpredictable(p, u.id.value() - prev);
     prev = u.id.value();
-    p = put_varint(p, zigzag(u.delta.x));
-    p = put_varint(p, zigzag(u.delta.y));
+    p = put_varint_unpredictable(p, zigzag(u.delta.x));
+    p = put_varint_unpredictable(p, zigzag(u.delta.y));
   }
   prev = 0;
   p = put_varint(p, m.leaves.size());
   for (const auto& id : m.leaves) {
     SHARD_ASSERT(id.value() > prev || (prev == 0 && &id == &m.leaves.front()));
-    p = put_varint(p, id.value() - prev);
+    p = put_varint_unpredictable(p, id.value() - prev);
     prev = id.value();
   }
   return static_cast<std::size_t>(p - room.data());

@@ -5,10 +5,12 @@
 // the encoder writes.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <span>
 #include <string>
@@ -417,6 +419,121 @@ TEST_CASE("wire: short updates read with one bounds check decode like any other"
   // A three-byte dx among short ones goes the checked way and decodes.
   REQUIRE(decode(cat({{0x20, 1, 0, 2, 3, 0, 0, 1}, varint_bytes(zigzag(100'000)), {0}, leaves}), m));
   REQUIRE(m.updates[1].delta == Vec2{100'000, 0});
+}
+
+namespace {
+
+// The AOI batch decoder with every varint read the checked way (Reader::varint), as the reference
+// for decode()'s short-update fast path: same checks, same order, no fast path.
+bool reference_decode(std::span<const std::uint8_t> bytes, AoiBatch& m) {
+  m.clear();
+  Reader r{bytes};
+  if (r.u8() != static_cast<std::uint8_t>(MsgType::aoi_batch)) return false;
+  m.tick = r.varint();
+  auto next_id = [&r](std::uint64_t& prev, bool first, EntityId& out) {
+    const std::uint64_t delta = r.varint();
+    if (!r.ok() || (!first && delta == 0)) return false;
+    if (__builtin_add_overflow(prev, delta, &prev)) return false;
+    out = EntityId{prev};
+    return true;
+  };
+  auto coord_ok = [](std::int64_t v) { return v > -kCoordAbsMax && v < kCoordAbsMax; };
+  std::uint64_t prev = 0;
+  const std::uint64_t n_enter = r.varint_max(kAoiOpsMax);
+  if (!r.ok() || n_enter > r.remaining()) return false;
+  for (std::uint64_t i = 0; i < n_enter; ++i) {
+    AoiEnter e;
+    if (!next_id(prev, i == 0, e.id)) return false;
+    const std::uint8_t kind = r.u8();
+    if (kind > 1) return false;
+    e.kind = static_cast<EntityKind>(kind);
+    e.pos.x = r.svarint();
+    e.pos.y = r.svarint();
+    if (!r.ok() || !coord_ok(e.pos.x) || !coord_ok(e.pos.y)) return false;
+    m.enters.push_back(e);
+  }
+  prev = 0;
+  const std::uint64_t n_update = r.varint_max(kAoiOpsMax);
+  if (!r.ok() || n_update > r.remaining()) return false;
+  for (std::uint64_t i = 0; i < n_update; ++i) {
+    AoiUpdate u;
+    if (!next_id(prev, i == 0, u.id)) return false;
+    u.delta.x = r.svarint();
+    u.delta.y = r.svarint();
+    if (!r.ok() || !coord_ok(u.delta.x) || !coord_ok(u.delta.y)) return false;
+    m.updates.push_back(u);
+  }
+  prev = 0;
+  const std::uint64_t n_leave = r.varint_max(kAoiOpsMax);
+  if (!r.ok() || n_leave > r.remaining()) return false;
+  for (std::uint64_t i = 0; i < n_leave; ++i) {
+    EntityId id;
+    if (!next_id(prev, i == 0, id)) return false;
+    m.leaves.push_back(id);
+  }
+  return r.ok() && r.at_end();
+}
+
+// A value whose varint is one, two or three bytes, often right at a byte boundary.
+std::uint64_t short_ish(Rng& rng) {
+  constexpr std::uint64_t kEdges[] = {0, 1, 0x7e, 0x7f, 0x80, 0x81, 0x3ffe, 0x3fff, 0x4000, 0x4001};
+  if (rng.chance_ppm(300'000)) return kEdges[rng.below(std::size(kEdges))];
+  return rng.chance_ppm(100'000) ? rng.below(std::uint64_t{1} << 21) : rng.below(1 << 14);
+}
+
+}  // namespace
+
+// decode() reads updates of one- or two-byte varints by a branch-free fast path and all else by
+// the checked one. On valid batches of such updates and on every kind of damage to them, it must
+// accept exactly what the checked path alone accepts, and decode it the same.
+TEST_CASE("wire: the short-update fast path accepts exactly what the checked path accepts",
+          "[engine][wire]") {
+  Rng rng{29};
+  AoiBatch fast;
+  AoiBatch slow;
+  int accepted = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    AoiBatch b;
+    b.tick = rng.below(20'000);
+    std::uint64_t id = rng.chance_ppm(300'000) ? 0 : short_ish(rng);
+    for (std::uint64_t n = rng.below(10); n > 0; --n) {
+      b.updates.push_back({EntityId{id}, {unzigzag(short_ish(rng)), unzigzag(short_ish(rng))}});
+      id += std::max<std::uint64_t>(1, short_ish(rng));
+    }
+    if (rng.chance_ppm(500'000)) b.leaves = random_ids(rng, rng.below(4));
+    Bytes bytes = encoded(b);
+    // Damage: none, or a few bytes set to values that make varints longer, shorter, non-minimal or
+    // over-long, or random ones, or a byte inserted, removed or cut off.
+    const std::uint64_t damage = rng.below(6);
+    for (std::uint64_t d = damage == 0 ? 0 : 1 + rng.below(3); d > 0 && bytes.size() > 1; --d) {
+      const std::size_t at = 1 + rng.below(bytes.size() - 1);
+      constexpr std::uint8_t kBytes[] = {0x00, 0x01, 0x7f, 0x80, 0x81, 0xff};
+      switch (damage) {
+        case 1: bytes[at] = kBytes[rng.below(std::size(kBytes))]; break;
+        case 2: bytes[at] = static_cast<std::uint8_t>(rng.below(256)); break;
+        case 3: bytes[at] ^= 0x80; break;
+        case 4:
+          bytes.insert(bytes.begin() + static_cast<std::ptrdiff_t>(at),
+                       kBytes[rng.below(std::size(kBytes))]);
+          break;
+        default:
+          if (rng.chance_ppm(500'000)) {
+            bytes.erase(bytes.begin() + static_cast<std::ptrdiff_t>(at));
+          } else {
+            bytes.resize(at);
+          }
+          break;
+      }
+    }
+    const bool want = reference_decode(bytes, slow);
+    INFO("case " << i << ", damage " << damage);
+    REQUIRE(decode(bytes, fast) == want);
+    if (want) {
+      REQUIRE(same(fast, slow));
+      ++accepted;
+    }
+  }
+  REQUIRE(accepted > 5'000);  // not only rejections
 }
 
 TEST_CASE("wire: an over-long varint inside a message is rejected", "[engine][wire]") {
