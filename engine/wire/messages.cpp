@@ -87,12 +87,20 @@ constexpr std::size_t kEnterMax = 1 + 3 * kVarintMax;  // id_delta kind x y
 constexpr std::size_t kUpdateMax = 3 * kVarintMax;     // id_delta dx dy
 constexpr std::size_t kLeaveMax = kVarintMax;          // id_delta
 
-std::size_t encoded_max(const AoiBatch& m) {
+namespace {
+AoiBatchRef ref(const AoiBatch& m) { return {m.tick, m.enters, m.updates, m.leaves}; }
+}  // namespace
+
+std::size_t encoded_max(const AoiBatch& m) { return encoded_max(ref(m)); }
+
+std::size_t encode(const AoiBatch& m, std::span<std::uint8_t> room) { return encode(ref(m), room); }
+
+std::size_t encoded_max(const AoiBatchRef& m) {
   return 1 + 4 * kVarintMax + m.enters.size() * kEnterMax + m.updates.size() * kUpdateMax +
          m.leaves.size() * kLeaveMax;
 }
 
-std::size_t encode(const AoiBatch& m, std::span<std::uint8_t> room) {
+std::size_t encode(const AoiBatchRef& m, std::span<std::uint8_t> room) {
   SHARD_ASSERT(room.size() >= encoded_max(m));  // the one room check: every write below is within it
   std::uint8_t* p = room.data();
   *p++ = static_cast<std::uint8_t>(MsgType::aoi_batch);

@@ -92,6 +92,17 @@ void encode(const AoiBatch& m, std::vector<std::uint8_t>& out);
 // is then copied into the frame.
 std::size_t encoded_max(const AoiBatch& m);
 std::size_t encode(const AoiBatch& m, std::span<std::uint8_t> room);
+// An AoiBatch's lists as spans, encoded to the same bytes: a sender can keep a list in scratch that
+// only grows (the node's updates), instead of resizing, so zero-filling, a vector every batch.
+struct AoiBatchRef {
+  std::uint64_t tick{0};
+  std::span<const AoiEnter> enters;
+  std::span<const AoiUpdate> updates;
+  std::span<const EntityId> leaves;
+  bool empty() const { return enters.empty() && updates.empty() && leaves.empty(); }
+};
+std::size_t encoded_max(const AoiBatchRef& m);
+std::size_t encode(const AoiBatchRef& m, std::span<std::uint8_t> room);
 void encode(const Action& m, std::vector<std::uint8_t>& out);
 void encode(const ActionAck& m, std::vector<std::uint8_t>& out);
 

@@ -445,9 +445,9 @@ void WorldNode::publish_view(Cell& cell, Entity& player) {
   batch_.clear();
   batch_.tick = tick_;
   new_view_.resize(n);
-  batch_.updates.resize(n);
+  if (updates_.size() < n) updates_.resize(n);  // grows to the high-water mark, then never again
   ViewEntry* out_view = new_view_.data();
-  wire::AoiUpdate* out_update = batch_.updates.data();
+  wire::AoiUpdate* out_update = updates_.data();
   const ViewEntry* v = player.view.data();
   const ViewEntry* const v_end = v + player.view.size();
   const AoiEntry* c = cand;
@@ -470,15 +470,17 @@ void WorldNode::publish_view(Cell& cell, Entity& player) {
     }
   }
   new_view_.resize(static_cast<std::size_t>(out_view - new_view_.data()));
-  batch_.updates.resize(static_cast<std::size_t>(out_update - batch_.updates.data()));
+  const wire::AoiBatchRef batch{batch_.tick, batch_.enters,
+                                {updates_.data(), static_cast<std::size_t>(out_update - updates_.data())},
+                                batch_.leaves};
   ++stats_.aoi_client_ticks;
-  if (batch_.empty()) return;
+  if (batch.empty()) return;
   Session& session = sessions_[player.session];
   // Encoded in place, behind the channel's frame header (no intermediate byte vector).
   std::size_t size = 0;
   const bool sent = session.channel.send_encoded(
-      wire::encoded_max(batch_), env_.clock.now(), channel_transport(session), session.client,
-      [&](std::span<std::uint8_t> room) { return size = wire::encode(batch_, room); });
+      wire::encoded_max(batch), env_.clock.now(), channel_transport(session), session.client,
+      [&](std::span<std::uint8_t> room) { return size = wire::encode(batch, room); });
   if (!sent) {
     ++stats_.channel_overflows;
     env_.tracer.record(TraceKind::channel_overflow, player.id.value(), session.client.value(), 0);

@@ -298,7 +298,8 @@ class WorldNode final : public Process {
   std::vector<AoiEntry> candidates_;
   std::array<AoiEntry, kRankSortMax> rank_sorted_;  // sort_candidates() scratch
   std::vector<ViewEntry> new_view_;
-  wire::AoiBatch batch_;
+  wire::AoiBatch batch_;  // publish_view's enters and leaves (its updates go to updates_)
+  std::vector<wire::AoiUpdate> updates_;  // publish_view's updates: scratch that only grows
   std::vector<std::uint8_t> bytes_;
 
   // Phase B state.
