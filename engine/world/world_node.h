@@ -208,7 +208,7 @@ class WorldNode final : public Process {
   void publish_aoi();
   void publish_view(Cell& cell, Entity& player);
   static constexpr std::size_t kRankSortMax = 12;
-  void sort_candidates(AoiEntry* cand, std::size_t n);
+  AoiEntry* sort_candidates(AoiEntry* cand, std::size_t n);
   void service_channels();
   void handle_payload(Session& session, std::span<const std::uint8_t> payload);
   void on_join(Session& session, const wire::Join& join);
