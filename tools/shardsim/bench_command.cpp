@@ -14,6 +14,7 @@
 #include "tools/shardsim/alloc_counter.h"
 #include "tools/shardsim/atomic_file.h"
 #include "tools/shardsim/bench_baseline.h"
+#include "tools/shardsim/huge_pages.h"
 
 namespace shardsim::tools {
 namespace {
@@ -214,6 +215,8 @@ int run_regression(const BenchOptions& o) {
 }  // namespace
 
 int run_bench(const BenchOptions& o) {
+  fmt::print("heap: {}\n", huge_page_heap() ? "2 MiB pages (transparent huge pages, ADR 0006)"
+                                              : "4 KiB pages (huge pages off or unavailable)");
   if (!o.baseline.empty() || !o.save_baseline.empty()) return run_regression(o);
   if (wants(o, "kernel")) bench_kernel(o);
   if (wants(o, "quickstart")) bench_run(o, "quickstart.yaml");

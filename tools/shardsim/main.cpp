@@ -22,6 +22,7 @@
 #include "sim/runner/runner.h"
 #include "sim/scenario/loader.h"
 #include "tools/shardsim/bench_command.h"
+#include "tools/shardsim/huge_pages.h"
 #include "tools/shardsim/merge_command.h"
 #include "tools/shardsim/report.h"
 #include "tools/shardsim/shrink_command.h"
@@ -129,6 +130,7 @@ bool valid_hex_digest(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  shardsim::tools::use_huge_page_heap();  // before anything sizeable is allocated
   CLI::App app{
       "shardsim: deterministic simulation of a spatially sharded game server.\n"
       "Every run is a pure function of (scenario, seed, build).",
