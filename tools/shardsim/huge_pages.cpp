@@ -25,7 +25,7 @@ bool use_huge_page_heap() {
     return false;
   constexpr std::size_t kHuge = std::size_t{2} << 20;
   // Address space the heap reserves when it next grows; a run that outgrows it grows again, in
-  // 4 KiB pages. Reserving costs nothing until touched.
+  // 4 KiB pages. Reserving costs nothing until touched (pages are backed on first touch).
   constexpr std::size_t kReserve = std::size_t{1} << 30;
   // Allocations up to 32 MiB (glibc's largest threshold) stay on the heap instead of each getting
   // an mmap() of its own, which would not be marked. The heap is never trimmed: the reservation
@@ -45,6 +45,9 @@ bool use_huge_page_heap() {
       marked = madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE) == 0;
   }
   std::free(probe);
+  // Later growth (a run beyond the reservation, or every growth if the reservation failed, say
+  // under `ulimit -v`) goes back to glibc's default steps.
+  mallopt(M_TOP_PAD, 128 << 10);
   g_marked = marked;
   return marked;
 #else
