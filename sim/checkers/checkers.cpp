@@ -208,8 +208,17 @@ void OracleChecker::check(const WorldNode& node, Time now) {
   take_snapshot(node);
   build_grid(node.config(), r_out);
   seen_by_.resize(now_.by_id.size(), 0);
-  for (const Entity* p : players_)
-    if (!view_agrees(*p, r2, r_out2)) report(*p, r2, r_out2, now);
+  // A player's witness is a heap block of its own, cold by now (the tick touched every other
+  // player's since): its first read was ~40 % of view_agrees' samples. Fetched a few players
+  // ahead, in two stages: the entity (which holds the witness's address), then the witness.
+  constexpr std::size_t kAhead = 4;
+  const std::size_t n = players_.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + 2 * kAhead < n) __builtin_prefetch(&players_[i + 2 * kAhead]->view);
+    if (i + kAhead < n) __builtin_prefetch(players_[i + kAhead]->view.data());
+    const Entity& p = *players_[i];
+    if (!view_agrees(p, r2, r_out2)) report(p, r2, r_out2, now);
+  }
 }
 
 void ContinuityChecker::on_batch(std::uint64_t player_id, const wire::AoiBatch& batch, Time now) {
