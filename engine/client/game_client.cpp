@@ -37,9 +37,10 @@ ReliableChannel::Config with_frames(ReliableChannel::Config config, ClientScratc
 GameClient::GameClient(Env env, HostId server, std::uint64_t player_id, Driver& driver,
                        StreamObserver* observer, ReliableChannel::Config channel,
                        ClientOptions options)
-    : env_{env}, server_{server}, player_id_{player_id}, driver_{driver}, observer_{observer},
-      scratch_{options.scratch != nullptr ? *options.scratch : own_scratch_}, options_{options},
-      channel_{with_frames(channel, options.scratch)}, gateway_{*this} {}
+    : env_{env}, server_{server}, via_gateway_{options.via_gateway}, player_id_{player_id},
+      driver_{driver}, observer_{observer},
+      scratch_{options.scratch != nullptr ? *options.scratch : own_scratch_},
+      channel_{with_frames(channel, options.scratch)}, gateway_{*this}, options_{options} {}
 
 void GameClient::GatewayTransport::send(HostId to, std::span<const std::uint8_t> bytes) {
   // kClientUp player chan_epoch frame, written in one go into a buffer that only grows (a Writer
@@ -57,7 +58,7 @@ void GameClient::GatewayTransport::send(HostId to, std::span<const std::uint8_t>
 }
 
 Transport& GameClient::transport() {
-  return options_.via_gateway ? static_cast<Transport&>(gateway_) : env_.transport;
+  return via_gateway_ ? static_cast<Transport&>(gateway_) : env_.transport;
 }
 
 void GameClient::on_start() {
@@ -120,7 +121,7 @@ void GameClient::on_timer(std::uint64_t tag) {
 void GameClient::on_message(HostId from, std::span<const std::uint8_t> bytes) {
   if (from != server_) return;  // not our server: ignore
   std::span<const std::uint8_t> frame = bytes;
-  if (options_.via_gateway) {
+  if (via_gateway_) {
     wire::Reader r{bytes};
     const bool down = r.u8() == kClientDown;
     const std::uint64_t epoch = r.varint();
