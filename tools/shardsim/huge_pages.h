@@ -1,7 +1,7 @@
 // Backs the malloc heap with transparent huge pages, for speed.
 //
-// A large run touches its ~15-60 MB of state (thousands of hosts, channels, views) in an order close
-// to random, so with 4 KiB pages most of its cache misses are also TLB misses and pay a page walk.
+// A large run touches its 15-30 MB of state (thousands of hosts, channels, views) in an order close
+// to random, so with 4 KiB pages many of its cache misses are also TLB misses and pay a page walk.
 // On a kernel whose THP mode is `madvise` (Debian's default) a mapping gets 2 MiB pages only if it
 // asks. glibc can ask (GLIBC_TUNABLES=glibc.malloc.hugetlb=1), but tunables are read from the
 // environment before main(); this does the same from inside the process: it makes the heap grow in
@@ -16,8 +16,8 @@
 
 namespace shardsim::tools {
 
-// Marks the heap; true if it was marked.
-bool use_huge_page_heap();
+// Marks the heap (once, first thing in main()).
+void use_huge_page_heap();
 // Whether use_huge_page_heap() marked it (for reports).
 bool huge_page_heap();
 
