@@ -1,5 +1,6 @@
 #include "sim/kernel/simulator.h"
 
+#include <bit>
 #include <cstring>
 #include <limits>
 
@@ -92,10 +93,19 @@ std::uint32_t Simulator::new_buffer() {
   return payload_slots_++;
 }
 
+// A large payload's block comes from a pool by power-of-two size, last freed first, so the blocks
+// in use are the few that recent sends used and are still in cache. (Kept by the slot, as before,
+// every slot that ever carried a large payload owned a block: cross_node's 1000 players cycled
+// their tunnel batches and store writes through 6.5 MB of blocks.)
 std::uint8_t* Simulator::large_payload(Payload& p, std::uint32_t size) {
-  if (size > p.capacity) {  // grows only past the slot's largest payload so far
-    p.heap = std::make_unique_for_overwrite<std::uint8_t[]>(size);
-    p.capacity = size;
+  SHARD_ASSERT(!p.heap);
+  const auto cls = static_cast<std::size_t>(std::bit_width(size - 1));
+  auto& pool = large_blocks_[cls];
+  if (pool.empty()) [[unlikely]] {
+    p.heap = std::make_unique_for_overwrite<std::uint8_t[]>(std::size_t{1} << cls);
+  } else {
+    p.heap = std::move(pool.back());
+    pool.pop_back();
   }
   return p.heap.get();
 }
@@ -338,7 +348,13 @@ std::uint32_t Simulator::copy_buffer(std::uint32_t source) {
   return index;
 }
 
-void Simulator::free_buffer(std::uint32_t index) { free_buffers_.push_back(index); }
+void Simulator::free_buffer(std::uint32_t index) {
+  Payload& p = payload(index);
+  if (p.heap) [[unlikely]] {
+    large_blocks_[static_cast<std::size_t>(std::bit_width(p.size - 1))].push_back(std::move(p.heap));
+  }
+  free_buffers_.push_back(index);
+}
 
 TimerId Simulator::set_timer(HostId h, Time local_at, std::uint64_t tag) {
   Host& host = *hosts_[h.value()];

@@ -26,6 +26,7 @@
 // the fault scheduler (sim/runner/faults.h) through record().
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -133,7 +134,7 @@ class Simulator {
   struct alignas(64) Payload {
     static constexpr std::size_t kInline = 48;
     std::uint32_t size{0};
-    std::uint32_t capacity{0};  // of heap
+    std::uint32_t unused{0};
     std::unique_ptr<std::uint8_t[]> heap;
     std::uint8_t inline_bytes[kInline]{};
     std::span<const std::uint8_t> bytes() const {
@@ -199,6 +200,7 @@ class Simulator {
   std::vector<std::unique_ptr<Payload[]>> payload_chunks_;
   std::uint32_t payload_slots_{0};  // taken at least once; all below are in free_buffers_ or pending
   std::vector<std::uint32_t> free_buffers_;
+  std::array<std::vector<std::unique_ptr<std::uint8_t[]>>, 33> large_blocks_;  // by log2 size
   // Buffers of held messages per clogged directed link (link_key), in send order. Looked up, never
   // iterated; an entry keeps its capacity after release, so a link clogged again reuses it.
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> held_;
