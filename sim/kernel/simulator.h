@@ -128,13 +128,12 @@ class Simulator {
   // list. Payloads up to kInline bytes (99.6 % of quickstart's: acks, inputs, small AOI batches) live
   // in the slot itself, one cache line, so a send copies them once with no allocation and no vector
   // bookkeeping (std::vector::assign was ~80 instructions a message); a larger one goes to a heap
-  // block the slot keeps for its next large payload. Slots live in fixed chunks that never move:
-  // the receiving process reads its payload in place while it sends (taking slots, growing the
-  // pool). Memory follows the peak of pending messages, as before.
+  // block from a pool by power-of-two size (large_payload()), returned when the slot is freed.
+  // Slots live in fixed chunks that never move: the receiving process reads its payload in place
+  // while it sends (taking slots, growing the pool). Memory follows the peak of pending messages.
   struct alignas(64) Payload {
     static constexpr std::size_t kInline = 48;
     std::uint32_t size{0};
-    std::uint32_t unused{0};
     std::unique_ptr<std::uint8_t[]> heap;
     std::uint8_t inline_bytes[kInline]{};
     std::span<const std::uint8_t> bytes() const {
