@@ -30,7 +30,11 @@ WorldNode::WorldNode(Env env, NodeConfig config, TickObserver* observer,
   by_cell_width_ = Divider{cw};
   by_cell_height_ = Divider{ch};
   config_.channel.frame_scratch = &channel_frames_;  // every session's channel builds frames here
+  // The world grown by the ghost margin: where the reals and ghosts can be (anything outside lands
+  // in a border bucket). Buckets of the outer AOI radius, so a query reads 3 x 3 of them.
   const std::int64_t margin = config_.ghost_margin_mm();
+  index_ = AoiIndex{Rect{{-margin, -margin}, {config_.width_mm + margin, config_.height_mm + margin}},
+                    config_.aoi_outer_mm()};
   cells_.reserve(static_cast<std::size_t>(config_.cells_x) * config_.cells_y);
   for (int cy = 0; cy < config_.cells_y; ++cy) {
     for (int cx = 0; cx < config_.cells_x; ++cx) {
@@ -39,10 +43,7 @@ WorldNode::WorldNode(Env env, NodeConfig config, TickObserver* observer,
       const Rect rect{{cx * cw, cy * ch},
                       {cx == config_.cells_x - 1 ? config_.width_mm : (cx + 1) * cw,
                        cy == config_.cells_y - 1 ? config_.height_mm : (cy + 1) * ch}};
-      const Rect bounds{{rect.min.x - margin, rect.min.y - margin},
-                        {rect.max.x + margin, rect.max.y + margin}};
-      cells_.emplace_back(CellId{id}, rect, bounds, config_.aoi_outer_mm(),
-                          Rng::stream(config_.seed, "engine.cell", id));
+      cells_.emplace_back(CellId{id}, rect, Rng::stream(config_.seed, "engine.cell", id));
     }
   }
   player_cell_.assign(config_.max_players, -1);
@@ -252,26 +253,30 @@ void WorldNode::control_density() {
   }
 }
 
-// Fills each active cell's AOI index with its reals, then with the ghosts it gets from its
-// neighbours (and, in Phase B, from in-flight players and other nodes); publish_aoi() builds it.
-// Ghosts go straight into the index: they are only ever read through it.
+// Fills the node's AOI index with the reals of its active cells and, in Phase B, with the ghosts of
+// players in flight from here and of other nodes' border regions; publish_aoi() builds it.
+//
+// One index for all the node's cells, not one per cell holding its neighbours' border entities as
+// ghosts: a query of the outer AOI radius finds the same entities either way. A viewer real in cell c
+// is at most owner_slack (per axis) outside c's rectangle, so anything within the outer radius of it
+// is within ghost_margin of the rectangle, which is what c's own index held. Copying every border
+// entity into up to three neighbours' indices cost more than the whole AOI query (entities_10k:
+// ~13 % of the run in the copies and ~7 % in building indices twice the size); ghosts now exist
+// only between nodes, where they are messages.
 void WorldNode::exchange_ghosts() {
+  index_.clear();
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
-    Cell& cell = cells_[ci];
-    cell.index.clear();
     if (!cell_active(ci)) continue;
-    for (const auto& e : cell.reals) cell.index.add(AoiEntry{e.id, e.pos, e.kind});
+    for (const auto& e : cells_[ci].reals) index_.add(AoiEntry{e.id, e.pos, e.kind});
   }
+  if (!config_.cluster.enabled) return;
   const std::int64_t g = config_.ghost_margin_mm();
   const std::int64_t g2 = g * g;
-  // Phase B: the same walk also collects what send_ghosts() sends to the nodes owning neighbour
-  // cells (a cell we do not own, within the margin, whose owner the table names), in the order
-  // send_ghosts() used to find it with a second walk: cell by cell, entity by entity, an entity
-  // once per node. Nothing between here and send_ghosts() in a tick moves an entity or changes
-  // ownership.
-  const bool remote = config_.cluster.enabled;
-  if (remote)
-    for (auto& out : ghost_out_) out.clear();
+  // Phase B: collect what send_ghosts() sends to the nodes owning neighbour cells (a cell we do
+  // not simulate, within the margin, whose owner the table names), cell by cell, entity by entity,
+  // an entity once per node. Nothing between here and send_ghosts() in a tick moves an entity or
+  // changes ownership.
+  for (auto& out : ghost_out_) out.clear();
   const auto to_owner = [&](std::size_t k, const cluster::GhostEntry& e) {
     if (k >= table_.size() || cell_state_[k].owned) return;
     const std::uint32_t n = table_[k].owner;
@@ -286,49 +291,31 @@ void WorldNode::exchange_ghosts() {
     const auto own_y = static_cast<std::int64_t>(ci) / config_.cells_x;
     const auto row = static_cast<std::size_t>(config_.cells_x);
     for (const auto& e : cells_[ci].reals) {
+      const cluster::GhostEntry ghost{e.id.value(), static_cast<std::uint8_t>(e.kind), e.pos};
+      // A neighbour we do not simulate may be another node's: to_owner() decides.
+      const auto elsewhere = [&](std::size_t k) {
+        if (!cell_active(k)) to_owner(k, ghost);
+      };
       CellSpan span;
       if (cells_around_inside(ci, own_x, own_y, e.pos, g, span)) {
         // The entity is inside its cell: the span says which of the eight neighbours its margin
-        // reaches. A side neighbour is within the margin by the span's own comparison (the entity
-        // lies within that cell's extent along the shared border); only a corner neighbour's
-        // distance needs checking. Named one by one, not looped over: most entities reach one or
-        // two neighbours, and a neighbour's ghosts arrive in the same order either way (by source
-        // cell, then by entity; each entity adds itself to a neighbour at most once).
+        // reaches (to_owner() checks a corner's distance), named one by one in row order.
         const bool w = span.x0 < own_x;
         const bool east = span.x1 > own_x;
         const bool s = span.y0 < own_y;
         const bool n = span.y1 > own_y;
         if (!(w || east || s || n)) continue;  // deep inside: a ghost nowhere
-        const AoiEntry ghost{e.id, e.pos, e.kind};
-        // A neighbour we do not simulate may be another node's (Phase B): to_owner() decides.
-        const auto elsewhere = [&](std::size_t k) {
-          if (remote) to_owner(k, {e.id.value(), static_cast<std::uint8_t>(e.kind), e.pos});
-        };
-        const auto side = [&](std::size_t k) {
-          if (cell_active(k)) [[likely]] {
-            cells_[k].index.add(ghost);
-          } else {
-            elsewhere(k);
-          }
-        };
-        const auto corner = [&](std::size_t k) {
-          if (cell_active(k)) [[likely]] {
-            if (cells_[k].rect.dist2_to(e.pos) <= g2) cells_[k].index.add(ghost);
-          } else {
-            elsewhere(k);
-          }
-        };
         if (s) {
-          if (w) corner(ci - row - 1);
-          side(ci - row);
-          if (east) corner(ci - row + 1);
+          if (w) elsewhere(ci - row - 1);
+          elsewhere(ci - row);
+          if (east) elsewhere(ci - row + 1);
         }
-        if (w) side(ci - 1);
-        if (east) side(ci + 1);
+        if (w) elsewhere(ci - 1);
+        if (east) elsewhere(ci + 1);
         if (n) {
-          if (w) corner(ci + row - 1);
-          side(ci + row);
-          if (east) corner(ci + row + 1);
+          if (w) elsewhere(ci + row - 1);
+          elsewhere(ci + row);
+          if (east) elsewhere(ci + row + 1);
         }
         continue;
       }
@@ -336,63 +323,46 @@ void WorldNode::exchange_ghosts() {
       for (auto cy = span.y0; cy <= span.y1; ++cy) {
         for (auto cx = span.x0; cx <= span.x1; ++cx) {
           const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
-          if (k == ci || !cell_active(k)) [[unlikely]] {
-            if (remote && k != ci) to_owner(k, {e.id.value(), static_cast<std::uint8_t>(e.kind), e.pos});
-            continue;
-          }
-          if (cells_[k].rect.dist2_to(e.pos) > g2) continue;
-          cells_[k].index.add(AoiEntry{e.id, e.pos, e.kind});
+          if (k != ci) elsewhere(k);
         }
       }
     }
   }
-  if (!config_.cluster.enabled) return;
   // Players we handed to another node and whose arrival is not confirmed yet stay visible where
   // they left, so those watching them here see no leave/enter while they are in flight.
   in_flight_ghosts_.clear();
   in_transit_ghosts(in_flight_ghosts_);
   for (const auto& e : in_flight_ghosts_) {
+    index_.add(AoiEntry{EntityId{e.id}, e.pos, wire::EntityKind::player, kSourceInFlight});
     const CellSpan span = cells_around(e.pos, g);
     for (auto cy = span.y0; cy <= span.y1; ++cy) {
       for (auto cx = span.x0; cx <= span.x1; ++cx) {
         const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
-        if (!cell_active(k)) {
-          to_owner(k, e);
-          continue;
-        }
-        if (cells_[k].rect.dist2_to(e.pos) > g2) continue;
-        cells_[k].index.add(AoiEntry{EntityId{e.id}, e.pos, wire::EntityKind::player});
+        if (!cell_active(k)) to_owner(k, e);
       }
     }
   }
   // Ghosts from other nodes' border regions (their last update, if fresh).
   const Time now = env_.clock.now();
-  for (const auto& remote : remote_ghosts_) {
+  for (std::size_t r = 0; r < remote_ghosts_.size(); ++r) {
+    const auto& remote = remote_ghosts_[r];
     if (remote.entries.empty() || now - remote.received > config_.cluster.ghost_ttl) continue;
+    const auto source = static_cast<std::uint16_t>(kSourceRemote + r);  // r < kMaxNodes
     for (const auto& e : remote.entries) {
       // A stale ghost of an entity that is real here now (it just moved in) must not shadow it.
       if (e.id >= 1 && e.id <= config_.max_players && player_cell_[e.id - 1] >= 0) continue;
       if (e.id > config_.max_players && ((e.id - config_.max_players - 1) >> 32) == index()) continue;
-      const Vec2 pos = e.pos;
-      const CellSpan span = cells_around(pos, g);
-      for (auto cy = span.y0; cy <= span.y1; ++cy) {
-        for (auto cx = span.x0; cx <= span.x1; ++cx) {
-          const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
-          if (!cell_active(k) || cells_[k].rect.dist2_to(pos) > g2) continue;
-          cells_[k].index.add(AoiEntry{EntityId{e.id}, pos, static_cast<wire::EntityKind>(e.kind)});
-        }
-      }
+      index_.add(AoiEntry{EntityId{e.id}, e.pos, static_cast<wire::EntityKind>(e.kind), source});
     }
   }
 }
 
 void WorldNode::publish_aoi() {
+  index_.build();  // reals and ghosts, added by exchange_ghosts()
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
     if (!cell_active(ci)) continue;
-    Cell& cell = cells_[ci];
-    cell.index.build();  // reals and ghosts, added by exchange_ghosts()
-    for (auto& e : cell.reals)
-      if (e.kind == wire::EntityKind::player) publish_view(cell, e);
+    for (auto& e : cells_[ci].reals)
+      if (e.kind == wire::EntityKind::player) publish_view(e);
   }
 }
 
@@ -428,21 +398,16 @@ AoiEntry* WorldNode::sort_candidates(AoiEntry* cand, std::size_t n) {
 // difference. Entities enter inside the AOI radius and leave only beyond radius + hysteresis, so an
 // entity on the rim does not flicker. If the channel refuses the batch, the witness is left unchanged
 // and the same diff (plus whatever changed meanwhile) goes out next tick.
-void WorldNode::publish_view(Cell& cell, Entity& player) {
+void WorldNode::publish_view(Entity& player) {
   const std::int64_t r_in2 = config_.aoi_radius_mm * config_.aoi_radius_mm;
   // The scratch vectors only grow: the query writes candidates, and the merge below writes the new
   // view and the updates, through raw pointers into room sized up front, without a capacity check
   // per element. The new view and the updates are subsets of the candidates.
-  if (candidates_.size() < cell.index.size()) candidates_.resize(cell.index.size());
-  std::size_t n = cell.index.query(player.pos, config_.aoi_outer_mm(), candidates_.data());
+  if (candidates_.size() < index_.size()) candidates_.resize(index_.size());
+  std::size_t n = index_.query(player.pos, config_.aoi_outer_mm(), candidates_.data());
   AoiEntry* const cand = sort_candidates(candidates_.data(), n);
-  if (config_.cluster.enabled) {
-    // Phase B backstop: an entity can briefly be both real here and a ghost from the node it came
-    // from (a migrated NPC); one entry per id.
-    n = static_cast<std::size_t>(
-        std::unique(cand, cand + n, [](const AoiEntry& a, const AoiEntry& b) { return a.id == b.id; }) -
-        cand);
-  }
+  // Phase B: an entity can briefly be in the index twice (see keep_one_per_id()).
+  if (config_.cluster.enabled) n = keep_one_per_id(cand, n);
   batch_.clear();
   batch_.tick = tick_;
   new_view_.resize(n);

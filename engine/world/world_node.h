@@ -20,6 +20,7 @@
 #include "engine/cluster/protocol.h"
 #include "engine/core/divider.h"
 #include "engine/runtime/env.h"
+#include "engine/world/aoi_index.h"
 #include "engine/world/cell.h"
 #include "engine/world/config.h"
 
@@ -206,7 +207,7 @@ class WorldNode final : public Process {
   void spawn_bot(Cell& cell);
   void exchange_ghosts();
   void publish_aoi();
-  void publish_view(Cell& cell, Entity& player);
+  void publish_view(Entity& player);
   static constexpr std::size_t kRankSortMax = 12;
   AoiEntry* sort_candidates(AoiEntry* cand, std::size_t n);
   void service_channels();
@@ -295,6 +296,7 @@ class WorldNode final : public Process {
   Time next_tick_at_;
   Stats stats_;
   // Scratch buffers reused every tick (no per-tick allocation in steady state).
+  AoiIndex index_;  // the active cells' reals and the ghosts from other nodes, rebuilt each tick
   std::vector<AoiEntry> candidates_;
   std::array<AoiEntry, kRankSortMax> rank_sorted_;  // sort_candidates() scratch
   std::vector<ViewEntry> new_view_;

@@ -248,7 +248,6 @@ void WorldNode::release_cell(std::size_t ci, std::uint64_t why) {
     player_cell_[e.id.value() - 1] = -1;
   }
   cell.reals.clear();
-  cell.index.clear();
   env_.tracer.record(TraceKind::cell_release, ci, cell_state_[ci].epoch, why);
   cell_state_[ci] = CellState{};
   if (cobs_ != nullptr) cobs_->on_cell_release(index(), static_cast<std::uint32_t>(ci));

@@ -235,4 +235,28 @@ TEST_CASE("aoi index: a default-constructed index builds and answers empty",
   REQUIRE(ids_of(out) == std::vector<std::uint64_t>{1});
 }
 
+TEST_CASE("aoi index: keep_one_per_id keeps the most authoritative copy of each id",
+          "[engine][aoi_index]") {
+  const auto entry = [](std::uint64_t id, std::int64_t x, std::uint16_t source) {
+    return AoiEntry{EntityId{id}, {x, 0}, wire::EntityKind::player, source};
+  };
+  // Sorted by id; the copies of an id in any order of source, as the buckets happened to give them.
+  std::vector<AoiEntry> v{
+      entry(1, 10, kSourceReal),
+      entry(2, 20, kSourceInFlight), entry(2, 21, kSourceRemote + 3), entry(2, 22, kSourceRemote + 1),
+      entry(3, 30, kSourceRemote + 0), entry(3, 31, kSourceReal),
+      entry(4, 40, kSourceInFlight),
+      entry(5, 50, kSourceRemote + 2), entry(5, 51, kSourceRemote + 2),  // equal sources: the first
+  };
+  const std::size_t n = keep_one_per_id(v.data(), v.size());
+  REQUIRE(n == 5);
+  const std::vector<std::int64_t> want_x{10, 22, 31, 40, 50};
+  for (std::size_t i = 0; i < n; ++i) {
+    INFO("entry " << i);
+    REQUIRE(v[i].id == EntityId{i + 1});
+    REQUIRE(v[i].pos.x == want_x[i]);
+  }
+  REQUIRE(keep_one_per_id(v.data(), 0) == 0);
+}
+
 }  // namespace shardsim

@@ -559,8 +559,7 @@ TEST_CASE("authority checker: a player real in two cells, and a joined player in
           "[sim][checkers][authority]") {
   using namespace shardsim;
   const auto make_cell = [](std::uint32_t id, std::int64_t x0) {
-    return Cell{CellId{id}, Rect{{x0, 0}, {x0 + 1000, 1000}}, Rect{{x0 - 100, -100}, {x0 + 1100, 1100}},
-                100, Rng{id}};
+    return Cell{CellId{id}, Rect{{x0, 0}, {x0 + 1000, 1000}}, Rng{id}};
   };
   const auto player = [](std::uint64_t id) {
     Entity e;
