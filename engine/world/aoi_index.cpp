@@ -36,7 +36,7 @@ void AoiIndex::build() {
   offsets_[0] = 0;
 }
 
-std::size_t keep_one_per_id(AoiEntry* entries, std::size_t n) {
+std::size_t keep_one_per_id_slow(AoiEntry* entries, std::size_t n) {
   std::size_t out = 0;
   for (std::size_t i = 0; i < n;) {
     std::size_t best = i;

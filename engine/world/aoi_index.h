@@ -37,8 +37,14 @@ static_assert(sizeof(AoiEntry) == 32);
 // ghost from the node it came from (a migrated NPC); in flight from here and ghosted by the node it
 // went to; ghosted by two nodes. The copy kept is the one from the most authoritative source — real
 // here, then the remote node with the lowest index, then our own in-flight copy, which stands where
-// the player left — whatever buckets the copies sit in; of equal sources, the first.
-std::size_t keep_one_per_id(AoiEntry* entries, std::size_t n);
+// the player left — whatever buckets the copies sit in; of equal sources, the first. Inline, with a
+// branch-free scan first: nearly every call finds no id twice.
+std::size_t keep_one_per_id_slow(AoiEntry* entries, std::size_t n);
+inline std::size_t keep_one_per_id(AoiEntry* entries, std::size_t n) {
+  bool twice = false;
+  for (std::size_t i = 1; i < n; ++i) twice |= entries[i].id == entries[i - 1].id;
+  return twice ? keep_one_per_id_slow(entries, n) : n;
+}
 
 class AoiIndex {
  public:
