@@ -1,6 +1,6 @@
 // AoiIndex: a uniform-grid spatial index over a node's reals and ghosts, rebuilt every tick.
 //
-// The grid covers the node's cells grown by the ghost margin, with square buckets whose side is the
+// The grid covers the world grown by the ghost margin, with square buckets whose side is the
 // outer AOI radius, so a query of that radius touches at most 3x3 buckets. Storage is compressed rows
 // (bucket offsets + one entry array) built by a counting sort: a rebuild is two linear passes and does not
 // allocate once the arrays reached their peak size. Entry order within a bucket is insertion order, so
@@ -18,11 +18,15 @@
 namespace shardsim {
 
 // An entity as the AOI index holds it. `source` says where the copy came from, for a node whose
-// index can hold an entity twice (Phase B): kSourceReal, kSourceRemote + the index of the node that
-// sent the ghost (from 0), or kSourceInFlight; lower is more authoritative. In the padding: 32 bytes.
+// index can hold an entity twice (Phase B); lower is more authoritative: kSourceReal; a ghost from
+// the node our cell table names as the owner of the cell it stands in (kSourceRemote + that node's
+// slot, from 0); a ghost from any other node (kSourceRemoteElsewhere + its slot: a former owner's
+// last word, fresh for up to the ghost TTL); our own in-flight copy (kSourceInFlight). In the
+// padding: 32 bytes.
 inline constexpr std::uint16_t kSourceReal = 0;
 inline constexpr std::uint16_t kSourceRemote = 1;
-inline constexpr std::uint16_t kSourceInFlight = 0xffff;
+inline constexpr std::uint16_t kSourceRemoteElsewhere = 0x8000;
+inline constexpr std::uint16_t kSourceInFlight = 0xffff;  // node slots stay below 0x7fff
 
 struct AoiEntry {
   EntityId id;
@@ -35,9 +39,8 @@ static_assert(sizeof(AoiEntry) == 32);
 // Keeps one entry per id of entries[0, n), which are sorted by id, and returns how many are left, in
 // order at the front. A node's index can briefly hold an entity twice (Phase B): real here and a
 // ghost from the node it came from (a migrated NPC); in flight from here and ghosted by the node it
-// went to; ghosted by two nodes. The copy kept is the one from the most authoritative source — real
-// here, then the remote node with the lowest index, then our own in-flight copy, which stands where
-// the player left — whatever buckets the copies sit in; of equal sources, the first. Inline, with a
+// went to; ghosted by two nodes. The copy kept is the one from the most authoritative source (see
+// AoiEntry::source) whatever buckets the copies sit in; of equal sources, the first. Inline, with a
 // branch-free scan first: nearly every call finds no id twice.
 std::size_t keep_one_per_id_slow(AoiEntry* entries, std::size_t n);
 inline std::size_t keep_one_per_id(AoiEntry* entries, std::size_t n) {

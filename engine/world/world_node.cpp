@@ -57,6 +57,8 @@ WorldNode::WorldNode(Env env, NodeConfig config, TickObserver* observer,
   } else {
     SHARD_ASSERT(config_.cluster.index >= 1 && config_.cluster.index <= config_.cluster.nodes.size());
     session_of_player_.assign(config_.max_players, -1);
+    // A node's slot, from 0, goes into AoiEntry::source below kSourceRemoteElsewhere.
+    SHARD_ASSERT(config_.cluster.nodes.size() < kSourceRemoteElsewhere - kSourceRemote);
     remote_ghosts_.resize(config_.cluster.nodes.size());
     ghost_out_.resize(config_.cluster.nodes.size());
   }
@@ -257,12 +259,15 @@ void WorldNode::control_density() {
 // players in flight from here and of other nodes' border regions; publish_aoi() builds it.
 //
 // One index for all the node's cells, not one per cell holding its neighbours' border entities as
-// ghosts: a query of the outer AOI radius finds the same entities either way. A viewer real in cell c
-// is at most owner_slack (per axis) outside c's rectangle, so anything within the outer radius of it
-// is within ghost_margin of the rectangle, which is what c's own index held. Copying every border
-// entity into up to three neighbours' indices cost more than the whole AOI query (entities_10k:
-// ~13 % of the run in the copies and ~7 % in building indices twice the size); ghosts now exist
-// only between nodes, where they are messages.
+// ghosts. In Phase A a query of the outer AOI radius finds the same entities either way: a viewer
+// real in cell c is at most owner_slack (per axis) outside c's rectangle, so anything within the
+// outer radius of it is within ghost_margin of the rectangle, which is what c's own index held. In
+// Phase B a player whose cross-node handover is pending (or refused, or cannot start) stays real in
+// its old cell and can walk further out than that (chaos: up to 20 m against a 13.6 m slack); the
+// node-wide index still gives it everything in range that this node knows of, where c's own index
+// could miss some — more, never less. Copying every border entity into up to three neighbours'
+// indices cost more than the whole AOI query (entities_10k: ~13 % of the run in the copies and ~7 %
+// in building indices twice the size); ghosts now exist only between nodes, where they are messages.
 void WorldNode::exchange_ghosts() {
   index_.clear();
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
@@ -347,11 +352,16 @@ void WorldNode::exchange_ghosts() {
   for (std::size_t r = 0; r < remote_ghosts_.size(); ++r) {
     const auto& remote = remote_ghosts_[r];
     if (remote.entries.empty() || now - remote.received > config_.cluster.ghost_ttl) continue;
-    const auto source = static_cast<std::uint16_t>(kSourceRemote + r);  // r < kMaxNodes
+    const auto sender = static_cast<std::uint32_t>(r + 1);
     for (const auto& e : remote.entries) {
       // A stale ghost of an entity that is real here now (it just moved in) must not shadow it.
       if (e.id >= 1 && e.id <= config_.max_players && player_cell_[e.id - 1] >= 0) continue;
       if (e.id > config_.max_players && ((e.id - config_.max_players - 1) >> 32) == index()) continue;
+      // Where a copy from another node is also in the index, the one from the owner of the cell it
+      // stands in wins (keep_one_per_id): not a former owner's frozen in-flight copy or last word.
+      const std::size_t k = cell_index_at(e.pos);
+      const bool owner = k < table_.size() && table_[k].owner == sender;
+      const auto source = static_cast<std::uint16_t>((owner ? kSourceRemote : kSourceRemoteElsewhere) + r);
       index_.add(AoiEntry{EntityId{e.id}, e.pos, static_cast<wire::EntityKind>(e.kind), source});
     }
   }

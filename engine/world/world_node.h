@@ -2,8 +2,9 @@
 //
 // Each tick, in this order: move entities; hand over entities that stayed beyond their cell's border +
 // hysteresis for the dwell time (at the tick boundary, witness and all); keep every cell's NPC count in
-// [min, max]; refresh ghosts; rebuild each cell's AOI index and send every joined client its batched AOI
-// diff (enter / update / leave) over its reliable channel; service channel retransmissions and acks.
+// [min, max]; rebuild the node's AOI index (its cells' reals; in Phase B also other nodes' ghosts) and
+// send every joined client its batched AOI diff (enter / update / leave) over its reliable channel;
+// service channel retransmissions and acks.
 //
 // Clients talk to the node only through messages (Join, MoveInput); the node is authoritative for
 // positions and clamps inputs to the world and the configured speed limit. Randomness (NPCs) comes only

@@ -88,8 +88,8 @@ void check_cell_size(Diagnostics& diag, const Entry& cells_entry, const WorldSpe
       cells_entry.loc,
       fmt::format("cells are {} x {}, too small for aoi_radius {} and hysteresis {}: cells "
                   "must be at least 2 * (aoi_radius + 2 * hysteresis) = {} across, because "
-                  "a cell keeps ghosts only of its direct neighbours, so an AOI circle "
-                  "widened by the AOI rim and the handover margin must not reach past them; "
+                  "ghosts between nodes are sent to the cells next to an entity's own, so an AOI "
+                  "circle widened by the AOI rim and the handover margin must not reach past them; "
                   "use fewer cells, a larger world or a smaller aoi_radius",
                   format_distance_mm(w.cell_width_mm()), format_distance_mm(w.cell_height_mm()),
                   format_distance_mm(w.aoi_radius_mm), format_distance_mm(w.hysteresis_mm),

@@ -247,10 +247,15 @@ TEST_CASE("aoi index: keep_one_per_id keeps the most authoritative copy of each 
       entry(3, 30, kSourceRemote + 0), entry(3, 31, kSourceReal),
       entry(4, 40, kSourceInFlight),
       entry(5, 50, kSourceRemote + 2), entry(5, 51, kSourceRemote + 2),  // equal sources: the first
+      // A former owner's copy (node 0) loses to the current owner's (node 5), whatever the slots.
+      entry(6, 60, kSourceRemoteElsewhere + 0), entry(6, 61, kSourceInFlight),
+      entry(6, 62, kSourceRemote + 5),
+      // ... and still beats our own in-flight copy.
+      entry(7, 70, kSourceInFlight), entry(7, 71, kSourceRemoteElsewhere + 4),
   };
   const std::size_t n = keep_one_per_id(v.data(), v.size());
-  REQUIRE(n == 5);
-  const std::vector<std::int64_t> want_x{10, 22, 31, 40, 50};
+  REQUIRE(n == 7);
+  const std::vector<std::int64_t> want_x{10, 22, 31, 40, 50, 62, 71};
   for (std::size_t i = 0; i < n; ++i) {
     INFO("entry " << i);
     REQUIRE(v[i].id == EntityId{i + 1});
