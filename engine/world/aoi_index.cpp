@@ -36,19 +36,6 @@ void AoiIndex::build() {
   offsets_[0] = 0;
 }
 
-std::size_t keep_one_per_id_slow(AoiEntry* entries, std::size_t n) {
-  std::size_t out = 0;
-  for (std::size_t i = 0; i < n;) {
-    std::size_t best = i;
-    std::size_t j = i + 1;
-    for (; j < n && entries[j].id == entries[i].id; ++j)
-      if (entries[j].source < entries[best].source) best = j;
-    entries[out++] = entries[best];
-    i = j;
-  }
-  return out;
-}
-
 void AoiIndex::query(Vec2 center, std::int64_t radius_mm, std::vector<AoiEntry>& out) const {
   const std::size_t base = out.size();
   out.resize(base + entries_.size());

@@ -18,15 +18,13 @@
 namespace shardsim {
 
 // An entity as the AOI index holds it. `source` says where the copy came from, for a node whose
-// index can hold an entity twice (Phase B); lower is more authoritative: kSourceReal; a ghost from
-// the node our cell table names as the owner of the cell it stands in (kSourceRemote + that node's
-// slot, from 0); a ghost from any other node (kSourceRemoteElsewhere + its slot: a former owner's
-// last word, fresh for up to the ghost TTL); our own in-flight copy (kSourceInFlight). In the
-// padding: 32 bytes.
+// index can hold an entity twice (Phase B): kSourceReal, kSourceRemote + the slot (from 0) of the
+// node that sent the ghost, or kSourceInFlight (our own copy of a player handed away). Which copy
+// is authoritative is decided only where an id turns up twice (keep_one_per_id). In the padding:
+// 32 bytes.
 inline constexpr std::uint16_t kSourceReal = 0;
 inline constexpr std::uint16_t kSourceRemote = 1;
-inline constexpr std::uint16_t kSourceRemoteElsewhere = 0x8000;
-inline constexpr std::uint16_t kSourceInFlight = 0xffff;  // node slots stay below 0x7fff
+inline constexpr std::uint16_t kSourceInFlight = 0xffff;  // node slots stay below it
 
 struct AoiEntry {
   EntityId id;
@@ -39,14 +37,25 @@ static_assert(sizeof(AoiEntry) == 32);
 // Keeps one entry per id of entries[0, n), which are sorted by id, and returns how many are left, in
 // order at the front. A node's index can briefly hold an entity twice (Phase B): real here and a
 // ghost from the node it came from (a migrated NPC); in flight from here and ghosted by the node it
-// went to; ghosted by two nodes. The copy kept is the one from the most authoritative source (see
-// AoiEntry::source) whatever buckets the copies sit in; of equal sources, the first. Inline, with a
-// branch-free scan first: nearly every call finds no id twice.
-std::size_t keep_one_per_id_slow(AoiEntry* entries, std::size_t n);
-inline std::size_t keep_one_per_id(AoiEntry* entries, std::size_t n) {
+// went to; ghosted by two nodes. Of an id's copies the one with the lowest rank(entry) is kept,
+// whatever buckets they sit in; of equal ranks, the first. A branch-free scan comes first: nearly
+// every call finds no id twice, and rank() runs only for the ids that are.
+template <class Rank>
+std::size_t keep_one_per_id(AoiEntry* entries, std::size_t n, Rank&& rank) {
   bool twice = false;
   for (std::size_t i = 1; i < n; ++i) twice |= entries[i].id == entries[i - 1].id;
-  return twice ? keep_one_per_id_slow(entries, n) : n;
+  if (!twice) [[likely]]
+    return n;
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < n;) {
+    std::size_t best = i;
+    std::size_t j = i + 1;
+    for (; j < n && entries[j].id == entries[i].id; ++j)
+      if (rank(entries[j]) < rank(entries[best])) best = j;
+    entries[out++] = entries[best];
+    i = j;
+  }
+  return out;
 }
 
 class AoiIndex {

@@ -57,8 +57,8 @@ WorldNode::WorldNode(Env env, NodeConfig config, TickObserver* observer,
   } else {
     SHARD_ASSERT(config_.cluster.index >= 1 && config_.cluster.index <= config_.cluster.nodes.size());
     session_of_player_.assign(config_.max_players, -1);
-    // A node's slot, from 0, goes into AoiEntry::source below kSourceRemoteElsewhere.
-    SHARD_ASSERT(config_.cluster.nodes.size() < kSourceRemoteElsewhere - kSourceRemote);
+    // A node's slot, from 0, goes into AoiEntry::source below kSourceInFlight.
+    SHARD_ASSERT(config_.cluster.nodes.size() < kSourceInFlight - kSourceRemote);
     remote_ghosts_.resize(config_.cluster.nodes.size());
     ghost_out_.resize(config_.cluster.nodes.size());
   }
@@ -352,16 +352,11 @@ void WorldNode::exchange_ghosts() {
   for (std::size_t r = 0; r < remote_ghosts_.size(); ++r) {
     const auto& remote = remote_ghosts_[r];
     if (remote.entries.empty() || now - remote.received > config_.cluster.ghost_ttl) continue;
-    const auto sender = static_cast<std::uint32_t>(r + 1);
+    const auto source = static_cast<std::uint16_t>(kSourceRemote + r);
     for (const auto& e : remote.entries) {
       // A stale ghost of an entity that is real here now (it just moved in) must not shadow it.
       if (e.id >= 1 && e.id <= config_.max_players && player_cell_[e.id - 1] >= 0) continue;
       if (e.id > config_.max_players && ((e.id - config_.max_players - 1) >> 32) == index()) continue;
-      // Where a copy from another node is also in the index, the one from the owner of the cell it
-      // stands in wins (keep_one_per_id): not a former owner's frozen in-flight copy or last word.
-      const std::size_t k = cell_index_at(e.pos);
-      const bool owner = k < table_.size() && table_[k].owner == sender;
-      const auto source = static_cast<std::uint16_t>((owner ? kSourceRemote : kSourceRemoteElsewhere) + r);
       index_.add(AoiEntry{EntityId{e.id}, e.pos, static_cast<wire::EntityKind>(e.kind), source});
     }
   }
@@ -404,6 +399,21 @@ AoiEntry* WorldNode::sort_candidates(AoiEntry* cand, std::size_t n) {
   return cand;
 }
 
+// Which copy of an entity the index holds twice a view keeps (lowest first): the real one; then a
+// ghost from the node our cell table names as owner of the cell the ghost stands in; then a ghost
+// from any other node (a former owner's last word, fresh for up to the ghost TTL, or its frozen
+// in-flight copy); then our own in-flight copy, which stands where the player left while the new
+// owner's ghost moves. Among ghosts of one kind, the lowest node slot. Asked only for duplicates,
+// in the tick that filled the index (the table does not change in between).
+std::uint32_t WorldNode::authority_rank(const AoiEntry& e) const {
+  if (e.source == kSourceReal) return 0;
+  if (e.source == kSourceInFlight) return 0x20000;
+  const std::uint32_t slot = e.source - kSourceRemote;
+  const std::size_t k = cell_index_at(e.pos);
+  const bool owner = k < table_.size() && table_[k].owner == slot + 1;
+  return (owner ? 0x1 : 0x10000) + slot;
+}
+
 // Diffs the player's witness (what its client has) against the entities in range now, and sends the
 // difference. Entities enter inside the AOI radius and leave only beyond radius + hysteresis, so an
 // entity on the rim does not flicker. If the channel refuses the batch, the witness is left unchanged
@@ -417,7 +427,8 @@ void WorldNode::publish_view(Entity& player) {
   std::size_t n = index_.query(player.pos, config_.aoi_outer_mm(), candidates_.data());
   AoiEntry* const cand = sort_candidates(candidates_.data(), n);
   // Phase B: an entity can briefly be in the index twice (see keep_one_per_id()).
-  if (config_.cluster.enabled) n = keep_one_per_id(cand, n);
+  if (config_.cluster.enabled)
+    n = keep_one_per_id(cand, n, [this](const AoiEntry& e) { return authority_rank(e); });
   batch_.clear();
   batch_.tick = tick_;
   new_view_.resize(n);

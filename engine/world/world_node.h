@@ -209,6 +209,7 @@ class WorldNode final : public Process {
   void exchange_ghosts();
   void publish_aoi();
   void publish_view(Entity& player);
+  std::uint32_t authority_rank(const AoiEntry& e) const;
   static constexpr std::size_t kRankSortMax = 12;
   AoiEntry* sort_candidates(AoiEntry* cand, std::size_t n);
   void service_channels();

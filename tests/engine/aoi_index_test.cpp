@@ -237,8 +237,15 @@ TEST_CASE("aoi index: a default-constructed index builds and answers empty",
 
 TEST_CASE("aoi index: keep_one_per_id keeps the most authoritative copy of each id",
           "[engine][aoi_index]") {
-  const auto entry = [](std::uint64_t id, std::int64_t x, std::uint16_t source) {
-    return AoiEntry{EntityId{id}, {x, 0}, wire::EntityKind::player, source};
+  // The node's ranking (WorldNode::authority_rank): real, then the ghost from the owner of the
+  // cell it stands in, then any other ghost, then our in-flight copy; by node slot within a kind.
+  // Here a ghost whose sender does not own its spot is marked by pos.y == 1.
+  const auto entry = [](std::uint64_t id, std::int64_t x, std::uint16_t source, bool elsewhere = false) {
+    return AoiEntry{EntityId{id}, {x, elsewhere ? 1 : 0}, wire::EntityKind::player, source};
+  };
+  const auto rank = [](const AoiEntry& e) -> std::uint32_t {
+    if (e.source == kSourceInFlight) return 0x20000;
+    return e.source + (e.pos.y == 1 ? 0x10000u : 0u);
   };
   // Sorted by id; the copies of an id in any order of source, as the buckets happened to give them.
   std::vector<AoiEntry> v{
@@ -248,12 +255,12 @@ TEST_CASE("aoi index: keep_one_per_id keeps the most authoritative copy of each 
       entry(4, 40, kSourceInFlight),
       entry(5, 50, kSourceRemote + 2), entry(5, 51, kSourceRemote + 2),  // equal sources: the first
       // A former owner's copy (node 0) loses to the current owner's (node 5), whatever the slots.
-      entry(6, 60, kSourceRemoteElsewhere + 0), entry(6, 61, kSourceInFlight),
+      entry(6, 60, kSourceRemote + 0, true), entry(6, 61, kSourceInFlight),
       entry(6, 62, kSourceRemote + 5),
       // ... and still beats our own in-flight copy.
-      entry(7, 70, kSourceInFlight), entry(7, 71, kSourceRemoteElsewhere + 4),
+      entry(7, 70, kSourceInFlight), entry(7, 71, kSourceRemote + 4, true),
   };
-  const std::size_t n = keep_one_per_id(v.data(), v.size());
+  const std::size_t n = keep_one_per_id(v.data(), v.size(), rank);
   REQUIRE(n == 7);
   const std::vector<std::int64_t> want_x{10, 22, 31, 40, 50, 62, 71};
   for (std::size_t i = 0; i < n; ++i) {
@@ -261,7 +268,7 @@ TEST_CASE("aoi index: keep_one_per_id keeps the most authoritative copy of each 
     REQUIRE(v[i].id == EntityId{i + 1});
     REQUIRE(v[i].pos.x == want_x[i]);
   }
-  REQUIRE(keep_one_per_id(v.data(), 0) == 0);
+  REQUIRE(keep_one_per_id(v.data(), 0, rank) == 0);
 }
 
 }  // namespace shardsim
