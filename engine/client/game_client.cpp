@@ -167,7 +167,10 @@ void GameClient::apply(std::span<const std::uint8_t> payload) {
       ++stats_.decode_errors;
       return;
     }
-    actions_acked_ = std::max(actions_acked_, ack.seq);
+    if (ack.seq > actions_acked_) {
+      actions_acked_ = ack.seq;
+      if (observer_ != nullptr) observer_->on_actions_acked(player_id_, ack.seq);
+    }
     std::erase_if(pending_actions_, [&](const auto& p) { return p.first <= ack.seq; });
     return;
   }

@@ -34,6 +34,11 @@ class StreamObserver {
     (void)player_id;
     (void)now;
   }
+  // The server acknowledged the player's durable actions up to `seq` (called when that rises).
+  virtual void on_actions_acked(std::uint64_t player_id, std::uint64_t seq) {
+    (void)player_id;
+    (void)seq;
+  }
 };
 
 // Buffers a client only needs while it handles one event: the decoded batch and the bytes it

@@ -19,6 +19,7 @@ ClusterChecker::ClusterChecker(ViolationLog& log, const Time& now, Config config
       transit_(config.players + 1, 0),
       joined_(config.players + 1, 0),
       dup_flag_(config.players + 1, 0),
+      acked_(config.players + 1, 0),
       acked_flag_(config.players + 1, 0),
       corrupt_flag_(config.players + 1, 0),
       missing_since_(config.players + 1, Time::max()),
@@ -125,8 +126,7 @@ void ClusterChecker::on_migration_in(std::uint32_t cell,
   migrating_.erase(it);
 }
 
-void ClusterChecker::sweep(std::span<WorldNode* const> nodes, std::span<GameClient* const> clients,
-                           bool faults_active) {
+void ClusterChecker::sweep(std::span<WorldNode* const> nodes, bool faults_active) {
   std::fill(count_.begin(), count_.end(), 0);
   std::fill(transit_.begin(), transit_.end(), 0);
   std::vector<std::uint8_t> served(config_.cells, 0);
@@ -170,13 +170,12 @@ void ClusterChecker::sweep(std::span<WorldNode* const> nodes, std::span<GameClie
     } else if (c < 2) {
       dup_flag_[p] = 0;
     }
-    if (c == 1 && p - 1 < clients.size() && clients[p - 1] != nullptr &&
-        ledger_[p] < clients[p - 1]->actions_acked() && acked_flag_[p] == 0) {
+    if (c == 1 && ledger_[p] < acked_[p] && acked_flag_[p] == 0) {
       ++acked_lost_;
       acked_flag_[p] = 1;
       log_.add("ledger.acked_lost", now_, p,
                fmt::format("player {}: ledger at action {}, client was acknowledged {}", p,
-                           ledger_[p], clients[p - 1]->actions_acked()));
+                           ledger_[p], acked_[p]));
     }
     if (c == 0 && joined_[p] != 0 && transit_[p] == 0) {
       if (missing_since_[p] == Time::max()) missing_since_[p] = now_;

@@ -22,6 +22,7 @@
 // and recovery after crashes (crash -> every cell served again).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <span>
@@ -66,8 +67,13 @@ class ClusterChecker final : public cluster::ClusterObserver {
   // A node crashed: it simulates nothing from now on (its claims end), and recovery timing starts.
   void on_node_down(std::uint32_t node);
   // nodes[i]: node i+1 if it is running (up and not paused), else null.
-  void sweep(std::span<WorldNode* const> nodes, std::span<GameClient* const> clients,
-             bool faults_active);
+  void sweep(std::span<WorldNode* const> nodes, bool faults_active);
+  // A client was acknowledged its durable actions up to `seq`. Told as it happens rather than read
+  // off every client at every sweep: a sweep that looked at each client touched a thousand cold
+  // client objects per tick (cross_node: 6 % of all cache misses).
+  void on_actions_acked(std::uint64_t player, std::uint64_t seq) {
+    if (player <= config_.players) acked_[player] = std::max(acked_[player], seq);
+  }
   // Call twice, `confirm` = false then true a couple of seconds later: only what is wrong both
   // times counts.
   void check_liveness(std::span<WorldNode* const> nodes, std::span<cluster::Gateway* const> gateways,
@@ -112,6 +118,7 @@ class ClusterChecker final : public cluster::ClusterObserver {
   std::vector<std::uint8_t> transit_;
   std::vector<std::uint8_t> joined_;
   std::vector<std::uint8_t> dup_flag_;
+  std::vector<std::uint64_t> acked_;  // the highest seq each client was acknowledged
   std::vector<std::uint8_t> acked_flag_;
   std::vector<std::uint8_t> corrupt_flag_;
   std::vector<Time> missing_since_;

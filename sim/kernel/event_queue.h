@@ -83,7 +83,11 @@ class EventQueue {
   EventQueue(EventQueue&& other) noexcept;
   EventQueue& operator=(EventQueue&& other) noexcept;
 
-  void push(Event e) {
+  // Always inlined: called out of line with the event by value, the caller built the 40-byte
+  // argument with scalar stores and copied it with 16-byte loads that straddle them — a failed
+  // store-to-load forward on every send (perf: a third of Simulator::send's own samples). Inlined,
+  // the fields are stored once, straight into the bucket.
+  [[gnu::always_inline]] void push(Event e) {
     SHARD_ASSERT_MSG(e.time >= last_, "push at {}us, before the last popped time {}us", e.time.us(),
                      last_.us());
     e.seq = next_seq_++;
