@@ -271,4 +271,61 @@ TEST_CASE("aoi index: keep_one_per_id keeps the most authoritative copy of each 
   REQUIRE(keep_one_per_id(v.data(), 0, rank) == 0);
 }
 
+
+TEST_CASE("aoi index: a world too large for a bucket array answers as the dense layout does, in "
+          "the same order",
+          "[engine][aoi_index]") {
+  // Same bounds and bucket, one index forced onto the sparse layout (sorted by bucket, rows found
+  // by binary search): every query gives the same entries in the same order, ties included.
+  Rng rng = Rng::stream(4, "test.aoi_index.sparse");
+  auto entries = random_entries(rng, 1500, 1);
+  for (std::uint64_t id : {3000u, 2000u, 2500u})
+    entries.push_back({EntityId{id}, {100, 100}, wire::EntityKind::npc});
+  AoiIndex dense{kBounds, kBucket};
+  AoiIndex sparse{kBounds, kBucket, /*dense_buckets_max=*/1};
+  REQUIRE(dense.dense());
+  REQUIRE_FALSE(sparse.dense());
+  // Rebuilt over fewer entries each round: rows of ~190 entries (sorted through a buffer), ~95,
+  // then ~13 (sorted in place).
+  for (const std::size_t stride : {1u, 2u, 15u}) {
+    dense.clear();
+    sparse.clear();
+    for (std::size_t i = stride - 1; i < entries.size(); i += stride) {
+      dense.add(entries[i]);
+      sparse.add(entries[i]);
+    }
+    dense.build();
+    sparse.build();
+    REQUIRE(sparse.size() == dense.size());
+    std::vector<AoiEntry> a;
+    std::vector<AoiEntry> b;
+    std::size_t hits = 0;
+    for (int q = 0; q < 400; ++q) {
+      const Vec2 c =
+          rng.chance_ppm(300'000) ? entries[rng.below(entries.size())].pos : tricky_point(rng);
+      const std::int64_t r = random_radius(rng);
+      a.clear();
+      b.clear();
+      dense.query(c, r, a);
+      sparse.query(c, r, b);
+      REQUIRE(a.size() == b.size());
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        REQUIRE(a[i].id == b[i].id);
+        REQUIRE(a[i].pos == b[i].pos);
+      }
+      hits += a.size();
+    }
+    REQUIRE(hits > 100);
+  }
+  std::vector<AoiEntry> tie;
+  sparse.clear();
+  for (std::uint64_t id : {10u, 5u, 7u}) sparse.add({EntityId{id}, {100, 100}, wire::EntityKind::npc});
+  sparse.build();
+  sparse.query({100, 100}, 0, tie);
+  REQUIRE(tie.size() == 3);
+  REQUIRE(tie[0].id == EntityId{10});
+  REQUIRE(tie[1].id == EntityId{5});
+  REQUIRE(tie[2].id == EntityId{7});
+}
+
 }  // namespace shardsim
