@@ -1,6 +1,7 @@
 #include "engine/world/aoi_index.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "engine/core/assert.h"
 
@@ -11,13 +12,17 @@ AoiIndex::AoiIndex(Rect bounds, std::int64_t bucket_mm, std::uint64_t dense_buck
   SHARD_ASSERT(bucket_mm > 0);
   SHARD_ASSERT(bounds.max.x > bounds.min.x);
   SHARD_ASSERT(bounds.max.y > bounds.min.y);
-  nx_ = static_cast<int>((bounds.max.x - bounds.min.x + bucket_mm - 1) / bucket_mm);
-  ny_ = static_cast<int>((bounds.max.y - bounds.min.y + bucket_mm - 1) / bucket_mm);
+  const std::int64_t nx = (bounds.max.x - bounds.min.x + bucket_mm - 1) / bucket_mm;
+  const std::int64_t ny = (bounds.max.y - bounds.min.y + bucket_mm - 1) / bucket_mm;
+  SHARD_ASSERT(nx <= std::numeric_limits<int>::max() && ny <= std::numeric_limits<int>::max());
+  nx_ = static_cast<int>(nx);
+  ny_ = static_cast<int>(ny);
   axis_x_ = GridAxis{bounds.min.x, bucket_mm, nx_};
   axis_y_ = GridAxis{bounds.min.y, bucket_mm, ny_};
   const std::uint64_t buckets = static_cast<std::uint64_t>(nx_) * static_cast<std::uint64_t>(ny_);
   dense_ = buckets <= dense_buckets_max;
   if (dense_) offsets_.assign(buckets + 1, 0);
+  else row_start_.assign(static_cast<std::size_t>(ny_) + 1, 0);  // a query before build() finds nothing
 }
 
 void AoiIndex::build() {

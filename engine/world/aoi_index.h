@@ -1,10 +1,12 @@
 // AoiIndex: a uniform-grid spatial index over a node's reals and ghosts, rebuilt every tick.
 //
-// The grid covers the world grown by the ghost margin, with square buckets whose side is the
-// outer AOI radius, so a query of that radius touches at most 3x3 buckets. Storage is compressed rows
-// (bucket offsets + one entry array) built by a counting sort: a rebuild is two linear passes and does not
-// allocate once the arrays reached their peak size. Entry order within a bucket is insertion order, so
-// query results are deterministic.
+// The grid covers the world, with square buckets whose side is the outer AOI radius, so a query of
+// that radius touches at most 3x3 buckets. Storage is one entry array in bucket order (row, then
+// column), with either every bucket's start (dense: a counting sort, two linear passes over entries
+// and buckets) or, for grids of more than kDenseBucketsMax buckets, every row's start and the
+// column of each entry (sparse: a counting sort by row, then each row sorted by column). Neither
+// allocates once the arrays reached their peak size. Entry order within a bucket is insertion
+// order, so query results are deterministic, and the same in both layouts.
 #pragma once
 
 #include <algorithm>
@@ -64,10 +66,10 @@ class AoiIndex {
  public:
   // Up to this many buckets the index keeps an array with every bucket's start, cleared and
   // summed on every build (a counting sort by bucket). Beyond it — a world far larger than its AOI
-  // radius: 100 km with 100 m buckets is 826,000 buckets, for a few thousand entries per node — it
-  // keeps only each row's start (a counting sort by row), and each row's entries sorted by column,
-  // where a query finds its columns by binary search: the cost follows the entries and the rows,
-  // not the area. Both give the same entries in the same order: by row, column, then as added.
+  // radius: 100 km with 110 m buckets (radius + hysteresis) is 826,000 buckets, for a few thousand
+  // entries per node — it keeps only each row's start (a counting sort by row), and each row's
+  // entries sorted by column, where a query finds its columns by binary search: the cost follows
+  // the entries and the rows (909 there; the scenario loader allows at most 65,536), not the area. Both give the same entries in the same order: by row, column, then as added.
   // Where one overtakes the other (1000 players on 4 nodes, bots at 2-8 per cell, 30 s, user
   // time): at 16 km (21,000 buckets) they tie, 0.37 s each; at 24 km (48,000) the sparse one is
   // ahead, 0.46 s against 0.50 s; at 4 km (1,300) it is 17 % behind, and on entities_10k 40 %.
@@ -113,7 +115,7 @@ class AoiIndex {
   std::vector<AoiEntry> staged_;
   std::vector<AoiEntry> entries_;  // by bucket, and within a bucket in the order added
   // Dense layout: bucket b's entries are entries_[offsets_[b], offsets_[b + 1]).
-  std::vector<std::uint32_t> offsets_{0, 0};  // nx*ny + 1 (a default index is one bucket)
+  std::vector<std::uint32_t> offsets_{0, 0};  // dense: nx*ny + 1 (a default index is one bucket)
   std::vector<std::uint32_t> bucket_of_;
   // Sparse layout: row y's entries are entries_[row_start_[y], row_start_[y + 1]), ascending by
   // column; column_[i] is the column of entries_[i]. order_ is room for sorting a long row.

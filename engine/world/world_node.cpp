@@ -30,11 +30,11 @@ WorldNode::WorldNode(Env env, NodeConfig config, TickObserver* observer,
   by_cell_width_ = Divider{cw};
   by_cell_height_ = Divider{ch};
   config_.channel.frame_scratch = &channel_frames_;  // every session's channel builds frames here
-  // The world grown by the ghost margin: where the reals and ghosts can be (anything outside lands
-  // in a border bucket). Buckets of the outer AOI radius, so a query reads 3 x 3 of them.
-  const std::int64_t margin = config_.ghost_margin_mm();
-  index_ = AoiIndex{Rect{{-margin, -margin}, {config_.width_mm + margin, config_.height_mm + margin}},
-                    config_.aoi_outer_mm()};
+  // The world: where the reals and ghosts are (positions are clamped to it; anything outside would
+  // land in a border bucket). Buckets of the outer AOI radius, so a query reads 3 x 3 of them. (It
+  // was the world grown by the ghost margin, a leftover of per-cell indices: a long
+  // handover_dwell made that margin kilometres wide, for nothing.)
+  index_ = AoiIndex{Rect{{0, 0}, {config_.width_mm, config_.height_mm}}, config_.aoi_outer_mm()};
   cells_.reserve(static_cast<std::size_t>(config_.cells_x) * config_.cells_y);
   for (int cy = 0; cy < config_.cells_y; ++cy) {
     for (int cx = 0; cx < config_.cells_x; ++cx) {

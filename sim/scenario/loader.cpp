@@ -96,6 +96,25 @@ void check_cell_size(Diagnostics& diag, const Entry& cells_entry, const WorldSpe
                   format_distance_mm(need)));
 }
 
+// The AOI index's grid has buckets of aoi_radius + hysteresis: a bound on buckets per axis keeps
+// its per-tick work and memory bounded however small the radius (AoiIndex, sparse layout: one
+// entry per row of buckets).
+constexpr std::int64_t kMaxAoiBucketsPerAxis = 65'536;
+void check_aoi_grid(Diagnostics& diag, const Entry& aoi_entry, const WorldSpec& w) {
+  const std::int64_t side = std::max(w.width_mm, w.height_mm);
+  const std::int64_t bucket = w.aoi_radius_mm + w.hysteresis_mm;
+  const std::int64_t across = (side + bucket - 1) / bucket;
+  if (across <= kMaxAoiBucketsPerAxis) return;
+  const std::int64_t least = (side + kMaxAoiBucketsPerAxis - 1) / kMaxAoiBucketsPerAxis;
+  diag.error(aoi_entry.loc,
+             fmt::format("aoi_radius {} plus hysteresis {} is too small for a world {} across: "
+                         "the AOI grid, in squares of aoi_radius + hysteresis, would be {} squares "
+                         "across, above the limit of {}; make aoi_radius + hysteresis at least {}",
+                         format_distance_mm(w.aoi_radius_mm), format_distance_mm(w.hysteresis_mm),
+                         format_distance_mm(side), across, kMaxAoiBucketsPerAxis,
+                         format_distance_mm(least)));
+}
+
 // Returns the world only when every part of it is valid, for checks in other sections.
 std::optional<WorldSpec> parse_world(Diagnostics& diag, const Entry& e) {
   static constexpr std::string_view kKeys[] = {"size", "cells", "aoi_radius", "hysteresis",
@@ -138,6 +157,7 @@ std::optional<WorldSpec> parse_world(Diagnostics& diag, const Entry& e) {
   }
   if (!ok) return std::nullopt;
   check_cell_size(diag, *cells, w);
+  check_aoi_grid(diag, *aoi, w);
   return w;
 }
 

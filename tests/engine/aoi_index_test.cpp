@@ -275,8 +275,9 @@ TEST_CASE("aoi index: keep_one_per_id keeps the most authoritative copy of each 
 TEST_CASE("aoi index: a world too large for a bucket array answers as the dense layout does, in "
           "the same order",
           "[engine][aoi_index]") {
-  // Same bounds and bucket, one index forced onto the sparse layout (sorted by bucket, rows found
-  // by binary search): every query gives the same entries in the same order, ties included.
+  // Same bounds and bucket, one index forced onto the sparse layout (row starts, each row sorted by
+  // column, columns found by binary search): every query gives the same entries in the same order,
+  // ties included. A query before the first build finds nothing in either.
   Rng rng = Rng::stream(4, "test.aoi_index.sparse");
   auto entries = random_entries(rng, 1500, 1);
   for (std::uint64_t id : {3000u, 2000u, 2500u})
@@ -285,6 +286,12 @@ TEST_CASE("aoi index: a world too large for a bucket array answers as the dense 
   AoiIndex sparse{kBounds, kBucket, /*dense_buckets_max=*/1};
   REQUIRE(dense.dense());
   REQUIRE_FALSE(sparse.dense());
+  {
+    std::vector<AoiEntry> none;
+    dense.query({0, 0}, kBucket, none);
+    sparse.query({0, 0}, kBucket, none);
+    REQUIRE(none.empty());
+  }
   // Rebuilt over fewer entries each round: rows of ~190 entries (sorted through a buffer), ~95,
   // then ~13 (sorted in place).
   for (const std::size_t stride : {1u, 2u, 15u}) {

@@ -662,6 +662,11 @@ constexpr BadCase kBadCases[] = {
      "10m: cells must be at least 2 * (aoi_radius + 2 * hysteresis) = "
      "140m across",
      1},
+    {"aoi_grid_too_fine", 7, 15,
+     "aoi_radius 0.001m plus hysteresis 0m is too small for a world 100000m across: the AOI grid, in "
+     "squares of aoi_radius + hysteresis, would be 100000000 squares across, above the limit of "
+     "65536; make aoi_radius + hysteresis at least 1.526m",
+     1},
     {"malformed", 6, 8, "malformed YAML: end of sequence flow not found (a `[` is never closed)",
      1},
     {"stray_comma", 2, 1, "malformed YAML: unexpected `,`", 1},
