@@ -25,47 +25,51 @@ AoiIndex::AoiIndex(Rect bounds, std::int64_t bucket_mm, std::uint64_t dense_buck
   else row_start_.assign(static_cast<std::size_t>(ny_) + 1, 0);  // a query before build() finds nothing
 }
 
+// A stable counting sort of staged_ into entries_ by key(entry) < starts.size() - 1, which leaves
+// starts[k] at key k's first entry (starts.back() = n); placed(j, i) is told entry i went to j.
+template <class Key, class Placed>
+void AoiIndex::counting_sort(std::vector<std::uint32_t>& starts, Key&& key, Placed&& placed) {
+  const std::size_t n = staged_.size();
+  std::fill(starts.begin(), starts.end(), 0);
+  bucket_of_.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t k = key(staged_[i]);
+    bucket_of_[i] = k;
+    ++starts[k + 1];
+  }
+  for (std::size_t k = 1; k < starts.size(); ++k) starts[k] += starts[k - 1];
+  entries_.resize(n);
+  // Stable placement: walk entries in order, filling each key's range front to back.
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t j = starts[bucket_of_[i]]++;
+    entries_[j] = staged_[i];
+    placed(j, i);
+  }
+  // starts[k] now holds the end of key k's range; shift back so it is its start again.
+  for (std::size_t k = starts.size() - 1; k > 0; --k) starts[k] = starts[k - 1];
+  starts[0] = 0;
+}
+
 void AoiIndex::build() {
   if (!dense_) return build_sparse();
-  std::fill(offsets_.begin(), offsets_.end(), 0);
-  bucket_of_.resize(staged_.size());
-  for (std::size_t i = 0; i < staged_.size(); ++i) {
-    const auto b = static_cast<std::uint32_t>(bucket_y(staged_[i].pos.y) * nx_ +
-                                              bucket_x(staged_[i].pos.x));
-    bucket_of_[i] = b;
-    ++offsets_[b + 1];
-  }
-  for (std::size_t b = 1; b < offsets_.size(); ++b) offsets_[b] += offsets_[b - 1];
-  entries_.resize(staged_.size());
-  // Stable placement: walk entries in order, filling each bucket front to back.
-  for (std::size_t i = 0; i < staged_.size(); ++i) entries_[offsets_[bucket_of_[i]]++] = staged_[i];
-  // offsets_[b] now holds the end of bucket b; shift back so offsets_[b] is its start again.
-  for (std::size_t b = offsets_.size() - 1; b > 0; --b) offsets_[b] = offsets_[b - 1];
-  offsets_[0] = 0;
+  counting_sort(
+      offsets_,
+      [this](const AoiEntry& e) {
+        return static_cast<std::uint32_t>(bucket_y(e.pos.y) * nx_ + bucket_x(e.pos.x));
+      },
+      [](std::size_t, std::size_t) {});
 }
 
 // A counting sort by row (stable), then each row sorted by column, stably: the dense layout's
 // order. Rows are short (a row of buckets one AOI radius high), so most are sorted in place by
 // insertion; a long one (a crowd along a row) through order_, by (column, position in the row).
 void AoiIndex::build_sparse() {
-  const std::size_t n = staged_.size();
-  row_start_.assign(static_cast<std::size_t>(ny_) + 1, 0);
-  bucket_of_.resize(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto row = static_cast<std::uint32_t>(bucket_y(staged_[i].pos.y));
-    bucket_of_[i] = row;
-    ++row_start_[row + 1];
-  }
-  for (std::size_t y = 1; y < row_start_.size(); ++y) row_start_[y] += row_start_[y - 1];
-  entries_.resize(n);
-  column_.resize(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint32_t j = row_start_[bucket_of_[i]]++;
-    entries_[j] = staged_[i];
-    column_[j] = static_cast<std::uint32_t>(bucket_x(staged_[i].pos.x));
-  }
-  for (std::size_t y = row_start_.size() - 1; y > 0; --y) row_start_[y] = row_start_[y - 1];
-  row_start_[0] = 0;
+  column_.resize(staged_.size());
+  counting_sort(
+      row_start_, [this](const AoiEntry& e) { return static_cast<std::uint32_t>(bucket_y(e.pos.y)); },
+      [this](std::size_t j, std::size_t i) {
+        column_[j] = static_cast<std::uint32_t>(bucket_x(staged_[i].pos.x));
+      });
   constexpr std::uint32_t kInsertionMax = 32;
   for (std::size_t y = 0; y + 1 < row_start_.size(); ++y) {
     const std::uint32_t lo = row_start_[y];

@@ -69,7 +69,8 @@ class AoiIndex {
   // radius: 100 km with 110 m buckets (radius + hysteresis) is 826,000 buckets, for a few thousand
   // entries per node — it keeps only each row's start (a counting sort by row), and each row's
   // entries sorted by column, where a query finds its columns by binary search: the cost follows
-  // the entries and the rows (909 there; the scenario loader allows at most 65,536), not the area. Both give the same entries in the same order: by row, column, then as added.
+  // the entries and the rows (909 there; the scenario loader allows at most 65,536), not the area.
+  // Both give the same entries in the same order: by row, column, then as added.
   // Where one overtakes the other (1000 players on 4 nodes, bots at 2-8 per cell, 30 s, user
   // time): at 16 km (21,000 buckets) they tie, 0.37 s each; at 24 km (48,000) the sparse one is
   // ahead, 0.46 s against 0.50 s; at 4 km (1,300) it is 17 % behind, and on entities_10k 40 %.
@@ -109,6 +110,8 @@ class AoiIndex {
     return static_cast<std::uint32_t>(std::lower_bound(first, last, static_cast<std::uint32_t>(bx)) -
                                       column_.begin());
   }
+  template <class Key, class Placed>
+  void counting_sort(std::vector<std::uint32_t>& starts, Key&& key, Placed&& placed);
   void build_sparse();
 
   bool dense_{true};

@@ -296,10 +296,9 @@ void WorldNode::exchange_ghosts() {
     const auto own_y = static_cast<std::int64_t>(ci) / config_.cells_x;
     const auto row = static_cast<std::size_t>(config_.cells_x);
     for (const auto& e : cells_[ci].reals) {
-      const cluster::GhostEntry ghost{e.id.value(), static_cast<std::uint8_t>(e.kind), e.pos};
-      // A neighbour we do not simulate may be another node's: to_owner() decides.
+      // A neighbour may be another node's: to_owner() decides (it skips the cells we own).
       const auto elsewhere = [&](std::size_t k) {
-        if (!cell_active(k)) to_owner(k, ghost);
+        to_owner(k, {e.id.value(), static_cast<std::uint8_t>(e.kind), e.pos});
       };
       CellSpan span;
       if (cells_around_inside(ci, own_x, own_y, e.pos, g, span)) {
