@@ -94,9 +94,12 @@ struct PlayerTransfer {
   std::vector<std::uint8_t> channel;  // ReliableChannel state (sequence numbers, unacked frames)
   std::uint64_t acked_seq{0};         // highest action acknowledged to the client
   std::uint64_t durable_seq{0};       // highest action the store has
+  // The tick number of the stream's last AOI batch: the new owner numbers its batches above it,
+  // whatever its own clock says (see WorldNode::publish_view).
+  std::uint64_t stream_tick{0};
   template <class A>
   void fields(A& a) {
-    rec.fields(a), a(view), a(channel), a(acked_seq), a(durable_seq);
+    rec.fields(a), a(view), a(channel), a(acked_seq), a(durable_seq), a(stream_tick);
   }
 };
 

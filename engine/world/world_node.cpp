@@ -429,7 +429,13 @@ void WorldNode::publish_view(Entity& player) {
   if (config_.cluster.enabled)
     n = keep_one_per_id(cand, n, [this](const AoiEntry& e) { return authority_rank(e); });
   batch_.clear();
-  batch_.tick = tick_;
+  Session& session = sessions_[player.session];
+  // A stream's tick numbers only rise. Nodes number ticks by their own clocks, so a stream handed
+  // from a node whose clock is ahead (by a jump beyond the drift allowance, or by less than a tick
+  // within it) would go back, or repeat a number, and a client that drops what is not newer than
+  // what it has would drop its new owner's first batches. The handover carries the last number
+  // (PlayerTransfer::stream_tick); with clocks that agree this is always tick_.
+  batch_.tick = std::max(tick_, session.last_tick + 1);
   new_view_.resize(n);
   if (updates_.size() < n) updates_.resize(n);  // grows to the high-water mark, then never again
   ViewEntry* out_view = new_view_.data();
@@ -461,7 +467,6 @@ void WorldNode::publish_view(Entity& player) {
                                 batch_.leaves};
   ++stats_.aoi_client_ticks;
   if (batch.empty()) return;
-  Session& session = sessions_[player.session];
   // Encoded in place, behind the channel's frame header (no intermediate byte vector).
   std::size_t size = 0;
   const bool sent = session.channel.send_encoded(
@@ -472,6 +477,7 @@ void WorldNode::publish_view(Entity& player) {
     env_.tracer.record(TraceKind::channel_overflow, player.id.value(), session.client.value(), 0);
     return;
   }
+  session.last_tick = batch_.tick;
   ++stats_.aoi_messages;
   stats_.aoi_bytes += size;
   stats_.aoi_enters += batch_.enters.size();

@@ -147,6 +147,7 @@ class WorldNode final : public Process {
     std::uint64_t gen{0};          // Phase B: authority generation stamped on tunnel frames
     bool live{true};
     bool frozen{false};            // Phase B: its player is migrating; the stream pauses
+    std::uint64_t last_tick{0};    // tick number of the stream's last AOI batch (0: none yet)
   };
   struct CellState {
     bool owned{false};

@@ -322,6 +322,7 @@ cluster::PlayerTransfer WorldNode::save_player(Entity& e) {
   sessions_[e.session].channel.save(t.channel);
   t.acked_seq = e.acked_seq;
   t.durable_seq = e.durable_seq;
+  t.stream_tick = sessions_[e.session].last_tick;
   return t;
 }
 
@@ -355,6 +356,8 @@ void WorldNode::install_player(std::size_t ci, const cluster::PlayerTransfer& t,
       s.channel = ReliableChannel{config_.channel};
       s.chan_epoch = gen;
       ++stats_.decode_errors;
+    } else {
+      s.last_tick = t.stream_tick;
     }
   }
   player_cell_[r.player - 1] = static_cast<std::int32_t>(ci);

@@ -224,8 +224,7 @@ void OracleChecker::check(const WorldNode& node, Time now) {
 void ContinuityChecker::on_batch(std::uint64_t player_id, const wire::AoiBatch& batch, Time now) {
   if (player_id >= visible_.size()) return;
   auto& vis = visible_[player_id];
-  if (batch.tick < last_tick_[player_id] ||
-      (batch.tick == last_tick_[player_id] && !allow_repeated_tick_)) {
+  if (batch.tick <= last_tick_[player_id]) {
     ++violations_;
     log_.add("aoi.continuity_violations", now, player_id,
              fmt::format("batch for tick {} after tick {}", batch.tick, last_tick_[player_id]));

@@ -144,12 +144,10 @@ class OracleChecker {
 
 class ContinuityChecker final : public StreamObserver {
  public:
-  // allow_repeated_tick: Phase B, where a stream handed between nodes whose clocks differ by less
-  // than the drift allowance (under a tick) may carry one tick number twice across the handover.
-  ContinuityChecker(ViolationLog& log, std::uint32_t players, Duration tick,
-                    bool allow_repeated_tick = false)
-      : log_{log}, visible_(players + 1), last_tick_(players + 1, 0), tick_{tick},
-        allow_repeated_tick_{allow_repeated_tick} {}
+  // A stream's tick numbers must rise strictly, across handovers between nodes whose clocks
+  // disagree too (the new owner numbers its batches above the last one the stream carried).
+  ContinuityChecker(ViolationLog& log, std::uint32_t players, Duration tick)
+      : log_{log}, visible_(players + 1), last_tick_(players + 1, 0), tick_{tick} {}
   void on_batch(std::uint64_t player_id, const wire::AoiBatch& batch, Time now) override;
   // A stream rebuilt from durable state after a failover starts from an empty view.
   void on_reset(std::uint64_t player_id, Time now) override;
@@ -161,7 +159,6 @@ class ContinuityChecker final : public StreamObserver {
   std::vector<std::vector<std::uint64_t>> visible_;  // per player, sorted
   std::vector<std::uint64_t> last_tick_;
   Duration tick_;
-  bool allow_repeated_tick_;
   Duration max_lag_{Duration::zero()};
   std::uint64_t violations_{0};
 };

@@ -108,7 +108,7 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   cc.transit_bound = spec.cluster.lease + spec.cluster.heartbeat * 4 + Duration::seconds(1);
   const Time& now_ref = sim.now_ref();
   ClusterChecker checker{log, now_ref, cc};
-  ContinuityChecker continuity{log, players, spec.tick, true};
+  ContinuityChecker continuity{log, players, spec.tick};
   DensityChecker density{log};
   // What the clients see goes to the continuity checker; the acknowledgements of their durable
   // actions to the cluster checker.
