@@ -6,13 +6,15 @@
 
 #include <fmt/format.h>
 
+#include "engine/cluster/protocol.h"
 #include "engine/core/assert.h"
 
 namespace shardsim::sim {
 namespace {
 __extension__ typedef __int128 i128;  // exact clock conversion (GCC/Clang)
-// engine/cluster/protocol.h's kEnvelope, counted for the metrics (the kernel does not parse it).
-constexpr std::uint8_t kClusterEnvelopeByte = 0x40;
+// engine/cluster/protocol.h's kEnvelope: such messages are also counted by their second byte, the
+// protocol message type (Stats::by_envelope). The kernel does not parse them any further.
+constexpr std::size_t kClusterEnvelopeByte = cluster::kEnvelope;
 }
 
 // The per-host face of the simulator that the engine sees through Env.
@@ -247,9 +249,16 @@ void Simulator::send(HostId from, HostId to, std::span<const std::uint8_t> bytes
   SHARD_ASSERT(to.value() < hosts_.size());
   ++stats_.sent;
   stats_.bytes += bytes.size();
-  if (!bytes.empty() && bytes[0] == kClusterEnvelopeByte) {
-    ++stats_.cluster_sent;
-    stats_.cluster_bytes += bytes.size();
+  // By type: two adds at an index taken from the first byte, two more for an envelope's type.
+  const std::size_t size = bytes.size();
+  const std::size_t first = size != 0 ? bytes[0] : Stats::kNoByte;
+  Stats::Traffic& by_first = stats_.by_first[first];
+  ++by_first.messages;
+  by_first.bytes += size;
+  if (first == kClusterEnvelopeByte) {
+    Stats::Traffic& by_type = stats_.by_envelope[size > 1 ? bytes[1] : Stats::kNoByte];
+    ++by_type.messages;
+    by_type.bytes += size;
   }
   trace_.record(now_, TraceKind::send, from, to.value(), bytes.size(), 0);
   const net::Fate fate = network_.decide(from, to, now_);

@@ -116,9 +116,19 @@ class Simulator {
     std::uint64_t timers{0};
     std::uint64_t held{0};           // times a message was held on a clogged link
     std::uint64_t held_overflow{0};  // messages tail-dropped by a full clogged link (also dropped)
-    // Messages whose first byte marks the cluster protocol's envelope (0x40), and their bytes.
-    std::uint64_t cluster_sent{0};
-    std::uint64_t cluster_bytes{0};
+    // Messages sent by type, counted raw in send() (one array index each, nothing named): by the
+    // message's first byte, and for the cluster protocol's envelope (first byte 0x40) also by its
+    // second, the protocol message type. kNoByte counts the messages too short to have that byte
+    // (empty ones; an envelope of one byte). Every sent message is in exactly one by_first entry,
+    // so those sum to sent / bytes; the by_envelope entries sum to by_first[0x40]. The names
+    // (net.msg.<type>.count / .bytes) are given when reported: sim/runner/message_types.h.
+    struct Traffic {
+      std::uint64_t messages{0};
+      std::uint64_t bytes{0};
+    };
+    static constexpr std::size_t kNoByte = 256;
+    std::array<Traffic, kNoByte + 1> by_first{};
+    std::array<Traffic, kNoByte + 1> by_envelope{};
   };
   const Stats& stats() const { return stats_; }
 

@@ -10,6 +10,7 @@
 
 #include "engine/cluster/directory.h"
 #include "engine/cluster/gateway.h"
+#include "engine/cluster/protocol.h"
 #include "engine/cluster/session_store.h"
 #include "engine/core/assert.h"
 #include "engine/core/rng.h"
@@ -438,13 +439,15 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
     if (name == "node.fences") return static_cast<double>(ns.fences);
     if (name == "node.load.max") return static_cast<double>(load_max);
     if (name == "node.load.min") return static_cast<double>(load_min);
-    if (name == "net.cluster.messages") return static_cast<double>(ss.cluster_sent);
-    if (name == "net.cluster.bytes") return static_cast<double>(ss.cluster_bytes);
+    if (name == "net.cluster.messages")
+      return static_cast<double>(ss.by_first[cluster::kEnvelope].messages);
+    if (name == "net.cluster.bytes")
+      return static_cast<double>(ss.by_first[cluster::kEnvelope].bytes);
     if (name == "faults.triggered") return static_cast<double>(triggers.fired());
     SHARD_ASSERT_MSG(false, "metric {} has no source", name);
     return 0;
   };
-  finish_result(spec, result, value_of);
+  finish_result(spec, result, value_of, ss);
   result.digest = trace.digest();
   result.trace_records = trace.records();
   result.events = sim.events_executed();

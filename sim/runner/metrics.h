@@ -1,4 +1,5 @@
-// The metric registry: every name a run reports and `expect:` may reference, with its unit.
+// The metric registry: every name a run reports and `expect:` may reference, with its unit (and the
+// net.msg.<type>.* family, below).
 // Units decide how expectation values are written ("< 500ms", "< 1%", "== 0") and how JSON reports them
 // (durations in milliseconds, rates in percent, counts as integers).
 #pragma once
@@ -6,6 +7,9 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
+
+#include "sim/runner/message_types.h"
 
 namespace shardsim {
 
@@ -86,9 +90,39 @@ inline constexpr MetricInfo kMetrics[] = {
     {"faults.triggered", MetricUnit::count, "faults with `on:` that fired"},
 };
 
+// Beside the registry, one family: net.msg.<type>.count and net.msg.<type>.bytes, messages sent of
+// each type and their bytes (sim/runner/message_types.h lists the types). A run reports, after the
+// registry's metrics, only the types that occurred; `expect:` may name any type, and one that did
+// not occur reads as 0.
+inline constexpr std::string_view kMessageMetricPrefix = "net.msg.";
+
+struct MessageMetric {
+  std::string_view type;  // "cluster.ghosts"
+  MetricUnit unit;        // count (.count) or bytes (.bytes)
+};
+
+// `name` cut into net.msg. <type> .count|.bytes; nullopt if it has not that shape. The type is not
+// checked (sim::is_message_type does that).
+constexpr std::optional<MessageMetric> split_message_metric(std::string_view name) {
+  if (!name.starts_with(kMessageMetricPrefix)) return std::nullopt;
+  name.remove_prefix(kMessageMetricPrefix.size());
+  for (const auto& [suffix, unit] : {std::pair{std::string_view{".count"}, MetricUnit::count},
+                                     std::pair{std::string_view{".bytes"}, MetricUnit::bytes}}) {
+    if (name.size() > suffix.size() && name.ends_with(suffix))
+      return MessageMetric{name.substr(0, name.size() - suffix.size()), unit};
+  }
+  return std::nullopt;
+}
+
+// A registered metric, or one of the net.msg family (whose name then views `name`).
 inline std::optional<MetricInfo> find_metric(std::string_view name) {
   for (const auto& m : kMetrics)
     if (m.name == name) return m;
+  if (const auto mm = split_message_metric(name); mm && sim::is_message_type(mm->type)) {
+    return MetricInfo{name, mm->unit,
+                      mm->unit == MetricUnit::count ? "messages of this type sent"
+                                                    : "bytes of the messages of this type sent"};
+  }
   return std::nullopt;
 }
 

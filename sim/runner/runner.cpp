@@ -13,6 +13,7 @@
 #include "sim/kernel/simulator.h"
 #include "sim/runner/cluster_run.h"
 #include "sim/runner/faults.h"
+#include "sim/runner/message_types.h"
 #include "sim/runner/swarm.h"
 #include "sim/runner/metrics.h"
 #include "sim/runner/tracked.h"
@@ -95,6 +96,8 @@ const char* op_text(scenario::CompareOp op) {
 double RunResult::metric(std::string_view name) const {
   for (const auto& [n, v] : metrics)
     if (n == name) return v;
+  // A message type that did not occur in the run is not reported: none of it was sent.
+  if (const auto m = split_message_metric(name); m && is_message_type(m->type)) return 0;
   SHARD_ASSERT_MSG(false, "unknown metric {}", name);
   return 0;
 }
@@ -124,9 +127,14 @@ void prepare_trace(const RunOptions& options, Trace& trace, Simulator& sim,
 }
 
 void finish_result(const scenario::ScenarioSpec& spec, RunResult& result,
-                   const std::function<double(std::string_view)>& value_of) {
+                   const std::function<double(std::string_view)>& value_of,
+                   const Simulator::Stats& net) {
   result.metrics.clear();
   for (const auto& m : kMetrics) result.metrics.emplace_back(std::string{m.name}, value_of(m.name));
+  for (const auto& t : messages_by_type(net)) {
+    result.metrics.emplace_back(message_count_metric(t.type), static_cast<double>(t.messages));
+    result.metrics.emplace_back(message_bytes_metric(t.type), static_cast<double>(t.bytes));
+  }
   result.passed = true;
   result.expectations.clear();
   for (const auto& e : spec.expect) {
@@ -288,7 +296,7 @@ RunResult run_scenario(const scenario::ScenarioSpec& spec, const RunOptions& opt
     SHARD_ASSERT_MSG(false, "metric {} has no source", name);
     return 0;
   };
-  finish_result(spec, result, value_of);
+  finish_result(spec, result, value_of, ss);
 
   result.digest = trace.digest();
   result.trace_records = trace.records();

@@ -54,13 +54,16 @@ struct RunResult {
   double wall_seconds{0};
   std::uint64_t events{0};
   std::uint64_t trace_records{0};
-  std::vector<std::pair<std::string, double>> metrics;  // in kMetrics order
+  // In kMetrics order, then net.msg.<type>.count and .bytes for each type that occurred (in
+  // message_types.h's order).
+  std::vector<std::pair<std::string, double>> metrics;
   std::vector<Violation> violations;                    // the first few, in detail
   std::uint64_t violation_count{0};
   std::vector<ExpectationResult> expectations;
   bool passed{false};
   std::string swarm;  // the swarm's choices, when RunOptions::swarm
 
+  // A metric's value (0 for a message type that did not occur); asserts on an unknown name.
   double metric(std::string_view name) const;
   std::string replay_command() const;
   bool swarm_run{false};

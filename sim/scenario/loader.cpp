@@ -358,6 +358,29 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// Why `name` is no metric, with the nearest name if there is one. A net.msg.* name is matched as
+// the family it tries to be: its type against the message types.
+std::string unknown_metric(std::string_view name) {
+  constexpr std::string_view kListed = "; docs/scenario-guide.md lists them";
+  if (name.starts_with(kMessageMetricPrefix)) {
+    const auto m = split_message_metric(name);
+    if (!m) {
+      return fmt::format("unknown metric `{}` in `expect`: messages by type are `{}<type>.count` "
+                         "and `{}<type>.bytes`",
+                         name, kMessageMetricPrefix, kMessageMetricPrefix);
+    }
+    const auto& types = sim::message_type_names();
+    const std::vector<std::string_view> candidates(types.begin(), types.end());
+    const std::string hint = suggestion(m->type, candidates);
+    return fmt::format("unknown metric `{}` in `expect`: no message type `{}`{}", name, m->type,
+                       hint.empty() ? kListed : hint);
+  }
+  std::vector<std::string_view> names;
+  for (const auto& m : kMetrics) names.push_back(m.name);
+  const std::string hint = suggestion(name, names);
+  return fmt::format("unknown metric `{}` in `expect`{}", name, hint.empty() ? kListed : hint);
+}
+
 std::optional<Expectation> parse_expectation(Diagnostics& diag, const Entry& e,
                                              std::string_view metric_name) {
   static constexpr std::array<std::pair<std::string_view, CompareOp>, 6> kOps{
@@ -369,11 +392,7 @@ std::optional<Expectation> parse_expectation(Diagnostics& diag, const Entry& e,
        {">", CompareOp::gt}}};
   const auto metric = find_metric(metric_name);
   if (!metric) {
-    std::vector<std::string_view> names;
-    for (const auto& m : kMetrics) names.push_back(m.name);
-    const std::string hint = suggestion(metric_name, names);
-    diag.error(e.key_loc, fmt::format("unknown metric `{}` in `expect`{}", metric_name,
-                                      hint.empty() ? "; docs/scenario-guide.md lists them" : hint));
+    diag.error(e.key_loc, unknown_metric(metric_name));
     return std::nullopt;
   }
   const auto raw = read_scalar(diag, e, "an expectation \"OP VALUE\" such as \"== 0\"");

@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include <fmt/format.h>
+
 #include "tests/scenarios/scenario_helpers.h"
 
 using shardsim::Duration;
@@ -236,6 +238,45 @@ TEST_CASE("cluster: cross_node false runs the same scenario on Phase A paths", "
   CHECK(off.metric("handover.local.count") > 0);
   CHECK(off.metric("store.writes") == 0);  // no store, no gateway: node-1 owns every cell
   CHECK(off.digest != on.digest);
+}
+
+TEST_CASE("cluster: messages by type show the protocol's traffic and add up to the totals",
+          "[scenario][cluster]") {
+  ScenarioSpec spec = load_shipped("cross_node.yaml");
+  spec.duration = Duration::seconds(10);
+  spec.expect.clear();
+  // Expectations on types: one that occurs, one that cannot (it reads as 0).
+  using shardsim::scenario::CompareOp;
+  spec.expect.push_back({"net.msg.cluster.ghosts.count", CompareOp::gt, 0, "> 0", {}});
+  spec.expect.push_back({"net.msg.channel.data.bytes", CompareOp::eq, 0, "== 0", {}});
+  const RunResult r = run(spec);
+  require_clean(r);
+  const auto m = shardsim::testing::messages_by_type(r);
+  INFO(r.metric("net.messages") << " messages, " << r.metric("net.bytes") << " bytes");
+  CHECK(m.messages == r.metric("net.messages"));
+  CHECK(m.bytes == r.metric("net.bytes"));
+  CHECK(m.cluster_messages == r.metric("net.cluster.messages"));
+  CHECK(m.cluster_bytes == r.metric("net.cluster.bytes"));
+  for (const char* type : {"cluster.ghosts", "cluster.tunnel_batch", "cluster.store_write",
+                           "cluster.heartbeat", "cluster.ho_commit", "client.up", "client.down"}) {
+    INFO(type);
+    const double count = r.metric(fmt::format("net.msg.{}.count", type));
+    CHECK(count > 0);
+    CHECK(r.metric(fmt::format("net.msg.{}.bytes", type)) > count);
+  }
+  // Clients reach their nodes only through the gateway: no channel frame goes straight.
+  for (const auto& type : m.types) {
+    INFO(type);
+    CHECK_FALSE(type.starts_with("channel."));
+    CHECK(type != "other");
+  }
+  CHECK(r.metric("net.msg.channel.data.count") == 0);  // did not occur: reads as 0
+  // Every client frame the gateway relays down is one client.down message.
+  CHECK(r.metric("net.msg.client.down.count") > r.metric("net.msg.client.up.count"));
+  REQUIRE(r.expectations.size() == 2);
+  CHECK(r.expectations[0].passed);
+  CHECK(r.expectations[0].actual == r.metric("net.msg.cluster.ghosts.count"));
+  CHECK(r.expectations[1].passed);
 }
 
 TEST_CASE("cluster: every Phase B scenario gives the same digest twice, faults and all",

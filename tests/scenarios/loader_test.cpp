@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -214,6 +215,45 @@ TEST_CASE("loader: expectations are stored in the metric's unit", "[scenario][lo
   CHECK(r.spec->expect[1].op == CompareOp::lt);
   CHECK(r.spec->expect[1].value == 120.5);
   CHECK(r.spec->expect[2].value == 0);  // unquoted "== 0" is a plain YAML string too
+}
+
+TEST_CASE("loader: expectations on messages by type name any type, counts and bytes",
+          "[scenario][loader]") {
+  const LoadResult r = load_text(std::string{kMinimal} +
+                                 "expect:\n"
+                                 "  net.msg.cluster.ghosts.count: \"> 0\"\n"
+                                 "  net.msg.client.down.bytes: \"< 5000000\"\n"
+                                 "  net.msg.channel.gap_ack.count: \"== 0\"\n"
+                                 "  net.msg.other.bytes: \"== 0\"\n");
+  INFO(all_errors(r));
+  REQUIRE(r.ok());
+  REQUIRE(r.spec->expect.size() == 4);
+  CHECK(r.spec->expect[0].metric == "net.msg.cluster.ghosts.count");
+  CHECK(r.spec->expect[0].op == CompareOp::gt);
+  CHECK(r.spec->expect[0].value == 0);
+  CHECK(r.spec->expect[1].metric == "net.msg.client.down.bytes");
+  CHECK(r.spec->expect[1].value == 5'000'000);
+  CHECK(r.spec->expect[3].metric == "net.msg.other.bytes");
+
+  // Every type, both metrics; nothing else under net.msg.
+  for (const auto& type : sim::message_type_names()) {
+    for (const char* suffix : {".count", ".bytes"}) {
+      const std::string name = "net.msg." + type + suffix;
+      INFO(name);
+      const auto m = find_metric(name);
+      REQUIRE(m.has_value());
+      const bool count = suffix == std::string_view{".count"};
+      CHECK(m->unit == (count ? MetricUnit::count : MetricUnit::bytes));
+      CHECK(load_text(std::string{kMinimal} + "expect:\n  " + name + ": \">= 0\"\n").ok());
+    }
+  }
+  for (const char* name :
+       {"net.msg.cluster.count", "net.msg.cluster.ghosts", "net.msg.ghosts.count", "net.msg..count",
+        "net.msg.cluster.ghosts.bits", "net.msg.Other.count", "net.msg.count",
+        "net.msg.cluster.tunnel_batch.count.count"}) {
+    INFO(name);
+    CHECK_FALSE(find_metric(name).has_value());
+  }
 }
 
 TEST_CASE("loader: latency distributions", "[scenario][loader]") {
@@ -684,6 +724,10 @@ constexpr BadCase kBadCases[] = {
      "unknown metric `players.lots` in `expect`; did you mean "
      "`players.lost`?",
      1},
+    {"unknown_message_type", 13, 3,
+     "unknown metric `net.msg.cluster.nonsense.count` in `expect`: no message type "
+     "`cluster.nonsense`; docs/scenario-guide.md lists them",
+     1},
     {"expect_bad_op", 12, 17,
      "`expect.players.lost` must be \"OP VALUE\" with OP one of "
      "< <= == != >= >",
@@ -858,6 +902,22 @@ std::string single_error(const std::string& find, const std::string& replace) {
   INFO(all_errors(r));
   REQUIRE(r.errors.size() == 1);
   return r.errors[0].format();
+}
+
+TEST_CASE("loader: a mistyped message metric is reported with the nearest type",
+          "[scenario][loader]") {
+  const auto expect = [](const std::string& line) {
+    return single_error("  count: 10\n", "  count: 10\nexpect:\n  " + line + "\n");
+  };
+  CHECK(expect("net.msg.cluster.ghost.count: \"> 0\"") ==
+        "test.yaml:11:3: error: unknown metric `net.msg.cluster.ghost.count` in `expect`: no "
+        "message type `cluster.ghost`; did you mean `cluster.ghosts`?");
+  CHECK(expect("net.msg.client.up.bits: \"> 0\"") ==
+        "test.yaml:11:3: error: unknown metric `net.msg.client.up.bits` in `expect`: messages by "
+        "type are `net.msg.<type>.count` and `net.msg.<type>.bytes`");
+  CHECK(expect("net.msg.client.up.count: \"> 1ms\"") ==
+        "test.yaml:11:28: error: `expect.net.msg.client.up.count`: net.msg.client.up.count is a "
+        "count: expected a plain number without a unit, got `1ms`");
 }
 
 TEST_CASE("loader: more bad input, inline", "[scenario][loader]") {
@@ -1060,6 +1120,31 @@ TEST_CASE("schema.json lists exactly the registered metrics under expect", "[sce
   for (const auto& m : kMetrics) registered.insert(std::string{m.name});
   CHECK(in_schema == registered);
   CHECK(schema["additionalProperties"].Scalar() == "false");
+  CHECK(schema["properties"]["expect"]["additionalProperties"].Scalar() == "false");
+}
+
+TEST_CASE("schema.json's pattern for messages by type matches exactly the known types",
+          "[scenario][schema]") {
+  const YAML::Node schema = YAML::LoadFile(source_path("scenarios/schema.json"));
+  const YAML::Node patterns = schema["properties"]["expect"]["patternProperties"];
+  REQUIRE(patterns.IsMap());
+  REQUIRE(patterns.size() == 1);
+  const std::regex pattern{patterns.begin()->first.Scalar(), std::regex::ECMAScript};
+  for (const auto& type : sim::message_type_names()) {
+    for (const char* suffix : {".count", ".bytes"}) {
+      const std::string name = "net.msg." + type + suffix;
+      INFO(name);
+      CHECK(std::regex_search(name, pattern));
+    }
+  }
+  for (const char* name :
+       {"net.msg.cluster.nonsense.count", "net.msg.cluster.ghosts", "net.msg.other",
+        "net.msg.client.up.bits", "net.msg.cluster.ghosts.count.count", "xnet.msg.other.count",
+        "net.msgxcluster.ghosts.count"}) {
+    INFO(name);
+    CHECK_FALSE(std::regex_search(name, pattern));
+    CHECK_FALSE(find_metric(name).has_value());
+  }
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/runner/metrics.h"
 #include "sim/runner/runner.h"
 #include "sim/scenario/loader.h"
 
@@ -57,6 +58,33 @@ inline void require_clean(const sim::RunResult& r) {
     CHECK(e.passed);
   }
   CHECK(r.passed);
+}
+
+// The net.msg.<type>.* metrics of a run: the types reported, in order, and the sums of their
+// counts and bytes (which must be net.messages and net.bytes).
+struct MessagesByType {
+  std::vector<std::string> types;
+  double messages{0};
+  double bytes{0};
+  double cluster_messages{0};  // the cluster.* types: net.cluster.messages
+  double cluster_bytes{0};
+};
+inline MessagesByType messages_by_type(const sim::RunResult& r) {
+  MessagesByType m;
+  for (const auto& [name, value] : r.metrics) {
+    const auto split = split_message_metric(name);
+    if (!split) continue;
+    const bool cluster = split->type.starts_with("cluster.");
+    if (split->unit == MetricUnit::count) {
+      m.types.emplace_back(split->type);
+      m.messages += value;
+      if (cluster) m.cluster_messages += value;
+    } else {
+      m.bytes += value;
+      if (cluster) m.cluster_bytes += value;
+    }
+  }
+  return m;
 }
 
 }  // namespace shardsim::testing

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <vector>
 
 #include "tests/scenarios/scenario_helpers.h"
 
@@ -62,6 +63,25 @@ TEST_CASE("scenario: entities_10k", "[scenario][slow]") {
   require_clean(a);
   CHECK(a.metric("entities.max") >= 9'500);
   CHECK(a.metric("bots.spawned") >= 256 * 30);
+}
+
+TEST_CASE("scenario: quickstart's messages by type are its client streams' frames", "[scenario]") {
+  ScenarioSpec spec = load_shipped("quickstart.yaml");
+  spec.duration = shardsim::Duration::seconds(5);
+  spec.expect.clear();
+  const RunResult r = run(spec);
+  require_clean(r);
+  const auto m = shardsim::testing::messages_by_type(r);
+  // One node, no gateway: every message is a ReliableChannel frame between node and client.
+  CHECK(m.types == std::vector<std::string>{"channel.data", "channel.ack", "channel.gap_ack"});
+  CHECK(m.messages == r.metric("net.messages"));
+  CHECK(m.bytes == r.metric("net.bytes"));
+  CHECK(r.metric("net.msg.channel.data.count") > r.metric("net.msg.channel.ack.count"));
+  CHECK(r.metric("net.msg.channel.ack.count") > 0);
+  CHECK(r.metric("net.msg.channel.gap_ack.count") > 0);  // 0.1 % loss and 1 % reordering
+  CHECK(r.metric("net.cluster.messages") == 0);
+  CHECK(r.metric("net.msg.cluster.ghosts.count") == 0);
+  CHECK(r.metric("net.msg.client.up.bytes") == 0);
 }
 
 // Every shipped scenario, shortened to 5 simulated seconds: fast enough for the sanitizer build.

@@ -91,7 +91,10 @@ TEST_CASE("runner: a tiny scenario runs clean and hands players over", "[sim][ru
   CHECK(r.expectations[1].passed);
   CHECK(r.expectations[1].actual == r.metric("handover.local.count"));
   CHECK(r.passed);
-  CHECK(r.metrics.size() == std::size(kMetrics));
+  // The registry, then the message types that occurred: a Phase A run's channel frames.
+  REQUIRE(r.metrics.size() == std::size(kMetrics) + 2 * 3);
+  CHECK(r.metrics[std::size(kMetrics)].first == "net.msg.channel.data.count");
+  CHECK(r.metrics.back().first == "net.msg.channel.gap_ack.bytes");
   CHECK(r.events > 0);
   CHECK(r.trace_records > r.events);
   CHECK(r.digest_hex().size() == 16);

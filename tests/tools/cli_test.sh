@@ -53,6 +53,24 @@ grep -q "\"digest\": \"$digest\"" "$tmp/r.json" && pass "json digest matches sum
 python3 -c "import json,sys; d=json.load(open('$tmp/r.json')); assert d['metrics']['players.lost']==0" \
   && pass "json parses, metrics are numbers" || fail "json does not parse"
 head -1 "$tmp/t.jsonl" | grep -q '"kind":' && pass "trace is JSON Lines" || fail "trace format"
+# Messages by type: in the JSON metrics (only the types that occurred), summing to the totals; in
+# the summary as a table of their own whose total row is net.messages and net.bytes.
+python3 - "$tmp/r.json" <<'PY' && pass "json: messages by type sum to the totals" || fail "json: by type"
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]
+def by(suffix):
+    return {k[8:-len(suffix)]: v for k, v in m.items() if k.startswith("net.msg.") and k.endswith(suffix)}
+counts, sizes = by(".count"), by(".bytes")
+assert sorted(counts) == sorted(sizes) and "channel.data" in counts, counts
+assert all(v > 0 for v in counts.values()), counts
+assert not any(t.startswith("cluster.") for t in counts), counts
+assert sum(counts.values()) == m["net.messages"] and sum(sizes.values()) == m["net.bytes"]
+PY
+totals=$(python3 -c "import json; m=json.load(open('$tmp/r.json'))['metrics']; \
+print(m['net.messages'], m['net.bytes'])")
+grep -qE '^message type +messages +bytes +bytes/msg +bytes %$' "$tmp/out" &&
+  grep -qE "^total +${totals% *} +${totals#* } " "$tmp/out" && ! grep -qE '^net\.msg\.' "$tmp/out" &&
+  pass "summary: a messages-by-type table, no net.msg rows" || fail "summary: messages by type"
 
 expect_exit 0 "replay with matching digest" "$bin" replay "$tmp/tiny.yaml" --seed 3 --digest "$digest"
 # The heap on huge pages (the default, tools/shardsim/huge_pages.h) or not: where objects live never

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "sim/runner/message_types.h"
 #include "sim/runner/metrics.h"
 
 namespace shardsim::tools {
@@ -17,6 +18,32 @@ std::string format_value(std::string_view metric, double v) {
   if (info && info->unit == MetricUnit::percent) return fmt::format("{:.3f}%", v);
   if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<long long>(v));
   return fmt::format("{:.2f}", v);
+}
+
+// The net.msg.<type>.* metrics as one table, a row per type that occurred (in the run's order),
+// with each type's mean size and share of the bytes, and the totals (net.messages, net.bytes).
+void print_messages_by_type(std::FILE* out, const sim::RunResult& r) {
+  const double total_bytes = r.metric("net.bytes");
+  bool header = false;
+  for (const auto& [name, messages] : r.metrics) {
+    const auto m = split_message_metric(name);
+    if (!m || m->unit != MetricUnit::count) continue;
+    if (!header) {
+      fmt::print(out, "\n{:<30} {:>14} {:>14} {:>10} {:>8}\n", "message type", "messages", "bytes",
+                 "bytes/msg", "bytes %");
+      header = true;
+    }
+    const double bytes = r.metric(sim::message_bytes_metric(m->type));
+    fmt::print(out, "{:<30} {:>14} {:>14} {:>10.1f} {:>8.1f}\n", m->type,
+               format_value(name, messages), format_value(name, bytes),
+               messages > 0 ? bytes / messages : 0.0,
+               total_bytes > 0 ? 100.0 * bytes / total_bytes : 0.0);
+  }
+  if (!header) return;
+  const double messages = r.metric("net.messages");
+  fmt::print(out, "{:<30} {:>14} {:>14} {:>10.1f} {:>8.1f}\n", "total", format_value("", messages),
+             format_value("", total_bytes), messages > 0 ? total_bytes / messages : 0.0,
+             total_bytes > 0 ? 100.0 : 0.0);
 }
 
 }  // namespace
@@ -67,7 +94,9 @@ void print_summary(std::FILE* out, const sim::RunResult& r) {
   }
   fmt::print(out, "\n{:<30} {:>14}\n", "metric", "value");
   for (const auto& [name, value] : r.metrics)
-    fmt::print(out, "{:<30} {:>14}\n", name, format_value(name, value));
+    if (!split_message_metric(name))  // their own table, below
+      fmt::print(out, "{:<30} {:>14}\n", name, format_value(name, value));
+  print_messages_by_type(out, r);
   if (!r.expectations.empty()) {
     fmt::print(out, "\n{:<42} {:>14}  {}\n", "expectation", "actual", "verdict");
     for (const auto& e : r.expectations) {
