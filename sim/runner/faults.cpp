@@ -280,6 +280,8 @@ std::string yaml_fault(const RealizedFault& rf) {
 
 }  // namespace
 
+const char* fault_kind_key(FaultKind kind) { return kind_key(kind); }
+
 std::string faults_to_yaml(const std::vector<RealizedFault>& faults) {
   if (faults.empty()) return "faults: []\n";
   std::string out = "faults:\n";

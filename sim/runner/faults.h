@@ -99,6 +99,9 @@ struct RealizedFault {
 
 inline constexpr std::size_t kMaxChaosFaultsPerKind = scenario::kMaxFaults;
 
+// The YAML key of a fault kind ("partition", "clock_jump", ...).
+const char* fault_kind_key(scenario::FaultKind kind);
+
 // Trace ops (TraceKind::fault, field a) written by schedule_faults.
 inline constexpr std::uint64_t kFaultOpBegin = 16;
 inline constexpr std::uint64_t kFaultOpEnd = 17;

@@ -216,15 +216,32 @@ RunResult run_scenario(const scenario::ScenarioSpec& spec, const RunOptions& opt
   // Faults on the one node (Phase A, or `cluster.cross_node: false`, where node-1 owns every cell
   // and the other hosts of the cluster do not exist): crash, pause and clock jumps apply; faults
   // naming other hosts, and a drain (there is nowhere to drain to), have nothing to act on.
+  // They are skipped, and said so (RunResult::notes), so that a run with `cross_node: false` is not
+  // mistaken for one that survived them.
   std::vector<RealizedFault> faults;
+  std::size_t chaos_skipped = 0;
   for (auto& f : realize_faults(spec, seed)) {
     const auto& k = f.spec.kind;
     const bool on_node = f.spec.on == scenario::FaultEvent::none &&
                          (k == scenario::FaultKind::crash || k == scenario::FaultKind::pause ||
                           k == scenario::FaultKind::clock_jump) &&
                          f.spec.host == spec.node_names.at(0);
-    if (on_node) faults.push_back(std::move(f));
+    if (on_node) {
+      faults.push_back(std::move(f));
+    } else if (f.from_chaos) {
+      ++chaos_skipped;
+    } else {
+      const auto& loc = f.spec.loc;
+      result.notes.push_back(fmt::format(
+          "{}:{}:{}: note: this {} fault has nothing to act on in a one-node run (only timed crash, "
+          "pause and clock_jump faults of {} apply): skipped",
+          loc.file, loc.line, loc.column, fault_kind_key(k), spec.node_names.at(0)));
+    }
   }
+  if (chaos_skipped > 0)
+    result.notes.push_back(fmt::format(
+        "note: {} chaos fault(s) on nodes other than {} skipped: only {} runs in a one-node run",
+        chaos_skipped, spec.node_names.at(0), spec.node_names.at(0)));
   struct NoHooks final : FaultHooks {
     void drain(HostId) override {}
   } no_hooks;

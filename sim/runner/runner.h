@@ -62,6 +62,9 @@ struct RunResult {
   std::vector<ExpectationResult> expectations;
   bool passed{false};
   std::string swarm;  // the swarm's choices, when RunOptions::swarm
+  // What the run did not do as the scenario says, one line each (`file:line:col: note: ...` where
+  // there is a place): faults with nothing to act on in a one-node run, for one.
+  std::vector<std::string> notes;
 
   // A metric's value (0 for a message type that did not occur); asserts on an unknown name.
   double metric(std::string_view name) const;

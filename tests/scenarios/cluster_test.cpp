@@ -238,6 +238,26 @@ TEST_CASE("cluster: cross_node false runs the same scenario on Phase A paths", "
   CHECK(off.metric("handover.local.count") > 0);
   CHECK(off.metric("store.writes") == 0);  // no store, no gateway: node-1 owns every cell
   CHECK(off.digest != on.digest);
+  CHECK(on.notes.empty());
+  CHECK(off.notes.empty());  // cross_node.yaml has no faults
+}
+
+TEST_CASE("cluster: cross_node false skips the faults it has nothing to act on and says so",
+          "[scenario][cluster]") {
+  // faults_timeline.yaml: eight faults, of which only node-1's clock jump acts on one node.
+  ScenarioSpec spec = load_shipped("faults_timeline.yaml");
+  spec.duration = Duration::seconds(5);
+  spec.expect.clear();
+  spec.cluster.cross_node = false;
+  const RunResult off = run(spec);
+  REQUIRE(off.notes.size() == 7);
+  CHECK_THAT(off.notes[0], Catch::Matchers::Contains("faults_timeline.yaml:") &&
+                               Catch::Matchers::Contains("note: this partition fault has nothing to "
+                                                         "act on in a one-node run"));
+  CHECK_THAT(off.notes[4], Catch::Matchers::Contains("drain"));
+  for (const auto& note : off.notes) CHECK_THAT(note, !Catch::Matchers::Contains("this clock_jump fault"));
+  spec.cluster.cross_node = true;
+  CHECK(run(spec).notes.empty());  // on a cluster every one of them acts
 }
 
 TEST_CASE("cluster: messages by type show the protocol's traffic and add up to the totals",

@@ -89,6 +89,7 @@ int cmd_run(const std::string& path, std::optional<std::uint64_t> seed, const st
     return kExitBadInput;
   }
   if (!result.swarm.empty()) std::printf("%s\n", result.swarm.c_str());
+  for (const auto& note : result.notes) std::printf("%s\n", note.c_str());
   shardsim::tools::print_summary(stdout, result);
   if (determinism && report_determinism(*determinism) != kExitPass) return kExitFail;
   if (!json.empty()) {

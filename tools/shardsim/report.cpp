@@ -128,6 +128,10 @@ bool write_json(const std::string& path, const sim::RunResult& r, std::string& e
   j += fmt::format("  \"events\": {},\n", r.events);
   j += fmt::format("  \"verdict\": \"{}\",\n", r.passed ? "pass" : "fail");
   j += fmt::format("  \"replay\": \"{}\",\n", json_escape(r.replay_command()));
+  j += "  \"notes\": [";
+  for (std::size_t i = 0; i < r.notes.size(); ++i)
+    j += fmt::format("{}\"{}\"", i ? ", " : "", json_escape(r.notes[i]));
+  j += "],\n";
   j += "  \"violations\": [";
   for (std::size_t i = 0; i < r.violations.size(); ++i) {
     const auto& v = r.violations[i];
