@@ -90,6 +90,9 @@ class ReliableChannel {
     if (ack_owed_) send_ack(transport, peer);
   }
   bool ack_owed() const { return ack_owed_; }
+  // Where the next send will write its frame (null if the ring must grow first): a sender that
+  // knows which channel it serves next can prefetch it.
+  const void* next_slot() const { return count_ < ring_.size() ? &ring_[slot(count_)] : nullptr; }
   const Config& config() const { return config_; }
   std::uint32_t unacked() const { return count_; }
   const Stats& stats() const { return stats_; }

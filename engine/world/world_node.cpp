@@ -363,11 +363,35 @@ void WorldNode::exchange_ghosts() {
 
 void WorldNode::publish_aoi() {
   index_.build();  // reals and ghosts, added by exchange_ghosts()
+  // A player's session, view and the ring slot its frame goes to are cold (a tick touches each
+  // once, among a thousand others): fetched in two stages, the session and view two players ahead,
+  // the ring slot (its address is in the session) one ahead. With Session line-aligned, cross_node
+  // 600 s 7.79 -> 7.43 s, cn60 0.73 -> 0.70 s (medians of 3 and 15 interleaved runs).
+  Entity* next1 = nullptr;
+  Entity* next2 = nullptr;
+  const auto stage = [&](Entity* e) {
+    if (next1 != nullptr && next1->session < sessions_.size()) {
+      if (const void* slot = sessions_[next1->session].channel.next_slot()) {
+        __builtin_prefetch(slot, 1);
+        __builtin_prefetch(static_cast<const char*>(slot) + 64, 1);
+      }
+    }
+    if (next2 != nullptr) publish_view(*next2);
+    next2 = next1;
+    next1 = e;
+    if (e != nullptr && e->session < sessions_.size()) {
+      const char* s = reinterpret_cast<const char*>(&sessions_[e->session]);
+      for (int k = 0; k < 4; ++k) __builtin_prefetch(s + 64 * k);  // a Session: four lines
+      __builtin_prefetch(e->view.data());
+    }
+  };
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
     if (!cell_active(ci)) continue;
     for (auto& e : cells_[ci].reals)
-      if (e.kind == wire::EntityKind::player) publish_view(e);
+      if (e.kind == wire::EntityKind::player) stage(&e);
   }
+  stage(nullptr);
+  stage(nullptr);
 }
 
 // Sorts a player's candidates by id, stably (equal ids, possible in Phase B, keep their order).
@@ -539,7 +563,7 @@ void WorldNode::on_message(HostId from, std::span<const std::uint8_t> bytes) {
       return;
     }
     found = static_cast<std::uint32_t>(sessions_.size());
-    sessions_.push_back(Session{from, 0, ReliableChannel{config_.channel}});
+    sessions_.push_back(Session{.client = from, .channel = ReliableChannel{config_.channel}});
   }
   Session& session = sessions_[found];
   const auto result = session.channel.on_frame(

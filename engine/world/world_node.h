@@ -139,15 +139,17 @@ class WorldNode final : public Process {
   void drain();
 
  private:
-  struct Session {
+  // Four cache lines, line-aligned (the channel is 216 bytes): a tick touches every player's, cold,
+  // and publish_aoi() prefetches them whole; unaligned, a 264-byte session straddled five or six.
+  struct alignas(64) Session {
     HostId client;                 // Phase A: the client; Phase B: the player's gateway
-    std::uint64_t player_id{0};    // 0 until Join
-    ReliableChannel channel;
-    std::uint64_t chan_epoch{0};   // Phase B: the stream's epoch
-    std::uint64_t gen{0};          // Phase B: authority generation stamped on tunnel frames
     bool live{true};
     bool frozen{false};            // Phase B: its player is migrating; the stream pauses
+    std::uint64_t player_id{0};    // 0 until Join
     std::uint64_t last_tick{0};    // tick number of the stream's last AOI batch (0: none yet)
+    std::uint64_t chan_epoch{0};   // Phase B: the stream's epoch
+    std::uint64_t gen{0};          // Phase B: authority generation stamped on tunnel frames
+    ReliableChannel channel;
   };
   struct CellState {
     bool owned{false};

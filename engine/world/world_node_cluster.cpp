@@ -279,10 +279,12 @@ std::uint32_t WorldNode::new_session(HostId peer, std::uint64_t player, std::uin
   if (!free_sessions_.empty()) {
     s = free_sessions_.back();
     free_sessions_.pop_back();
-    sessions_[s] = Session{peer, player, ReliableChannel{config_.channel}, chan_epoch, 0, true, false};
+    sessions_[s] = Session{.client = peer, .player_id = player, .chan_epoch = chan_epoch,
+                           .channel = ReliableChannel{config_.channel}};
   } else {
     s = static_cast<std::uint32_t>(sessions_.size());
-    sessions_.push_back(Session{peer, player, ReliableChannel{config_.channel}, chan_epoch, 0, true, false});
+    sessions_.push_back(Session{.client = peer, .player_id = player, .chan_epoch = chan_epoch,
+                                .channel = ReliableChannel{config_.channel}});
   }
   session_of_player_[player - 1] = static_cast<std::int32_t>(s);
   return s;
