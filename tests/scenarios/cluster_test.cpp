@@ -4,14 +4,21 @@
 // prove each checker fires when the protocol is broken on purpose.
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "sim/runner/faults.h"
 #include "tests/scenarios/scenario_helpers.h"
 
 using shardsim::Duration;
+using shardsim::Time;
+using shardsim::TraceKind;
 using shardsim::scenario::Assignment;
+using shardsim::scenario::FaultEvent;
 using shardsim::scenario::ScenarioSpec;
 using shardsim::sim::RunResult;
+using shardsim::sim::TraceRecord;
 using shardsim::testing::load_shipped;
 using shardsim::testing::require_clean;
 using shardsim::testing::run;
@@ -115,14 +122,128 @@ TEST_CASE("TestSplitBrainPrevention", "[scenario][cluster][slow]") {
   CHECK_FALSE(jump.passed);
 }
 
+namespace {
+
+// TraceKind::fault op of a crash (sim/kernel/simulator.h).
+constexpr std::uint64_t kKernelCrash = 1;
+
+// A crash fault triggered by `on: handover.commit_sent`, read from the trace records around it:
+// the handover whose commit fired it, the host it crashed, and how that handover ended.
+struct CommitCrash {
+  bool fired{false};
+  Time at;
+  std::string source;   // the handover's source: the host of the trigger record
+  std::string crashed;  // the host the kernel crashed at that same instant
+  std::uint64_t hid{0};
+  std::uint64_t player{0};
+  std::optional<TraceRecord> install;  // the target took the player
+  std::optional<TraceRecord> abort;    // the source kept it (c = reason)
+  std::optional<TraceRecord> restore;  // rebuilt from the store by whoever took over its cell
+};
+
+CommitCrash commit_crash(const std::vector<TraceRecord>& records, std::uint64_t fault_index) {
+  CommitCrash c;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const TraceRecord& r = records[i];
+    if (!c.fired) {
+      if (r.kind != TraceKind::fault || r.a != shardsim::sim::kFaultOpTriggered ||
+          r.b != static_cast<std::uint64_t>(FaultEvent::handover_commit_sent) || r.c != fault_index)
+        continue;
+      c.fired = true;
+      c.at = r.t;
+      c.source = r.host;
+      // The event's own record: the source's handover_commit, just before, at the same instant.
+      for (std::size_t j = i; j-- > 0 && records[j].t == r.t;) {
+        if (records[j].kind == TraceKind::handover_commit && records[j].host == r.host) {
+          c.hid = records[j].a;
+          c.player = records[j].b;
+          break;
+        }
+      }
+      continue;
+    }
+    if (c.crashed.empty() && r.t == c.at && r.kind == TraceKind::fault && r.a == kKernelCrash)
+      c.crashed = r.host;
+    if (c.hid == 0) continue;
+    if (!c.install && r.kind == TraceKind::handover_install && r.a == c.hid) c.install = r;
+    if (!c.abort && r.kind == TraceKind::handover_abort && r.a == c.hid) c.abort = r;
+    if (!c.restore && r.kind == TraceKind::player_restore && r.a == c.player) c.restore = r;
+  }
+  return c;
+}
+
+// The trace from half a second before the fault's `at` (when it starts counting commits) to 3 s
+// after: the first commit after `at` comes within a few hundred ms, an unanswered commit is taken
+// back after 3 tries x 150 ms, and a restore comes after the lease (2 s) + margin.
+CommitCrash commit_crash_at(const ScenarioSpec& spec, std::uint64_t seed, std::uint64_t index) {
+  const Time at = spec.faults.at(index).at;
+  const auto w = shardsim::testing::trace_window(spec, seed, at - Duration::millis(500),
+                                                 at + Duration::seconds(3));
+  CommitCrash c = commit_crash(w.records, index);
+  INFO("fault " << index << " at " << at.us() << "us");
+  REQUIRE(c.fired);
+  return c;
+}
+
+}  // namespace
+
 TEST_CASE("TestSimNodeFailureDuringHandover", "[scenario][cluster][slow]") {
+  // Two crashes aimed at a handover in flight (on: handover.commit_sent): fault 0 crashes the
+  // source of the first handover to commit after 20 s, for 5 s (past its lease); fault 1 crashes
+  // the target of the first to commit after 40 s, for 2 s.
   const ScenarioSpec spec = load_shipped("node_failure_during_handover.yaml");
+  REQUIRE(spec.faults.size() == 2);
+  for (const auto& f : spec.faults) {
+    CHECK(f.on == FaultEvent::handover_commit_sent);
+    CHECK(f.kind == shardsim::scenario::FaultKind::crash);
+  }
+  CHECK(spec.faults[0].host == "source");
+  CHECK(spec.faults[1].host == "target");
   for (std::uint64_t seed : {1, 2, 3}) {
     INFO("seed " << seed);
     const RunResult r = run(spec, seed);
     require_clean(r);
+    CHECK(r.metric("faults.triggered") == 2);  // both crashes fired on a commit
     CHECK(r.metric("handover.cross_node.count") > 100);
-    CHECK(r.metric("players.restored") >= 1);
+    CHECK(r.metric("players.restored") >= 1);    // the crashed nodes' players came back
+    CHECK(r.metric("cell.reassignments") >= 1);  // the source stayed down past its lease
+
+    // Fault 0: the source crashed with the player in transit. The commit was already on the wire,
+    // so the target installs the player after the crash; had the commit been lost, the store
+    // would give the player to whoever took over the source's cell. Never both, never an abort:
+    // a dead source cannot take it back.
+    const CommitCrash src = commit_crash_at(spec, seed, 0);
+    INFO("fault 0 at " << src.at.us() << "us: source " << src.source << ", crashed " << src.crashed
+                       << ", handover " << src.hid << " player " << src.player);
+    CHECK(src.hid != 0);
+    CHECK(src.crashed == src.source);
+    CHECK_FALSE(src.abort);
+    CHECK(src.install.has_value() != src.restore.has_value());
+    if (src.install) {
+      INFO("installed by " << src.install->host << " at " << src.install->t.us() << "us");
+      CHECK(src.install->host != src.source);
+      CHECK(src.install->t > src.at);  // still in flight when the source went down
+    }
+    if (src.restore) {
+      INFO("restored by " << src.restore->host << " at " << src.restore->t.us() << "us");
+      CHECK(src.restore->host != src.source);
+      CHECK(src.restore->t > src.at);
+    }
+
+    // Fault 1: the target crashed as the commit left for it. Three unanswered tries later the
+    // source takes the player back with a cas in the store (abort reason 5); nobody installs it.
+    const CommitCrash tgt = commit_crash_at(spec, seed, 1);
+    INFO("fault 1 at " << tgt.at.us() << "us: source " << tgt.source << ", crashed " << tgt.crashed
+                       << ", handover " << tgt.hid << " player " << tgt.player);
+    CHECK(tgt.hid != 0);
+    CHECK_FALSE(tgt.crashed.empty());
+    CHECK(tgt.crashed != tgt.source);
+    CHECK_FALSE(tgt.install);
+    REQUIRE(tgt.abort);
+    CHECK(tgt.abort->host == tgt.source);
+    CHECK(tgt.abort->c == 5);
+    CHECK(tgt.abort->t - tgt.at >= Duration::millis(450));  // 3 commit tries x 150 ms
+    CHECK(tgt.abort->t - tgt.at < Duration::seconds(1));
   }
 }
 
