@@ -4,8 +4,10 @@
 // prove each checker fires when the protocol is broken on purpose.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -369,6 +371,102 @@ TEST_CASE("scenario: control_plane_outage", "[scenario][cluster][slow]") {
     CHECK(rest.metric("cell.reassignments") == 0);
     CHECK(rest.metric("players.restored") == 0);
     CHECK(rest.metric("handover.cross_node.latency.max") > 1500);
+  }
+}
+
+namespace {
+
+// Who was served in a stretch of trace: for each host that delivered something to a client, the
+// clients (by number: client-N plays player N) it reached; and the players whose durable actions
+// were acknowledged.
+struct Served {
+  std::map<std::uint64_t, std::set<std::uint64_t>> clients_by_sender;
+  std::set<std::uint64_t> acked;
+  std::size_t reached_by(std::uint64_t sender) const {
+    const auto it = clients_by_sender.find(sender);
+    return it == clients_by_sender.end() ? 0 : it->second.size();
+  }
+};
+
+Served served(const std::vector<TraceRecord>& records) {
+  Served s;
+  for (const TraceRecord& r : records) {
+    if (r.kind == TraceKind::deliver && r.host.rfind("client-", 0) == 0)
+      s.clients_by_sender[r.a].insert(std::stoull(r.host.substr(7)));
+    if (r.kind == TraceKind::action_ack) s.acked.insert(r.a);
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("scenario: two_gateways", "[scenario][cluster][slow]") {
+  // Two gateways, players handed to them round robin; gateway-2 cut off from everyone for 3 s.
+  const ScenarioSpec spec = load_shipped("two_gateways.yaml");
+  REQUIRE(spec.cluster.gateways == 2);
+  REQUIRE(spec.faults.size() == 1);
+  CHECK(spec.faults[0].kind == shardsim::scenario::FaultKind::isolate);
+  CHECK(spec.faults[0].host == "gateway-2");
+  const auto half = static_cast<std::size_t>(spec.players.count / 2);
+  // Hosts are numbered in creation order (sim/runner/cluster_run.cpp): directory, store, the
+  // nodes, the gateways, the clients; player N connects to gateway-((N - 1) % 2 + 1).
+  const std::uint64_t gateway_1 = 2 + spec.node_names.size();
+  const std::uint64_t gateway_2 = gateway_1 + 1;
+  const auto gateway_of = [&](std::uint64_t player) {
+    return player % 2 == 1 ? gateway_1 : gateway_2;
+  };
+  // Clients reached by a gateway other than their own, and acknowledged players of gateway-2.
+  const auto strays = [&](const Served& s) {
+    std::size_t n = 0;
+    for (const auto& [sender, clients] : s.clients_by_sender)
+      for (const std::uint64_t c : clients) n += gateway_of(c) == sender ? 0 : 1;
+    return n;
+  };
+  const auto acked_behind_2 = [&](const Served& s) {
+    return static_cast<std::size_t>(
+        std::count_if(s.acked.begin(), s.acked.end(),
+                      [&](std::uint64_t p) { return gateway_of(p) == gateway_2; }));
+  };
+  const Time isolated = spec.faults[0].at;
+  const Time end = Time::zero() + spec.duration;
+  for (std::uint64_t seed : {1, 2, 3}) {
+    INFO("seed " << seed);
+    // The last second of the run; the window's run is the whole run.
+    const auto last = shardsim::testing::trace_window(spec, seed, end - Duration::seconds(1), end);
+    const RunResult& r = last.run;
+    require_clean(r);
+    CHECK(r.metric("liveness.checked") == 1);  // every player held and routed by its own gateway
+    CHECK(r.metric("handover.cross_node.count") > 50);
+    CHECK(r.metric("players.restored") == 0);       // no node was lost: nobody rebuilt
+    CHECK(r.metric("gateway.buffered.max") > 100);  // gateway-2 held frames it could not forward
+    CHECK(r.metric("client.view_lag.max") > 2000);  // and its players' streams stalled meanwhile
+
+    // At the end both gateways serve every one of their players, and only their own: every client
+    // receives frames from its gateway, and every player's actions are acknowledged.
+    const Served now = served(last.records);
+    INFO("last second: gateway-1 reached "
+         << now.reached_by(gateway_1) << " clients, gateway-2 " << now.reached_by(gateway_2)
+         << "; actions acknowledged for " << now.acked.size() << " players");
+    CHECK(now.clients_by_sender.size() == 2);
+    CHECK(now.reached_by(gateway_1) == half);
+    CHECK(now.reached_by(gateway_2) == half);
+    CHECK(strays(now) == 0);
+    CHECK(now.acked.size() == 2 * half);
+    CHECK(acked_behind_2(now) == half);
+
+    // A second into the isolation: gateway-1 still serves all its players; gateway-2's get nothing
+    // and none of their actions is acknowledged.
+    const auto mid = shardsim::testing::trace_window(spec, seed, isolated + Duration::seconds(1),
+                                                     isolated + Duration::seconds(2));
+    const Served cut = served(mid.records);
+    INFO("isolated: gateway-1 reached "
+         << cut.reached_by(gateway_1) << " clients, gateway-2 " << cut.reached_by(gateway_2)
+         << "; actions acknowledged for " << cut.acked.size() << " players");
+    CHECK(cut.clients_by_sender.size() == 1);
+    CHECK(cut.reached_by(gateway_1) == half);
+    CHECK(strays(cut) == 0);
+    CHECK(cut.acked.size() == half);
+    CHECK(acked_behind_2(cut) == 0);
   }
 }
 
