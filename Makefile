@@ -38,14 +38,15 @@ bench: build
 	./$(BUILD)/shardsim bench
 
 # The seed issue's stress and scaling suite: deterministic budgets and Catch2 benchmarks
-# (tests/scaling/), then seed sweeps over every fault and chaos scenario (52 runs), then the
+# (tests/scaling/), then seed sweeps over every fault and chaos scenario (60 runs), then the
 # performance regression check. About 7 minutes on 2 cores; longer sweeps: `shardsim sweep`
 # directly (docs/scaling.md).
 SCALING_SWEEP = scenarios/chaos.yaml:1..12 scenarios/faults_timeline.yaml:1..4 \
   scenarios/partition.yaml:1..4 scenarios/pause.yaml:1..4 scenarios/node_failure.yaml:1..4 \
   scenarios/rapid_recovery.yaml:1..4 scenarios/drain.yaml:1..4 scenarios/gateway_isolation.yaml:1..4 \
   scenarios/split_brain.yaml:1..4 scenarios/node_failure_during_handover.yaml:1..4 \
-  scenarios/protocol_faults.yaml:1..4
+  scenarios/protocol_faults.yaml:1..4 scenarios/control_plane_outage.yaml:1..4 \
+  scenarios/two_gateways.yaml:1..4
 test-scaling: build
 	./$(BUILD)/tests/shardsim_scaling --benchmark-samples 5
 	@set -e; for s in $(SCALING_SWEEP); do \

@@ -32,11 +32,14 @@ done
 # The cluster scenarios with faults run 40 s: their faults start by 35 s, and the Debug build is the
 # CI's slowest step. (Longer ones, chaos and the fault timeline, are covered by their digest-twice
 # test and by `sweep --recheck`.)
-# (scenario, seed) pairs: quickstart at the acceptance seeds, then every other shipped scenario.
+# (scenario, seed) pairs: quickstart at the acceptance seeds, then other shipped scenarios, among them
+# control_plane_outage (store and directory crashes and cuts, 40 s) and two_gateways (the only one
+# with more than one gateway, 30 s) at full length.
 checks=("scenarios/quickstart.yaml 7" "scenarios/quickstart.yaml 8"
         "scenarios/border_oscillation.yaml 3" "$tmp/flash_crowd.yaml 5" "$tmp/entities_10k.yaml 10"
         "$tmp/cross_node.yaml 1" "$tmp/partition.yaml 2" "$tmp/drain.yaml 1"
-        "$tmp/rapid_recovery.yaml 3" "$tmp/protocol_faults.yaml 1")
+        "$tmp/rapid_recovery.yaml 3" "$tmp/protocol_faults.yaml 1"
+        "scenarios/control_plane_outage.yaml 2" "scenarios/two_gateways.yaml 1")
 for c in "${checks[@]}"; do
   set -- $c
   a=$(digest "$release/shardsim" "$1" "$2")

@@ -4,16 +4,26 @@
 // prove each checker fires when the protocol is broken on purpose.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "sim/runner/faults.h"
 #include "tests/scenarios/scenario_helpers.h"
 
 using shardsim::Duration;
+using shardsim::Time;
+using shardsim::TraceKind;
 using shardsim::scenario::Assignment;
+using shardsim::scenario::FaultEvent;
 using shardsim::scenario::ScenarioSpec;
 using shardsim::sim::RunResult;
+using shardsim::sim::TraceRecord;
 using shardsim::testing::load_shipped;
 using shardsim::testing::require_clean;
 using shardsim::testing::run;
@@ -134,14 +144,348 @@ TEST_CASE("cluster: a client's stream keeps rising tick numbers across nodes who
   }
 }
 
+namespace {
+
+// TraceKind::fault op of a crash (sim/kernel/simulator.h).
+constexpr std::uint64_t kKernelCrash = 1;
+
+// A crash fault triggered by `on: handover.commit_sent`, read from the trace records around it:
+// the handover whose commit fired it, the host it crashed, and how that handover ended.
+struct CommitCrash {
+  bool fired{false};
+  Time at;
+  std::string source;   // the handover's source: the host of the trigger record
+  std::string crashed;  // the host the kernel crashed at that same instant
+  std::uint64_t hid{0};
+  std::uint64_t player{0};
+  std::optional<TraceRecord> install;  // the target took the player
+  std::optional<TraceRecord> abort;    // the source kept it (c = reason)
+  std::optional<TraceRecord> restore;  // rebuilt from the store by whoever took over its cell
+};
+
+CommitCrash commit_crash(const std::vector<TraceRecord>& records, std::uint64_t fault_index) {
+  CommitCrash c;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const TraceRecord& r = records[i];
+    if (!c.fired) {
+      if (r.kind != TraceKind::fault || r.a != shardsim::sim::kFaultOpTriggered ||
+          r.b != static_cast<std::uint64_t>(FaultEvent::handover_commit_sent) || r.c != fault_index)
+        continue;
+      c.fired = true;
+      c.at = r.t;
+      c.source = r.host;
+      // The event's own record: the source's handover_commit, just before, at the same instant.
+      for (std::size_t j = i; j-- > 0 && records[j].t == r.t;) {
+        if (records[j].kind == TraceKind::handover_commit && records[j].host == r.host) {
+          c.hid = records[j].a;
+          c.player = records[j].b;
+          break;
+        }
+      }
+      continue;
+    }
+    if (c.crashed.empty() && r.t == c.at && r.kind == TraceKind::fault && r.a == kKernelCrash)
+      c.crashed = r.host;
+    if (c.hid == 0) continue;
+    if (!c.install && r.kind == TraceKind::handover_install && r.a == c.hid) c.install = r;
+    if (!c.abort && r.kind == TraceKind::handover_abort && r.a == c.hid) c.abort = r;
+    if (!c.restore && r.kind == TraceKind::player_restore && r.a == c.player) c.restore = r;
+  }
+  return c;
+}
+
+// The trace from half a second before the fault's `at` (when it starts counting commits) to 3 s
+// after: the first commit after `at` comes within a few hundred ms, an unanswered commit is taken
+// back after 3 tries x 150 ms, and a restore comes after the lease (2 s) + margin.
+CommitCrash commit_crash_at(const ScenarioSpec& spec, std::uint64_t seed, std::uint64_t index) {
+  const Time at = spec.faults.at(index).at;
+  const auto w = shardsim::testing::trace_window(spec, seed, at - Duration::millis(500),
+                                                 at + Duration::seconds(3));
+  CommitCrash c = commit_crash(w.records, index);
+  INFO("fault " << index << " at " << at.us() << "us");
+  REQUIRE(c.fired);
+  return c;
+}
+
+}  // namespace
+
 TEST_CASE("TestSimNodeFailureDuringHandover", "[scenario][cluster][slow]") {
+  // Two crashes aimed at a handover in flight (on: handover.commit_sent): fault 0 crashes the
+  // source of the first handover to commit after 20 s, for 5 s (past its lease); fault 1 crashes
+  // the target of the first to commit after 40 s, for 2 s.
   const ScenarioSpec spec = load_shipped("node_failure_during_handover.yaml");
+  REQUIRE(spec.faults.size() == 2);
+  for (const auto& f : spec.faults) {
+    CHECK(f.on == FaultEvent::handover_commit_sent);
+    CHECK(f.kind == shardsim::scenario::FaultKind::crash);
+  }
+  CHECK(spec.faults[0].host == "source");
+  CHECK(spec.faults[1].host == "target");
   for (std::uint64_t seed : {1, 2, 3}) {
     INFO("seed " << seed);
     const RunResult r = run(spec, seed);
     require_clean(r);
+    CHECK(r.metric("faults.triggered") == 2);  // both crashes fired on a commit
     CHECK(r.metric("handover.cross_node.count") > 100);
-    CHECK(r.metric("players.restored") >= 1);
+    CHECK(r.metric("players.restored") >= 1);    // the crashed nodes' players came back
+    CHECK(r.metric("cell.reassignments") >= 1);  // the source stayed down past its lease
+
+    // Fault 0: the source crashed with the player in transit. The commit was already on the wire,
+    // so the target installs the player after the crash; had the commit been lost, the store
+    // would give the player to whoever took over the source's cell. Never both, never an abort:
+    // a dead source cannot take it back.
+    const CommitCrash src = commit_crash_at(spec, seed, 0);
+    INFO("fault 0 at " << src.at.us() << "us: source " << src.source << ", crashed " << src.crashed
+                       << ", handover " << src.hid << " player " << src.player);
+    CHECK(src.hid != 0);
+    CHECK(src.crashed == src.source);
+    CHECK_FALSE(src.abort);
+    CHECK(src.install.has_value() != src.restore.has_value());
+    if (src.install) {
+      INFO("installed by " << src.install->host << " at " << src.install->t.us() << "us");
+      CHECK(src.install->host != src.source);
+      CHECK(src.install->t > src.at);  // still in flight when the source went down
+    }
+    if (src.restore) {
+      INFO("restored by " << src.restore->host << " at " << src.restore->t.us() << "us");
+      CHECK(src.restore->host != src.source);
+      CHECK(src.restore->t > src.at);
+    }
+
+    // Fault 1: the target crashed as the commit left for it. Three unanswered tries later the
+    // source takes the player back with a cas in the store (abort reason 5); nobody installs it.
+    const CommitCrash tgt = commit_crash_at(spec, seed, 1);
+    INFO("fault 1 at " << tgt.at.us() << "us: source " << tgt.source << ", crashed " << tgt.crashed
+                       << ", handover " << tgt.hid << " player " << tgt.player);
+    CHECK(tgt.hid != 0);
+    CHECK_FALSE(tgt.crashed.empty());
+    CHECK(tgt.crashed != tgt.source);
+    CHECK_FALSE(tgt.install);
+    REQUIRE(tgt.abort);
+    CHECK(tgt.abort->host == tgt.source);
+    CHECK(tgt.abort->c == 5);
+    CHECK(tgt.abort->t - tgt.at >= Duration::millis(450));  // 3 commit tries x 150 ms
+    CHECK(tgt.abort->t - tgt.at < Duration::seconds(1));
+  }
+}
+
+namespace {
+
+// The handovers committed while the store was out of reach, [from, to), and how each ended, read
+// from trace records that reach at least a second past `to`.
+struct StoreStall {
+  int committed{0};         // handover_commit records in [from, to)
+  int installed_during{0};  // installs (of any handover) in [from + 100 ms, to)
+  int installed{0};         // of those committed: installed by their target, at or after `to`
+  int taken_back{0};        // of those committed: taken back by their source (abort reason 5)
+  int early{0};             // of those committed: ended before `to`
+  int late{0};              // ... or more than a second after it, or never
+  int twice{0};             // ... or both installed and taken back
+};
+
+StoreStall store_stall(const std::vector<TraceRecord>& records, Time from, Time to) {
+  REQUIRE(records.back().t >= to + Duration::seconds(1));
+  struct End {
+    std::optional<Time> install;
+    std::optional<Time> abort;
+    std::uint64_t reason{0};
+  };
+  std::map<std::uint64_t, End> ends;  // by hid, of the handovers committed in [from, to)
+  StoreStall s;
+  for (const TraceRecord& r : records) {
+    if (r.kind == TraceKind::handover_commit && r.t >= from && r.t < to) {
+      ++s.committed;
+      ends[r.a];
+    }
+    if (r.kind == TraceKind::handover_install && r.t >= from + Duration::millis(100) && r.t < to)
+      ++s.installed_during;
+    const auto it = ends.find(r.a);
+    if (it == ends.end()) continue;
+    if (r.kind == TraceKind::handover_install && !it->second.install) it->second.install = r.t;
+    if (r.kind == TraceKind::handover_abort && !it->second.abort) {
+      it->second.abort = r.t;
+      it->second.reason = r.c;
+    }
+  }
+  for (const auto& [hid, e] : ends) {
+    if (e.install && e.abort) ++s.twice;
+    const std::optional<Time> end = e.install ? e.install : e.abort;
+    if (!end || *end >= to + Duration::seconds(1)) {
+      ++s.late;
+    } else if (*end < to) {
+      ++s.early;
+    } else if (e.install) {
+      ++s.installed;
+    } else if (e.reason == 5) {
+      ++s.taken_back;
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("scenario: control_plane_outage", "[scenario][cluster][slow]") {
+  // The store cut off 8-11 s and crashed 13-15 s; the directory crashed 18-19 s (shorter than the
+  // lease) and cut off 23-26 s (longer than the lease).
+  const ScenarioSpec spec = load_shipped("control_plane_outage.yaml");
+  REQUIRE(spec.faults.size() == 4);
+  const auto window = [&](std::size_t i) {
+    const Time from = spec.faults.at(i).at;
+    const Duration length = spec.faults[i].kind == shardsim::scenario::FaultKind::crash
+                                ? spec.faults[i].restart_after
+                                : spec.faults[i].duration;
+    return std::pair{from, from + length};
+  };
+  const auto [isolated_from, isolated_to] = window(0);
+  const auto [crashed_from, crashed_to] = window(1);
+  CHECK(spec.faults[0].host == "store");
+  CHECK(spec.faults[1].host == "store");
+  CHECK(spec.faults[2].host == "directory");
+  CHECK(spec.faults[3].host == "directory");
+  CHECK(spec.faults[2].restart_after < spec.cluster.lease);
+  CHECK(spec.faults[3].duration > spec.cluster.lease);
+  for (std::uint64_t seed : {1, 2, 3}) {
+    INFO("seed " << seed);
+    const RunResult r = run(spec, seed);
+    require_clean(r);
+    CHECK(r.metric("liveness.checked") == 1);
+    // The directory cut off past the lease: every node fenced itself once, every cell was assigned
+    // afresh and every player restored from the store. Nothing else fenced anyone (below).
+    CHECK(r.metric("node.fences") == 4);
+    CHECK(r.metric("cell.reassignments") == 64);
+    CHECK(r.metric("players.restored") == spec.players.count);
+    CHECK(r.metric("handover.cross_node.count") > 100);
+    // Handovers caught by a store outage complete seconds late: a normal one takes < 500 ms.
+    CHECK(r.metric("handover.cross_node.latency.max") > 1500);
+
+    // The store outages, handover by handover: sources keep committing, no target installs (its
+    // cas cannot reach the store), and once the store is back each stalled handover ends exactly
+    // once, within a second: installed, or taken back by its source through the store.
+    const auto w = shardsim::testing::trace_window(
+        spec, seed, isolated_from - Duration::millis(500), crashed_to + Duration::seconds(1));
+    for (const auto& [from, to] :
+         {std::pair{isolated_from, isolated_to}, std::pair{crashed_from, crashed_to}}) {
+      const StoreStall s = store_stall(w.records, from, to);
+      INFO("store out " << from.us() << "-" << to.us() << "us: " << s.committed << " committed, "
+                        << s.installed << " installed after, " << s.taken_back << " taken back");
+      CHECK(s.committed >= 5);
+      CHECK(s.installed_during == 0);
+      CHECK(s.installed + s.taken_back == s.committed);
+      CHECK(s.installed > 0);
+      CHECK(s.early == 0);
+      CHECK(s.late == 0);
+      CHECK(s.twice == 0);
+    }
+
+    // Without the long directory outage nobody fences, no cell moves and nobody is restored: the
+    // store outages and the 1 s directory crash cost time, never a node.
+    ScenarioSpec without = spec;
+    without.faults.pop_back();
+    without.expect.clear();
+    const RunResult rest = run(without, seed);
+    require_clean(rest);
+    CHECK(rest.metric("liveness.checked") == 1);
+    CHECK(rest.metric("node.fences") == 0);
+    CHECK(rest.metric("cell.reassignments") == 0);
+    CHECK(rest.metric("players.restored") == 0);
+    CHECK(rest.metric("handover.cross_node.latency.max") > 1500);
+  }
+}
+
+namespace {
+
+// Who was served in a stretch of trace: for each host that delivered something to a client, the
+// clients (by number: client-N plays player N) it reached; and the players whose durable actions
+// were acknowledged.
+struct Served {
+  std::map<std::uint64_t, std::set<std::uint64_t>> clients_by_sender;
+  std::set<std::uint64_t> acked;
+  std::size_t reached_by(std::uint64_t sender) const {
+    const auto it = clients_by_sender.find(sender);
+    return it == clients_by_sender.end() ? 0 : it->second.size();
+  }
+};
+
+Served served(const std::vector<TraceRecord>& records) {
+  Served s;
+  for (const TraceRecord& r : records) {
+    if (r.kind == TraceKind::deliver && r.host.rfind("client-", 0) == 0)
+      s.clients_by_sender[r.a].insert(std::stoull(r.host.substr(7)));
+    if (r.kind == TraceKind::action_ack) s.acked.insert(r.a);
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("scenario: two_gateways", "[scenario][cluster][slow]") {
+  // Two gateways, players handed to them round robin; gateway-2 cut off from everyone for 3 s.
+  const ScenarioSpec spec = load_shipped("two_gateways.yaml");
+  REQUIRE(spec.cluster.gateways == 2);
+  REQUIRE(spec.faults.size() == 1);
+  CHECK(spec.faults[0].kind == shardsim::scenario::FaultKind::isolate);
+  CHECK(spec.faults[0].host == "gateway-2");
+  const auto half = static_cast<std::size_t>(spec.players.count / 2);
+  // Hosts are numbered in creation order (sim/runner/cluster_run.cpp): directory, store, the
+  // nodes, the gateways, the clients; player N connects to gateway-((N - 1) % 2 + 1).
+  const std::uint64_t gateway_1 = 2 + spec.node_names.size();
+  const std::uint64_t gateway_2 = gateway_1 + 1;
+  const auto gateway_of = [&](std::uint64_t player) {
+    return player % 2 == 1 ? gateway_1 : gateway_2;
+  };
+  // Clients reached by a gateway other than their own, and acknowledged players of gateway-2.
+  const auto strays = [&](const Served& s) {
+    std::size_t n = 0;
+    for (const auto& [sender, clients] : s.clients_by_sender)
+      for (const std::uint64_t c : clients) n += gateway_of(c) == sender ? 0 : 1;
+    return n;
+  };
+  const auto acked_behind_2 = [&](const Served& s) {
+    return static_cast<std::size_t>(
+        std::count_if(s.acked.begin(), s.acked.end(),
+                      [&](std::uint64_t p) { return gateway_of(p) == gateway_2; }));
+  };
+  const Time isolated = spec.faults[0].at;
+  const Time end = Time::zero() + spec.duration;
+  for (std::uint64_t seed : {1, 2, 3}) {
+    INFO("seed " << seed);
+    // The last second of the run; the window's run is the whole run.
+    const auto last = shardsim::testing::trace_window(spec, seed, end - Duration::seconds(1), end);
+    const RunResult& r = last.run;
+    require_clean(r);
+    CHECK(r.metric("liveness.checked") == 1);  // every player held and routed by its own gateway
+    CHECK(r.metric("handover.cross_node.count") > 50);
+    CHECK(r.metric("players.restored") == 0);       // no node was lost: nobody rebuilt
+    CHECK(r.metric("gateway.buffered.max") > 100);  // gateway-2 held frames it could not forward
+    CHECK(r.metric("client.view_lag.max") > 2000);  // and its players' streams stalled meanwhile
+
+    // At the end both gateways serve every one of their players, and only their own: every client
+    // receives frames from its gateway, and every player's actions are acknowledged.
+    const Served now = served(last.records);
+    INFO("last second: gateway-1 reached "
+         << now.reached_by(gateway_1) << " clients, gateway-2 " << now.reached_by(gateway_2)
+         << "; actions acknowledged for " << now.acked.size() << " players");
+    CHECK(now.clients_by_sender.size() == 2);
+    CHECK(now.reached_by(gateway_1) == half);
+    CHECK(now.reached_by(gateway_2) == half);
+    CHECK(strays(now) == 0);
+    CHECK(now.acked.size() == 2 * half);
+    CHECK(acked_behind_2(now) == half);
+
+    // A second into the isolation: gateway-1 still serves all its players; gateway-2's get nothing
+    // and none of their actions is acknowledged.
+    const auto mid = shardsim::testing::trace_window(spec, seed, isolated + Duration::seconds(1),
+                                                     isolated + Duration::seconds(2));
+    const Served cut = served(mid.records);
+    INFO("isolated: gateway-1 reached "
+         << cut.reached_by(gateway_1) << " clients, gateway-2 " << cut.reached_by(gateway_2)
+         << "; actions acknowledged for " << cut.acked.size() << " players");
+    CHECK(cut.clients_by_sender.size() == 1);
+    CHECK(cut.reached_by(gateway_1) == half);
+    CHECK(strays(cut) == 0);
+    CHECK(cut.acked.size() == half);
+    CHECK(acked_behind_2(cut) == 0);
   }
 }
 
