@@ -204,7 +204,13 @@ void ClusterChecker::sweep(std::span<WorldNode* const> nodes, bool faults_active
 void ClusterChecker::check_liveness(std::span<WorldNode* const> nodes,
                                     std::span<cluster::Gateway* const> gateways,
                                     const std::vector<std::uint32_t>& gateway_of_player, bool confirm) {
-  enum What : std::uint64_t { stuck_handover = 1, unserved_cell = 2, unheld_player = 3, misrouted = 4 };
+  enum What : std::uint64_t {
+    stuck_handover = 1,
+    unserved_cell = 2,
+    unheld_player = 3,
+    misrouted = 4,
+    never_joined = 5
+  };
   std::vector<std::pair<std::uint64_t, std::uint64_t>> found;
   std::vector<std::string> details;
   auto suspect = [&](What w, std::uint64_t subject, std::string detail) {
@@ -235,7 +241,13 @@ void ClusterChecker::check_liveness(std::span<WorldNode* const> nodes,
   for (std::uint32_t c = 0; c < config_.cells; ++c)
     if (served[c] == 0) suspect(unserved_cell, c, fmt::format("cell {} is served by no node", c));
   for (std::uint32_t p = 1; p <= config_.players; ++p) {
-    if (joined_[p] == 0) continue;
+    if (joined_[p] == 0) {
+      // Every client joins at the start and repeats a refused join: by now (2 x lease + 6 s after
+      // the last fault at the earliest) one that no node ever held was never served at all.
+      if (holder[p] == 0 && transit[p] == 0)
+        suspect(never_joined, p, fmt::format("player {} has never been held by a node", p));
+      continue;
+    }
     if (holder[p] == 0) {
       if (transit[p] == 0)
         suspect(unheld_player, p, fmt::format("player {} is held by no node", p));

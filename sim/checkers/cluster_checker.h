@@ -15,7 +15,8 @@
 //                           at its target (a planned drain must lose nothing at all)
 //   liveness.violations     at the liveness check (last fault end + bound), anything still wrong
 //                           two seconds later too: an unserved cell, a player held by no node and
-//                           in nobody's transit, a player routed elsewhere than its holder, a
+//                           in nobody's transit (or never held at all: its join never got through),
+//                           a player routed elsewhere than its holder, a
 //                           handover open for more than two seconds (players keep moving, so some
 //                           handovers are always in flight: only a stuck one counts)
 // It also measures cross-node handovers (trigger -> target authoritative and gateway route updated)

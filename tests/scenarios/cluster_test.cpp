@@ -419,6 +419,22 @@ Served served(const std::vector<TraceRecord>& records) {
 
 }  // namespace
 
+TEST_CASE("cluster: liveness counts a player whose join never got through", "[scenario][cluster]") {
+  // two_gateways.yaml with gateway-2 cut off from the start for good: its 200 players never reach
+  // a node. The liveness check used to skip players no node had ever held, and passed this run.
+  ScenarioSpec spec = load_shipped("two_gateways.yaml");
+  REQUIRE(spec.faults.size() == 1);
+  spec.faults[0].at = Time::zero();
+  spec.faults[0].duration = Duration::zero();  // until the end
+  spec.expect.clear();
+  const RunResult r = run(spec);
+  CHECK(r.metric("liveness.checked") == 1);
+  CHECK(r.metric("liveness.violations") == 200);  // every player behind gateway-2, none other
+  REQUIRE_FALSE(r.violations.empty());
+  CHECK_THAT(r.violations.front().detail, Catch::Matchers::Contains("has never been held by a node"));
+  CHECK(r.metric("players.lost") == 0);  // never held, so never lost either
+}
+
 TEST_CASE("scenario: two_gateways", "[scenario][cluster][slow]") {
   // Two gateways, players handed to them round robin; gateway-2 cut off from everyone for 3 s.
   const ScenarioSpec spec = load_shipped("two_gateways.yaml");
