@@ -11,6 +11,7 @@ ClusterChecker::ClusterChecker(ViolationLog& log, const Time& now, Config config
       now_{now},
       config_{config},
       last_ticker_(config.cells, 0),
+      last_tick_at_(config.cells, Time::max()),
       claim_(config.cells, std::vector<std::uint8_t>(config.nodes + 1, 0)),
       flagged_cell_(config.cells, 0),
       max_epoch_(config.cells, 0),
@@ -28,9 +29,11 @@ ClusterChecker::ClusterChecker(ViolationLog& log, const Time& now, Config config
 
 void ClusterChecker::on_cell_tick(std::uint32_t node, std::uint32_t cell, std::uint64_t epoch) {
   const std::uint32_t last = last_ticker_[cell];
-  if (last != 0 && last != node && claim_[cell][node] != 0 && claim_[cell][last] != 0 &&
-      flagged_cell_[cell] == 0) {
-    // We ticked it, then `last` did, and now we do again, neither having let go: two at once.
+  // Two at once: we ticked it, then `last` did, and now we do again, neither having let go; or
+  // `last`, still holding it, ticked it at this very instant (a one-tick overlap, after which
+  // `last` may let go before ticking again).
+  const bool other = last != 0 && last != node && claim_[cell][last] != 0;
+  if (other && (claim_[cell][node] != 0 || last_tick_at_[cell] == now_) && flagged_cell_[cell] == 0) {
     ++split_brain_;
     flagged_cell_[cell] = 1;
     log_.add("split_brain.violations", now_, cell,
@@ -39,6 +42,7 @@ void ClusterChecker::on_cell_tick(std::uint32_t node, std::uint32_t cell, std::u
   }
   claim_[cell][node] = 1;
   last_ticker_[cell] = node;
+  last_tick_at_[cell] = now_;
 }
 
 void ClusterChecker::on_cell_release(std::uint32_t node, std::uint32_t cell) {

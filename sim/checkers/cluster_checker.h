@@ -108,6 +108,7 @@ class ClusterChecker final : public cluster::ClusterObserver {
   const Time& now_;
   Config config_;
   std::vector<std::uint32_t> last_ticker_;       // per cell
+  std::vector<Time> last_tick_at_;               // per cell: when last_ticker_ ticked it (max: never)
   std::vector<std::vector<std::uint8_t>> claim_;  // per cell, per node
   std::vector<std::uint8_t> flagged_cell_;
   std::vector<std::uint64_t> max_epoch_;

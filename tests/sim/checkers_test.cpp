@@ -10,6 +10,7 @@
 // player's view (the node's reliable window is full, so the witness stops advancing), which is how
 // the test produces stale views — and so oracle violations — from the unmodified engine.
 #include "sim/checkers/checkers.h"
+#include "sim/checkers/cluster_checker.h"
 
 #include <catch2/catch.hpp>
 
@@ -600,3 +601,52 @@ TEST_CASE("authority checker: a player real in two cells, and a joined player in
   CHECK(lost.entity == 2);
   CHECK(lost.at == Time::from_micros(100'000));
 }
+
+namespace shardsim::sim {
+
+TEST_CASE("cluster checker: split brain as the order of cell ticks shows it", "[checkers]") {
+  ViolationLog log;
+  Time now = Time::zero();
+  const auto tick = Duration::millis(50);
+  SECTION("two nodes tick a cell at the same instant, the first then lets go") {
+    ClusterChecker c{log, now, {.nodes = 2, .cells = 4, .players = 1}};
+    c.on_cell_tick(1, 2, 1);
+    c.on_cell_tick(2, 2, 2);  // node-1 still holds cell 2 and ticked it at this instant
+    c.on_cell_release(1, 2);
+    now = now + tick;
+    c.on_cell_tick(2, 2, 2);
+    CHECK(c.split_brain() == 1);
+  }
+  SECTION("one, the other, the first again, neither letting go") {
+    ClusterChecker c{log, now, {.nodes = 2, .cells = 4, .players = 1}};
+    c.on_cell_tick(1, 2, 1);
+    now = now + tick;
+    c.on_cell_tick(2, 2, 2);
+    now = now + tick;
+    c.on_cell_tick(1, 2, 1);
+    CHECK(c.split_brain() == 1);
+  }
+  SECTION("a handover of the cell: the first lets go before the second ticks") {
+    ClusterChecker c{log, now, {.nodes = 2, .cells = 4, .players = 1}};
+    c.on_cell_tick(1, 2, 1);
+    c.on_cell_release(1, 2);
+    c.on_cell_tick(2, 2, 2);  // the same instant, but node-1 no longer holds it
+    now = now + tick;
+    c.on_cell_tick(2, 2, 2);
+    CHECK(c.split_brain() == 0);
+  }
+  SECTION("the second ticks a tick later, and the first lets go without ticking again") {
+    // A node that fenced (or migrated the cell) without another tick simulated nothing beside the
+    // new owner.
+    ClusterChecker c{log, now, {.nodes = 2, .cells = 4, .players = 1}};
+    c.on_cell_tick(1, 2, 1);
+    now = now + tick;
+    c.on_cell_tick(2, 2, 2);
+    c.on_cell_release(1, 2);
+    now = now + tick;
+    c.on_cell_tick(2, 2, 2);
+    CHECK(c.split_brain() == 0);
+  }
+}
+
+}  // namespace shardsim::sim
