@@ -20,6 +20,7 @@
 #include "sim/kernel/simulator.h"
 #include "sim/runner/faults.h"
 #include "sim/runner/metrics.h"
+#include "sim/runner/node_load.h"
 #include "sim/runner/tracked.h"
 #include "sim/workload/player_driver.h"
 
@@ -294,20 +295,23 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   hooks.last_end = last_fault_end(faults);
   schedule_faults(sim, network, faults, host_of, hooks, triggered ? &triggers : nullptr);
 
-  // Checkers: a sweep every tick, half a tick off the nodes' tick grid.
+  // Checkers and the per-node load samples (every NodeLoad::kEvery): a sweep every tick, half a
+  // tick off the nodes' tick grid. It only reads; without the checkers it only samples the load.
   std::vector<WorldNode*> running(n_nodes, nullptr);
   auto refresh_running = [&] {
     for (std::uint32_t i = 0; i < n_nodes; ++i)
       running[i] = sim.is_up(node_hosts[i]) && !sim.is_paused(node_hosts[i]) ? nodes[i] : nullptr;
   };
   const Time end = Time::zero() + spec.duration;
+  NodeLoad load{n_nodes};
   std::function<void()> sweep = [&] {
     refresh_running();
-    checker.sweep(running, hooks.active > 0);
+    if (options.checkers) checker.sweep(running, hooks.active > 0);
+    load.sample(sim.now(), running);
     if (sim.now() + spec.tick < end) sim.at(sim.now() + spec.tick, sweep);
   };
+  sim.at(Time::zero() + spec.tick / 2, sweep);
   if (options.checkers) {
-    sim.at(Time::zero() + spec.tick / 2, sweep);
     // Liveness: some time after the last fault ends, and confirmed two seconds later. A fault
     // triggered by a protocol event moves the last end; the check moves with it (a planned check
     // of an older plan does nothing).
@@ -349,6 +353,7 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
     checker.sweep(running, hooks.active > 0);
     checker.finish(running);
   }
+  load.finish(running);
 
   // Counters: the dead processes' (folded in at their death) plus the living ones'.
   std::uint64_t load_max = 0;
@@ -439,6 +444,7 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
     if (name == "node.fences") return static_cast<double>(ns.fences);
     if (name == "node.load.max") return static_cast<double>(load_max);
     if (name == "node.load.min") return static_cast<double>(load_min);
+    if (name == "node.load.imbalance.mean") return load.imbalance_mean();
     if (name == "net.cluster.messages")
       return static_cast<double>(ss.by_first[cluster::kEnvelope].messages);
     if (name == "net.cluster.bytes")
@@ -447,7 +453,7 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
     SHARD_ASSERT_MSG(false, "metric {} has no source", name);
     return 0;
   };
-  finish_result(spec, result, value_of, ss);
+  finish_result(spec, result, value_of, ss, node_load_metrics(spec.node_names, load));
   result.digest = trace.digest();
   result.trace_records = trace.records();
   result.events = sim.events_executed();

@@ -10,9 +10,11 @@ namespace shardsim::sim {
 RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& options);
 
 // Shared by both runners: metrics in registry order, then messages by type (those that occurred),
-// expectations, verdict.
+// then `node_metrics` (the cluster runner's node.<name>.* figures; none in Phase A), expectations,
+// verdict.
 void finish_result(const scenario::ScenarioSpec& spec, RunResult& result,
                    const std::function<double(std::string_view)>& value_of,
-                   const Simulator::Stats& net);
+                   const Simulator::Stats& net,
+                   std::vector<std::pair<std::string, double>> node_metrics = {});
 
 }  // namespace shardsim::sim

@@ -1,7 +1,8 @@
-// The metric registry: every name a run reports and `expect:` may reference, with its unit (and the
-// net.msg.<type>.* family, below).
-// Units decide how expectation values are written ("< 500ms", "< 1%", "== 0") and how JSON reports them
-// (durations in milliseconds, rates in percent, counts as integers).
+// The metric registry: every name a run reports and `expect:` may reference, with its unit (and two
+// families, below: net.msg.<type>.* and node.<name>.*).
+// Units decide how expectation values are written ("< 500ms", "< 1%", "== 0", "< 1.5") and how
+// JSON reports them (durations in milliseconds, rates in percent, counts as integers, ratios as
+// decimals).
 #pragma once
 
 #include <optional>
@@ -10,10 +11,11 @@
 #include <utility>
 
 #include "sim/runner/message_types.h"
+#include "sim/scenario/spec.h"
 
 namespace shardsim {
 
-enum class MetricUnit { count, bytes, duration_ms, percent };
+enum class MetricUnit { count, bytes, duration_ms, percent, ratio };
 
 struct MetricInfo {
   std::string_view name;
@@ -85,15 +87,17 @@ inline constexpr MetricInfo kMetrics[] = {
     {"node.fences", MetricUnit::count, "times a node fenced itself (lease lapsed or revoked)"},
     {"node.load.max", MetricUnit::count, "most entities on one node at the end"},
     {"node.load.min", MetricUnit::count, "fewest entities on one running node at the end"},
+    {"node.load.imbalance.mean", MetricUnit::ratio,
+     "time-weighted mean of max node load / mean node load, sampled every 250 ms (1 = even)"},
     {"net.cluster.messages", MetricUnit::count, "node/store/directory/gateway protocol messages"},
     {"net.cluster.bytes", MetricUnit::bytes, "bytes of node/store/directory/gateway protocol messages"},
     {"faults.triggered", MetricUnit::count, "faults with `on:` that fired"},
 };
 
-// Beside the registry, one family: net.msg.<type>.count and net.msg.<type>.bytes, messages sent of
-// each type and their bytes (sim/runner/message_types.h lists the types). A run reports, after the
-// registry's metrics, only the types that occurred; `expect:` may name any type, and one that did
-// not occur reads as 0.
+// Beside the registry, a first family: net.msg.<type>.count and net.msg.<type>.bytes, messages
+// sent of each type and their bytes (sim/runner/message_types.h lists the types). A run reports,
+// after the registry's metrics, only the types that occurred; `expect:` may name any type, and one
+// that did not occur reads as 0.
 inline constexpr std::string_view kMessageMetricPrefix = "net.msg.";
 
 struct MessageMetric {
@@ -114,7 +118,42 @@ constexpr std::optional<MessageMetric> split_message_metric(std::string_view nam
   return std::nullopt;
 }
 
-// A registered metric, or one of the net.msg family (whose name then views `name`).
+// The other family: node.<name>.<field>, one sim node's load in a cluster run (sim/runner/
+// node_load.h says what is counted and when). A run reports, after the message types, every field
+// of every node of the scenario, node by node in the scenario's order and the fields in
+// kNodeFields' order; a Phase A run (one node, or `cluster.cross_node: false`) reports none, and
+// reads them as 0 like node.load.max. Which node names exist depends on the scenario: the loader
+// checks them, find_metric only their spelling.
+inline constexpr std::string_view kNodeMetricPrefix = "node.";
+
+inline constexpr MetricInfo kNodeFields[] = {
+    {"cells.end", MetricUnit::count, "cells the node simulates at the end (owned, not migrating)"},
+    {"players.end", MetricUnit::count, "players the node simulates at the end"},
+    {"players.peak", MetricUnit::count, "most players the node simulated at one sample"},
+    {"load.end", MetricUnit::count, "entities (players + NPCs) the node simulates at the end"},
+    {"load.peak", MetricUnit::count, "most entities the node simulated at one sample"},
+};
+
+struct NodeMetric {
+  std::string_view node;    // "node-2"
+  const MetricInfo* field;  // in kNodeFields
+};
+
+// `name` cut into node. <node> . <field>, or nullopt if it has not that shape with a known field.
+// Node names have no dot (scenario::valid_node_name), so the node is everything up to the first
+// dot after the prefix. A registered metric such as node.load.max is not one: "max" is no field.
+constexpr std::optional<NodeMetric> split_node_metric(std::string_view name) {
+  if (!name.starts_with(kNodeMetricPrefix)) return std::nullopt;
+  name.remove_prefix(kNodeMetricPrefix.size());
+  const auto dot = name.find('.');
+  if (dot == std::string_view::npos || !scenario::valid_node_name(name.substr(0, dot)))
+    return std::nullopt;
+  for (const auto& f : kNodeFields)
+    if (name.substr(dot + 1) == f.name) return NodeMetric{name.substr(0, dot), &f};
+  return std::nullopt;
+}
+
+// A registered metric, or one of the two families (whose name then views `name`).
 inline std::optional<MetricInfo> find_metric(std::string_view name) {
   for (const auto& m : kMetrics)
     if (m.name == name) return m;
@@ -123,6 +162,8 @@ inline std::optional<MetricInfo> find_metric(std::string_view name) {
                       mm->unit == MetricUnit::count ? "messages of this type sent"
                                                     : "bytes of the messages of this type sent"};
   }
+  if (const auto nm = split_node_metric(name))
+    return MetricInfo{name, nm->field->unit, nm->field->help};
   return std::nullopt;
 }
 

@@ -1,5 +1,6 @@
 #include "sim/runner/runner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -98,6 +99,15 @@ double RunResult::metric(std::string_view name) const {
     if (n == name) return v;
   // A message type that did not occur in the run is not reported: none of it was sent.
   if (const auto m = split_message_metric(name); m && is_message_type(m->type)) return 0;
+  // A Phase A run reports no per-node load (like node.load.max, it reads 0); a cluster run reports
+  // every node of its scenario, so there a missing one is no node of it.
+  if (split_node_metric(name)) {
+    const bool per_node = std::any_of(metrics.begin(), metrics.end(), [](const auto& m) {
+      return split_node_metric(m.first).has_value();
+    });
+    SHARD_ASSERT_MSG(!per_node, "no node metric {} in this cluster run", name);
+    return 0;
+  }
   SHARD_ASSERT_MSG(false, "unknown metric {}", name);
   return 0;
 }
@@ -128,13 +138,15 @@ void prepare_trace(const RunOptions& options, Trace& trace, Simulator& sim,
 
 void finish_result(const scenario::ScenarioSpec& spec, RunResult& result,
                    const std::function<double(std::string_view)>& value_of,
-                   const Simulator::Stats& net) {
+                   const Simulator::Stats& net,
+                   std::vector<std::pair<std::string, double>> node_metrics) {
   result.metrics.clear();
   for (const auto& m : kMetrics) result.metrics.emplace_back(std::string{m.name}, value_of(m.name));
   for (const auto& t : messages_by_type(net)) {
     result.metrics.emplace_back(message_count_metric(t.type), static_cast<double>(t.messages));
     result.metrics.emplace_back(message_bytes_metric(t.type), static_cast<double>(t.bytes));
   }
+  for (auto& m : node_metrics) result.metrics.push_back(std::move(m));
   result.passed = true;
   result.expectations.clear();
   for (const auto& e : spec.expect) {

@@ -55,7 +55,7 @@ struct RunResult {
   std::uint64_t events{0};
   std::uint64_t trace_records{0};
   // In kMetrics order, then net.msg.<type>.count and .bytes for each type that occurred (in
-  // message_types.h's order).
+  // message_types.h's order), then in a cluster run node.<name>.* for every node (node_load.h).
   std::vector<std::pair<std::string, double>> metrics;
   std::vector<Violation> violations;                    // the first few, in detail
   std::uint64_t violation_count{0};
@@ -66,7 +66,8 @@ struct RunResult {
   // there is a place): faults with nothing to act on in a one-node run, for one.
   std::vector<std::string> notes;
 
-  // A metric's value (0 for a message type that did not occur); asserts on an unknown name.
+  // A metric's value (0 for a message type that did not occur, and for a node.<name>.* figure in a
+  // Phase A run, which reports none); asserts on an unknown name.
   double metric(std::string_view name) const;
   std::string replay_command() const;
   bool swarm_run{false};

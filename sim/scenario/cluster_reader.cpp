@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <span>
 #include <utility>
 
 namespace shardsim::scenario::detail {
@@ -25,14 +26,6 @@ std::string_view taken_by(std::string_view name) {
   if (name == kDirectory) return "the directory";
   if (is_gateway_name(name)) return "gateways";
   return {};
-}
-
-bool valid_node_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxNodeNameLength) return false;
-  if (name.front() < 'a' || name.front() > 'z') return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
 }
 
 // One listed node name, or nullopt after reporting why it cannot be one.
@@ -198,20 +191,39 @@ std::string_view Hosts::role(std::string_view name) const {
   return "a gateway";
 }
 
-std::string Hosts::describe() const {
+namespace {
+
+// node-1..node-N as a count names them, else the names (the first 8 and how many more).
+std::vector<std::string> node_parts(std::span<const std::string> nodes) {
   std::vector<std::string> parts;
-  bool numbered = true;  // node-1..node-N, as a count names them
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    numbered = numbered && nodes_[i] == fmt::format("node-{}", i + 1);
+  bool numbered = true;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    numbered = numbered && nodes[i] == fmt::format("node-{}", i + 1);
   }
   constexpr std::size_t kShown = 8;
-  if (numbered && nodes_.size() > 2) {
-    parts.push_back(fmt::format("node-1..node-{}", nodes_.size()));
+  if (numbered && nodes.size() > 2) {
+    parts.push_back(fmt::format("node-1..node-{}", nodes.size()));
   } else {
-    for (std::size_t i = 0; i < nodes_.size() && i < kShown; ++i) parts.push_back(nodes_[i]);
-    if (nodes_.size() > kShown)
-      parts.back() += fmt::format(" (and {} more nodes)", nodes_.size() - kShown);
+    for (std::size_t i = 0; i < nodes.size() && i < kShown; ++i) parts.push_back(nodes[i]);
+    if (nodes.size() > kShown)
+      parts.back() += fmt::format(" (and {} more nodes)", nodes.size() - kShown);
   }
+  return parts;
+}
+
+// "a, b and c"
+std::string join_parts(const std::vector<std::string>& parts) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    out += (i == 0 ? "" : (i + 1 == parts.size() ? " and " : ", ")) + parts[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Hosts::describe() const {
+  std::vector<std::string> parts = node_parts(nodes_);
   if (gateways_ > 2) {
     parts.push_back(fmt::format("gateway-1..gateway-{}", gateways_));
   } else {
@@ -221,11 +233,11 @@ std::string Hosts::describe() const {
     parts.emplace_back(kStore);
     parts.emplace_back(kDirectory);
   }
-  std::string out;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    out += (i == 0 ? "" : (i + 1 == parts.size() ? " and " : ", ")) + parts[i];
-  }
-  return out;
+  return join_parts(parts);
+}
+
+std::string describe_nodes(std::span<const std::string> nodes) {
+  return join_parts(node_parts(nodes));
 }
 
 // ---------------------------------------------------------------------------------------------

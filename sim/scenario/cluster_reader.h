@@ -7,6 +7,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,9 @@ class Hosts {
   int gateways_{0};
   std::vector<std::string> names_;
 };
+
+// "node-1..node-4" for nodes a count named, else "a, b and c" (the first 8, and how many more).
+std::string describe_nodes(std::span<const std::string> nodes);
 
 // True for `store`, `directory` and `gateway-N`: hosts that exist only when the cluster has
 // gateways, whatever this scenario's cluster looks like.

@@ -317,7 +317,8 @@ net::LinkConfig parse_network(Diagnostics& diag, const Entry& e) {
   return link;
 }
 
-// The value of an expectation, in the metric's unit: ms for durations, percent for percentages.
+// The value of an expectation, in the metric's unit: ms for durations, percent for percentages, a
+// plain number for counts, bytes and ratios.
 Parsed<double> parse_expect_value(const MetricInfo& metric, std::string_view text) {
   if (metric.unit == MetricUnit::duration_ms) {
     const auto d = parse_duration(text);
@@ -333,7 +334,10 @@ Parsed<double> parse_expect_value(const MetricInfo& metric, std::string_view tex
   if (!n.ok()) {
     return {std::nullopt,
             fmt::format("{} is a {}: {}", metric.name,
-                        metric.unit == MetricUnit::bytes ? "byte count" : "count", n.error)};
+                        metric.unit == MetricUnit::bytes   ? "byte count"
+                        : metric.unit == MetricUnit::ratio ? "ratio"
+                                                           : "count",
+                        n.error)};
   }
   return {n.value->to_double(), {}};
 }
@@ -358,10 +362,55 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// What is wrong with node.<node>.<field>, a per-node metric by its shape, in a scenario whose
+// nodes are `nodes` (nullptr: not known, the cluster was invalid); "" if nothing.
+std::string node_metric_problem(std::string_view name, std::string_view node,
+                                const std::vector<std::string>* nodes) {
+  if (nodes == nullptr || std::find(nodes->begin(), nodes->end(), node) != nodes->end()) return {};
+  // node-9 among node-1..node-4 is no typo: no suggestion, the list says it.
+  const bool numbered =
+      node.starts_with("node-") && node.size() > 5 &&
+      std::all_of(node.begin() + 5, node.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const std::vector<std::string_view> candidates(nodes->begin(), nodes->end());
+  const std::string hint = numbered ? std::string{} : suggestion(node, candidates);
+  return fmt::format("unknown metric `{}` in `expect`: no node `{}` in this scenario{}", name, node,
+                     hint.empty() ? "; its nodes are " + detail::describe_nodes(*nodes) : hint);
+}
+
 // Why `name` is no metric, with the nearest name if there is one. A net.msg.* name is matched as
-// the family it tries to be: its type against the message types.
-std::string unknown_metric(std::string_view name) {
+// the family it tries to be: its type against the message types; a node.* name as
+// node.<name>.<field>.
+std::string unknown_metric(std::string_view name, const std::vector<std::string>* nodes) {
   constexpr std::string_view kListed = "; docs/scenario-guide.md lists them";
+  if (name.starts_with(kNodeMetricPrefix)) {
+    const std::string_view rest = name.substr(kNodeMetricPrefix.size());
+    const auto dot = rest.find('.');
+    const std::string_view node = rest.substr(0, dot);
+    const std::string_view field = dot == std::string_view::npos ? "" : rest.substr(dot + 1);
+    const bool known_field = std::any_of(std::begin(kNodeFields), std::end(kNodeFields),
+                                         [&](const MetricInfo& f) { return f.name == field; });
+    if (known_field) {  // a node name no scenario can have
+      if (nodes != nullptr) return node_metric_problem(name, node, nodes);
+      return fmt::format("unknown metric `{}` in `expect`: `{}` is no node name (lowercase "
+                         "letters, digits and '-')",
+                         name, node);
+    }
+    const bool our_node =
+        nodes != nullptr && std::find(nodes->begin(), nodes->end(), node) != nodes->end();
+    if (our_node) {
+      std::vector<std::string> names;
+      std::string list;
+      for (const auto& f : kNodeFields) {
+        names.push_back(fmt::format("{}{}.{}", kNodeMetricPrefix, node, f.name));
+        list += fmt::format("{}`{}`", list.empty() ? "" : ", ", f.name);
+      }
+      const std::vector<std::string_view> candidates(names.begin(), names.end());
+      const std::string best = suggestion(name, candidates);
+      return fmt::format("unknown metric `{}` in `expect`: a node's load is node.{}.<field> with "
+                         "<field> one of {}{}",
+                         name, node, list, best);
+    }
+  }
   if (name.starts_with(kMessageMetricPrefix)) {
     const auto m = split_message_metric(name);
     if (!m) {
@@ -382,7 +431,8 @@ std::string unknown_metric(std::string_view name) {
 }
 
 std::optional<Expectation> parse_expectation(Diagnostics& diag, const Entry& e,
-                                             std::string_view metric_name) {
+                                             std::string_view metric_name,
+                                             const std::vector<std::string>* nodes) {
   static constexpr std::array<std::pair<std::string_view, CompareOp>, 6> kOps{
       {{"<=", CompareOp::le},
        {">=", CompareOp::ge},
@@ -392,8 +442,15 @@ std::optional<Expectation> parse_expectation(Diagnostics& diag, const Entry& e,
        {">", CompareOp::gt}}};
   const auto metric = find_metric(metric_name);
   if (!metric) {
-    diag.error(e.key_loc, unknown_metric(metric_name));
+    diag.error(e.key_loc, unknown_metric(metric_name, nodes));
     return std::nullopt;
+  }
+  if (const auto nm = split_node_metric(metric_name)) {
+    if (const std::string problem = node_metric_problem(metric_name, nm->node, nodes);
+        !problem.empty()) {
+      diag.error(e.key_loc, problem);
+      return std::nullopt;
+    }
   }
   const auto raw = read_scalar(diag, e, "an expectation \"OP VALUE\" such as \"== 0\"");
   if (!raw) return std::nullopt;
@@ -415,12 +472,15 @@ std::optional<Expectation> parse_expectation(Diagnostics& diag, const Entry& e,
   return std::nullopt;
 }
 
-std::vector<Expectation> parse_expect(Diagnostics& diag, const Entry& e) {
+// `nodes`: the scenario's node names, which node.<name>.* may name; nullptr when the cluster is
+// invalid (already reported: node names are then not checked).
+std::vector<Expectation> parse_expect(Diagnostics& diag, const Entry& e,
+                                      const std::vector<std::string>* nodes) {
   MapReader m{diag, e, {}, {}, Keys::metric_names};
   std::vector<Expectation> out;
   for (const Entry& x : m.entries()) {
     const std::string_view metric = std::string_view{x.path}.substr(e.path.size() + 1);
-    if (auto ex = parse_expectation(diag, x, metric)) out.push_back(std::move(*ex));
+    if (auto ex = parse_expectation(diag, x, metric, nodes)) out.push_back(std::move(*ex));
   }
   return out;
 }
@@ -512,7 +572,8 @@ std::optional<ScenarioSpec> parse_scenario(Diagnostics& diag, const YAML::Node& 
   if (const Entry* b = m.get("bots")) spec.bots = parse_bots(diag, *b, world);
   if (const Entry* n = m.get("network")) spec.network = parse_network(diag, *n);
   parse_fault_sections(diag, m, cluster, timing, spec);
-  if (const Entry* x = m.get("expect")) spec.expect = parse_expect(diag, *x);
+  if (const Entry* x = m.get("expect"))
+    spec.expect = parse_expect(diag, *x, cluster.hosts_valid ? &cluster.node_names : nullptr);
   if (!diag.empty()) return std::nullopt;
   return spec;
 }

@@ -195,4 +195,15 @@ inline constexpr std::size_t kMaxNodeNameLength = 32;
 inline constexpr int kMaxGateways = 64;
 inline constexpr std::size_t kMaxFaults = 10'000;
 
+// How a node name in `cluster.nodes` may be spelled: a lowercase letter, then lowercase letters,
+// digits and '-', at most kMaxNodeNameLength characters. (No '.', so node.<name>.load.end reads
+// back unambiguously.)
+constexpr bool valid_node_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNodeNameLength) return false;
+  if (name.front() < 'a' || name.front() > 'z') return false;
+  for (const char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return true;
+}
+
 }  // namespace shardsim::scenario

@@ -600,6 +600,10 @@ TEST_CASE("cluster: cross_node false runs the same scenario on Phase A paths", "
   CHECK(off.digest != on.digest);
   CHECK(on.notes.empty());
   CHECK(off.notes.empty());  // cross_node.yaml has no faults
+  // Per-node load is a cluster run's: the Phase A path reports none, and reads it as 0.
+  CHECK(on.metric("node.node-1.cells.end") > 0);
+  CHECK(off.metric("node.node-1.cells.end") == 0);
+  CHECK(off.metric("node.load.imbalance.mean") == 0);
 }
 
 TEST_CASE("cluster: cross_node false skips the faults it has nothing to act on and says so",
@@ -657,6 +661,105 @@ TEST_CASE("cluster: messages by type show the protocol's traffic and add up to t
   CHECK(r.expectations[0].passed);
   CHECK(r.expectations[0].actual == r.metric("net.msg.cluster.ghosts.count"));
   CHECK(r.expectations[1].passed);
+}
+
+namespace {
+
+// A run's node.<node>.<field>.
+double node_metric(const RunResult& r, const std::string& node, const char* field) {
+  return r.metric(fmt::format("node.{}.{}", node, field));
+}
+
+}  // namespace
+
+TEST_CASE("cluster: per-node load adds up to the cluster's players, entities and cells",
+          "[scenario][cluster]") {
+  ScenarioSpec spec = load_shipped("cross_node.yaml");
+  spec.duration = Duration::seconds(6);  // at 5 s one handover is still open (requested)
+  // NPCs that stand still never cross into another node's cell (where they would be dropped
+  // uncounted), so the NPCs alive at the end are bots.spawned - bots.despawned.
+  spec.bots.speed_min_mm_s = 0;
+  spec.bots.speed_max_mm_s = 0;
+  spec.expect.clear();
+  using shardsim::scenario::CompareOp;
+  spec.expect.push_back({"node.node-2.load.peak", CompareOp::gt, 0, "> 0", {}});
+  const RunResult r = run(spec);
+  require_clean(r);
+  // No fault, no migration, no handover open at the end: every entity is on exactly one node.
+  REQUIRE(r.metric("cell.migrations") == 0);
+  REQUIRE(r.metric("cell.reassignments") == 0);
+  REQUIRE(r.metric("handover.cross_node.count") > 0);
+  REQUIRE(r.metric("handover.cross_node.started") == r.metric("handover.cross_node.count"));
+
+  double players = 0;
+  double load = 0;
+  double cells = 0;
+  double load_max = 0;
+  double load_min = 1e18;
+  for (const auto& node : spec.node_names) {
+    INFO(node);
+    const double load_end = node_metric(r, node, "load.end");
+    const double players_end = node_metric(r, node, "players.end");
+    CHECK(players_end > 0);
+    CHECK(load_end > players_end);  // at least 2 NPCs in each of its cells
+    CHECK(node_metric(r, node, "load.peak") >= load_end);
+    CHECK(node_metric(r, node, "players.peak") >= players_end);
+    CHECK(node_metric(r, node, "load.peak") - node_metric(r, node, "players.peak") <=
+          8 * node_metric(r, node, "cells.end"));  // bots.density max per cell (no cell moved)
+    players += players_end;
+    load += load_end;
+    cells += node_metric(r, node, "cells.end");
+    load_max = std::max(load_max, load_end);
+    load_min = std::min(load_min, load_end);
+  }
+  CHECK(players == spec.players.count);
+  CHECK(load == spec.players.count + r.metric("bots.spawned") - r.metric("bots.despawned"));
+  CHECK(cells == spec.world.cells_x * spec.world.cells_y);
+  CHECK(r.metric("node.load.max") == load_max);
+  CHECK(r.metric("node.load.min") == load_min);
+  // max / mean, over the run: above 1 (rendezvous gives 10-19 cells of 64), below 4 (all on one).
+  const double imbalance = r.metric("node.load.imbalance.mean");
+  CHECK(imbalance > 1.0);
+  CHECK(imbalance < 2.0);
+  CHECK(imbalance == Approx(load_max * 4 / load).margin(0.2));  // load shifts little in 6 s
+  // The family follows the message types, node by node in the scenario's order.
+  const std::size_t fields = std::size(shardsim::kNodeFields);
+  REQUIRE(r.metrics.size() >= 4 * fields);
+  for (std::size_t i = 0; i < 4 * fields; ++i) {
+    const auto& [name, value] = r.metrics[r.metrics.size() - 4 * fields + i];
+    CHECK(name == fmt::format("node.node-{}.{}", i / fields + 1,
+                              shardsim::kNodeFields[i % fields].name));
+  }
+  REQUIRE(r.expectations.size() == 1);
+  CHECK(r.expectations[0].actual == node_metric(r, "node-2", "load.peak"));
+  CHECK(r.expectations[0].passed);
+}
+
+TEST_CASE("cluster: a drained node ends with no cell and no entity, after a peak",
+          "[scenario][cluster]") {
+  ScenarioSpec spec = load_shipped("drain.yaml");  // node-4 drains
+  REQUIRE(spec.faults.size() == 1);
+  spec.faults[0].at = shardsim::Time::zero() + Duration::seconds(3);
+  spec.duration = Duration::seconds(6);
+  spec.expect.clear();
+  const RunResult r = run(spec);
+  require_clean(r);
+  REQUIRE(r.metric("cell.migrations") >= 8);  // node-4's cells moved away
+  CHECK(node_metric(r, "node-4", "load.end") == 0);
+  CHECK(node_metric(r, "node-4", "players.end") == 0);
+  CHECK(node_metric(r, "node-4", "cells.end") == 0);
+  CHECK(node_metric(r, "node-4", "load.peak") > 100);  // 19 of 64 cells before the drain
+  CHECK(node_metric(r, "node-4", "players.peak") > 100);
+  double cells = 0;
+  for (const auto& node : spec.node_names) cells += node_metric(r, node, "cells.end");
+  CHECK(cells == 64);  // all on the other three
+  for (const char* node : {"node-1", "node-2", "node-3"}) {
+    INFO(node);
+    CHECK(node_metric(r, node, "load.end") > 0);
+  }
+  CHECK(r.metric("node.load.min") == 0);  // node-4 is still up, holding nothing
+  // The load on three of four nodes from 3 s: at least 4/3 of the mean on the busiest one.
+  CHECK(r.metric("node.load.imbalance.mean") > 1.3);
 }
 
 TEST_CASE("cluster: every Phase B scenario gives the same digest twice, faults and all",

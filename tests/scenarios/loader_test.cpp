@@ -5,6 +5,7 @@
 // reuse them.
 #include "sim/scenario/loader.h"
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -724,6 +725,10 @@ constexpr BadCase kBadCases[] = {
      "unknown metric `players.lots` in `expect`; did you mean "
      "`players.lost`?",
      1},
+    {"unknown_node_metric", 16, 3,
+     "unknown metric `node.node-9.load.peak` in `expect`: no node `node-9` in this scenario; its "
+     "nodes are node-1..node-4",
+     1},
     {"unknown_message_type", 13, 3,
      "unknown metric `net.msg.cluster.nonsense.count` in `expect`: no message type "
      "`cluster.nonsense`; docs/scenario-guide.md lists them",
@@ -918,6 +923,99 @@ TEST_CASE("loader: a mistyped message metric is reported with the nearest type",
   CHECK(expect("net.msg.client.up.count: \"> 1ms\"") ==
         "test.yaml:11:28: error: `expect.net.msg.client.up.count`: net.msg.client.up.count is a "
         "count: expected a plain number without a unit, got `1ms`");
+}
+
+// kMinimal on a cluster of `nodes` (a count, or a list of names).
+std::string cluster_text(const std::string& nodes) {
+  return std::string{kMinimal} + "cluster:\n  nodes: " + nodes + "\n";
+}
+
+TEST_CASE("loader: expectations on per-node load name the scenario's own nodes",
+          "[scenario][loader]") {
+  const LoadResult r = load_text(cluster_text("4") +
+                                 "expect:\n"
+                                 "  node.node-2.load.peak: \"> 0\"\n"
+                                 "  node.node-4.cells.end: \"== 0\"\n"
+                                 "  node.node-1.players.end: \">= 10\"\n"
+                                 "  node.load.imbalance.mean: \"< 1.5\"\n");
+  INFO(all_errors(r));
+  REQUIRE(r.ok());
+  REQUIRE(r.spec->expect.size() == 4);
+  CHECK(r.spec->expect[0].metric == "node.node-2.load.peak");
+  CHECK(r.spec->expect[0].op == CompareOp::gt);
+  CHECK(r.spec->expect[0].value == 0);
+  CHECK(r.spec->expect[1].metric == "node.node-4.cells.end");
+  CHECK(r.spec->expect[2].value == 10);
+  CHECK(r.spec->expect[3].value == 1.5);
+  CHECK(find_metric("node.load.imbalance.mean")->unit == MetricUnit::ratio);
+
+  // Every field of every node; the names a cluster lists, not node-N.
+  for (const auto& field : kNodeFields) {
+    for (const char* node : {"node-1", "node-4"}) {
+      const std::string name = fmt::format("node.{}.{}", node, field.name);
+      INFO(name);
+      CHECK(find_metric(name)->unit == MetricUnit::count);
+      CHECK(load_text(cluster_text("4") + "expect:\n  " + name + ": \">= 0\"\n").ok());
+    }
+  }
+  CHECK(load_text(cluster_text("[eu-1, us-2]") + "expect:\n  node.us-2.load.end: \"> 0\"\n").ok());
+  // A Phase A scenario has one node, node-1 (whose figures read 0: see metrics.h).
+  CHECK(load_text(std::string{kMinimal} + "expect:\n  node.node-1.load.peak: \"== 0\"\n").ok());
+
+  // The family's shape, whatever the scenario.
+  const auto split = split_node_metric("node.eu-1.players.peak");
+  REQUIRE(split.has_value());
+  CHECK(split->node == "eu-1");
+  CHECK(split->field->name == "players.peak");
+  for (const char* name : {"node.load.max", "node.fences", "node.eu-1.players", "node.eu-1",
+                           "node.Eu-1.load.end", "node..load.end", "net.node-1.load.end"}) {
+    INFO(name);
+    CHECK_FALSE(split_node_metric(name).has_value());
+  }
+}
+
+TEST_CASE("loader: a per-node metric of a node the scenario does not have is an input error",
+          "[scenario][loader]") {
+  const auto expect = [](const std::string& nodes, const std::string& line) {
+    const LoadResult r = load_text(cluster_text(nodes) + "expect:\n  " + line + "\n");
+    INFO(all_errors(r));
+    REQUIRE(r.errors.size() == 1);
+    return r.errors[0].format();
+  };
+  CHECK(expect("4", "node.node-9.load.peak: \"> 0\"") ==
+        "test.yaml:13:3: error: unknown metric `node.node-9.load.peak` in `expect`: no node "
+        "`node-9` in this scenario; its nodes are node-1..node-4");
+  CHECK(expect("4", "node.node3.load.peak: \"> 0\"") ==
+        "test.yaml:13:3: error: unknown metric `node.node3.load.peak` in `expect`: no node "
+        "`node3` in this scenario; did you mean `node-3`?");
+  CHECK(expect("[eu-1, us-2]", "node.node-1.cells.end: \"> 0\"") ==
+        "test.yaml:13:3: error: unknown metric `node.node-1.cells.end` in `expect`: no node "
+        "`node-1` in this scenario; its nodes are eu-1 and us-2");
+  CHECK(expect("4", "node.node-2.load.max: \"> 0\"") ==
+        "test.yaml:13:3: error: unknown metric `node.node-2.load.max` in `expect`: a node's load "
+        "is node.node-2.<field> with <field> one of `cells.end`, `players.end`, `players.peak`, "
+        "`load.end`, `load.peak`; did you mean `node.node-2.load.end`?");
+  CHECK(expect("4", "node.node-2: \"> 0\"") ==
+        "test.yaml:13:3: error: unknown metric `node.node-2` in `expect`: a node's load is "
+        "node.node-2.<field> with <field> one of `cells.end`, `players.end`, `players.peak`, "
+        "`load.end`, `load.peak`");
+  CHECK(expect("4", "node.node-2.lod.peak: \"> 0\"") ==
+        "test.yaml:13:3: error: unknown metric `node.node-2.lod.peak` in `expect`: a node's load "
+        "is node.node-2.<field> with <field> one of `cells.end`, `players.end`, `players.peak`, "
+        "`load.end`, `load.peak`; did you mean `node.node-2.load.peak`?");
+  CHECK(expect("4", "node.load.mx: \"> 0\"") ==
+        "test.yaml:13:3: error: unknown metric `node.load.mx` in `expect`; did you mean "
+        "`node.load.max`?");
+  CHECK(expect("4", "node.node-2.load.peak: \"> 1ms\"") ==
+        "test.yaml:13:26: error: `expect.node.node-2.load.peak`: node.node-2.load.peak is a count: "
+        "expected a plain number without a unit, got `1ms`");
+  CHECK(expect("4", "node.load.imbalance.mean: \"< 150%\"") ==
+        "test.yaml:13:29: error: `expect.node.load.imbalance.mean`: node.load.imbalance.mean is a "
+        "ratio: expected a plain number without a unit, got `150%`");
+  // Phase A: one node, node-1.
+  CHECK(single_error("  count: 10\n", "  count: 10\nexpect:\n  node.node-2.load.end: \"== 0\"\n") ==
+        "test.yaml:11:3: error: unknown metric `node.node-2.load.end` in `expect`: no node "
+        "`node-2` in this scenario; its nodes are node-1");
 }
 
 TEST_CASE("loader: more bad input, inline", "[scenario][loader]") {
@@ -1123,13 +1221,23 @@ TEST_CASE("schema.json lists exactly the registered metrics under expect", "[sce
   CHECK(schema["properties"]["expect"]["additionalProperties"].Scalar() == "false");
 }
 
-TEST_CASE("schema.json's pattern for messages by type matches exactly the known types",
-          "[scenario][schema]") {
+// The schema's pattern for a family of metrics: the one key of expect.patternProperties that
+// starts with `start` (the two families: net.msg. and node.).
+std::regex schema_pattern(std::string_view start) {
   const YAML::Node schema = YAML::LoadFile(source_path("scenarios/schema.json"));
   const YAML::Node patterns = schema["properties"]["expect"]["patternProperties"];
   REQUIRE(patterns.IsMap());
-  REQUIRE(patterns.size() == 1);
-  const std::regex pattern{patterns.begin()->first.Scalar(), std::regex::ECMAScript};
+  REQUIRE(patterns.size() == 2);
+  std::vector<std::string> found;
+  for (const auto& kv : patterns)
+    if (kv.first.Scalar().starts_with(start)) found.push_back(kv.first.Scalar());
+  REQUIRE(found.size() == 1);
+  return std::regex{found[0], std::regex::ECMAScript};
+}
+
+TEST_CASE("schema.json's pattern for messages by type matches exactly the known types",
+          "[scenario][schema]") {
+  const std::regex pattern = schema_pattern("^net\\.msg\\.");
   for (const auto& type : sim::message_type_names()) {
     for (const char* suffix : {".count", ".bytes"}) {
       const std::string name = "net.msg." + type + suffix;
@@ -1141,6 +1249,34 @@ TEST_CASE("schema.json's pattern for messages by type matches exactly the known 
        {"net.msg.cluster.nonsense.count", "net.msg.cluster.ghosts", "net.msg.other",
         "net.msg.client.up.bits", "net.msg.cluster.ghosts.count.count", "xnet.msg.other.count",
         "net.msgxcluster.ghosts.count"}) {
+    INFO(name);
+    CHECK_FALSE(std::regex_search(name, pattern));
+    CHECK_FALSE(find_metric(name).has_value());
+  }
+}
+
+TEST_CASE("schema.json's pattern for per-node load matches every field of any node name",
+          "[scenario][schema]") {
+  const std::regex pattern = schema_pattern("^node\\.");
+  for (const char* node : {"node-1", "node-12", "eu-west-a", "n"}) {
+    for (const auto& field : kNodeFields) {
+      const std::string name = fmt::format("node.{}.{}", node, field.name);
+      INFO(name);
+      CHECK(std::regex_search(name, pattern));
+      CHECK(find_metric(name).has_value());
+    }
+  }
+  // The registry's node.* metrics are properties, not the family.
+  for (const char* name :
+       {"node.load.max", "node.load.min", "node.load.imbalance.mean", "node.fences"}) {
+    INFO(name);
+    CHECK_FALSE(std::regex_search(name, pattern));
+    CHECK(find_metric(name).has_value());
+  }
+  for (const char* name :
+       {"node.node-1.load.max", "node.node-1.cells.peak", "node.Node-1.load.end",
+        "node.1node.load.end", "node.node_1.load.end", "node.node-1.load.end.x", "node..load.end",
+        "xnode.node-1.load.end", "node.node-1"}) {
     INFO(name);
     CHECK_FALSE(std::regex_search(name, pattern));
     CHECK_FALSE(find_metric(name).has_value());

@@ -82,6 +82,10 @@ TEST_CASE("scenario: quickstart's messages by type are its client streams' frame
   CHECK(r.metric("net.cluster.messages") == 0);
   CHECK(r.metric("net.msg.cluster.ghosts.count") == 0);
   CHECK(r.metric("net.msg.client.up.bytes") == 0);
+  // Nor per-node load: a Phase A run reports none (reads 0, like node.load.max).
+  for (const auto& [name, value] : r.metrics) CHECK_FALSE(shardsim::split_node_metric(name));
+  CHECK(r.metric("node.node-1.load.peak") == 0);
+  CHECK(r.metric("node.load.imbalance.mean") == 0);
 }
 
 // Every shipped scenario, shortened to 5 simulated seconds: fast enough for the sanitizer build.

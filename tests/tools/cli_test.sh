@@ -71,6 +71,37 @@ print(m['net.messages'], m['net.bytes'])")
 grep -qE '^message type +messages +bytes +bytes/msg +bytes %$' "$tmp/out" &&
   grep -qE "^total +${totals% *} +${totals#* } " "$tmp/out" && ! grep -qE '^net\.msg\.' "$tmp/out" &&
   pass "summary: a messages-by-type table, no net.msg rows" || fail "summary: messages by type"
+# Per-node load: a Phase A run (tiny) has no node table and no node.<name>.* metrics; a cluster run
+# has both, a row per node in the scenario's order, and the rows are not in the metric table.
+! grep -q '^node (load' "$tmp/out" && ! grep -q '"node\.node-1\.' "$tmp/r.json" &&
+  pass "phase A: no per-node load" || fail "phase A: per-node load"
+cat >"$tmp/duo.yaml" <<'YAML'
+name: duo
+duration: 3s
+world: {size: [800m, 400m], cells: [4, 2], aoi_radius: 50m, hysteresis: 5m}
+cluster: {nodes: [east, west], gateways: 1}
+players: {count: 40, speed: [2m/s, 6m/s]}
+bots: {density: [1, 3]}
+expect:
+  node.west.cells.end: ">= 1"
+YAML
+expect_exit 0 "run a two-node cluster" "$bin" run "$tmp/duo.yaml" --json "$tmp/duo.json"
+python3 - "$tmp/duo.json" <<'PY' && pass "json: per-node load, node by node" || fail "json: per-node load"
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]
+fields = ["cells.end", "players.end", "players.peak", "load.end", "load.peak"]
+names = [k for k in m if k.startswith("node.") and k.count(".") >= 3 and not k.startswith("node.load.")]
+assert names == [f"node.{n}.{f}" for n in ("east", "west") for f in fields], names
+assert sum(m[f"node.{n}.cells.end"] for n in ("east", "west")) == 8
+assert sum(m[f"node.{n}.players.end"] for n in ("east", "west")) <= 40
+assert m["node.load.max"] == max(m["node.east.load.end"], m["node.west.load.end"])
+assert 1 <= m["node.load.imbalance.mean"] <= 2, m["node.load.imbalance.mean"]
+PY
+grep -qE '^node \(load: players \+ NPCs\) +cells.end +players.end +players.peak +load.end +load.peak$' "$tmp/out" &&
+  [ "$(grep -A3 '^node (load' "$tmp/out" | awk 'NR>1 {print $1}' | tr '\n' ' ')" = "east west total " ] &&
+  grep -qE '^total +8 ' "$tmp/out" && ! grep -qE '^node\.(east|west)\.[a-z.]+ +[0-9]+$' "$tmp/out" &&
+  grep -qE '^node\.load\.imbalance\.mean +[0-9]+\.[0-9]{3}$' "$tmp/out" &&
+  pass "summary: a per-node table, no node.<name> rows" || fail "summary: per-node table"
 
 expect_exit 0 "replay with matching digest" "$bin" replay "$tmp/tiny.yaml" --seed 3 --digest "$digest"
 # The heap on huge pages (the default, tools/shardsim/huge_pages.h) or not: where objects live never

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -16,6 +17,7 @@ std::string format_value(std::string_view metric, double v) {
   const auto info = find_metric(metric);
   if (info && info->unit == MetricUnit::duration_ms) return fmt::format("{:.3f}ms", v);
   if (info && info->unit == MetricUnit::percent) return fmt::format("{:.3f}%", v);
+  if (info && info->unit == MetricUnit::ratio) return fmt::format("{:.3f}", v);
   if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<long long>(v));
   return fmt::format("{:.2f}", v);
 }
@@ -44,6 +46,43 @@ void print_messages_by_type(std::FILE* out, const sim::RunResult& r) {
   fmt::print(out, "{:<30} {:>14} {:>14} {:>10.1f} {:>8.1f}\n", "total", format_value("", messages),
              format_value("", total_bytes), messages > 0 ? total_bytes / messages : 0.0,
              total_bytes > 0 ? 100.0 : 0.0);
+}
+
+// The node.<name>.* metrics as one table: a row per node (in the run's order, the scenario's), a
+// column per field (kNodeFields' order), and a row of totals at the end of the run (peaks are per
+// node and do not add up). A Phase A run has none.
+void print_node_load(std::FILE* out, const sim::RunResult& r) {
+  constexpr std::size_t kFields = std::size(kNodeFields);
+  struct Row {
+    std::string_view node;
+    double v[kFields]{};
+  };
+  std::vector<Row> rows;
+  for (const auto& [name, value] : r.metrics) {
+    const auto m = split_node_metric(name);
+    if (!m) continue;
+    if (rows.empty() || rows.back().node != m->node) rows.push_back({m->node});
+    rows.back().v[static_cast<std::size_t>(m->field - kNodeFields)] = value;
+  }
+  if (rows.empty()) return;
+  std::string line = fmt::format("\n{:<30}", "node (load: players + NPCs)");
+  for (const auto& f : kNodeFields) line += fmt::format(" {:>12}", f.name);
+  fmt::print(out, "{}\n", line);
+  double total[kFields]{};
+  for (const Row& row : rows) {
+    line = fmt::format("{:<30}", row.node);
+    for (std::size_t f = 0; f < kFields; ++f) {
+      total[f] += row.v[f];
+      line += fmt::format(" {:>12}", format_value("", row.v[f]));
+    }
+    fmt::print(out, "{}\n", line);
+  }
+  line = fmt::format("{:<30}", "total");
+  for (std::size_t f = 0; f < kFields; ++f) {
+    const bool peak = kNodeFields[f].name.ends_with(".peak");
+    line += fmt::format(" {:>12}", peak ? "" : format_value("", total[f]));
+  }
+  fmt::print(out, "{}\n", line.substr(0, line.find_last_not_of(' ') + 1));
 }
 
 }  // namespace
@@ -94,8 +133,9 @@ void print_summary(std::FILE* out, const sim::RunResult& r) {
   }
   fmt::print(out, "\n{:<30} {:>14}\n", "metric", "value");
   for (const auto& [name, value] : r.metrics)
-    if (!split_message_metric(name))  // their own table, below
+    if (!split_message_metric(name) && !split_node_metric(name))  // their own tables, below
       fmt::print(out, "{:<30} {:>14}\n", name, format_value(name, value));
+  print_node_load(out, r);
   print_messages_by_type(out, r);
   if (!r.expectations.empty()) {
     fmt::print(out, "\n{:<42} {:>14}  {}\n", "expectation", "actual", "verdict");
