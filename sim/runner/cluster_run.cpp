@@ -361,12 +361,9 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   for (std::uint32_t i = 0; i < n_nodes; ++i) {
     if (nodes[i] == nullptr) continue;
     add_stats(ns, nodes[i]->stats());
-    if (running[i] != nullptr) {
-      std::uint64_t load = 0;
-      for (std::size_t ci = 0; ci < nodes[i]->cells().size(); ++ci)
-        if (nodes[i]->cell_active(ci)) load += nodes[i]->cells()[ci].reals.size();
-      load_max = std::max(load_max, load);
-      load_min = std::min(load_min, load);
+    if (running[i] != nullptr) {  // load.finish() counted its active cells' reals
+      load_max = std::max(load_max, load.nodes()[i].load_end);
+      load_min = std::min(load_min, load.nodes()[i].load_end);
     }
   }
   if (load_min == UINT64_MAX) load_min = 0;

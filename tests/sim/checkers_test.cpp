@@ -608,8 +608,8 @@ TEST_CASE("cluster checker: split brain as the order of cell ticks shows it", "[
   ViolationLog log;
   Time now = Time::zero();
   const auto tick = Duration::millis(50);
+  ClusterChecker c{log, now, {.nodes = 2, .cells = 4, .players = 1}};  // fresh for each section
   SECTION("two nodes tick a cell at the same instant, the first then lets go") {
-    ClusterChecker c{log, now, {.nodes = 2, .cells = 4, .players = 1}};
     c.on_cell_tick(1, 2, 1);
     c.on_cell_tick(2, 2, 2);  // node-1 still holds cell 2 and ticked it at this instant
     c.on_cell_release(1, 2);
@@ -618,7 +618,6 @@ TEST_CASE("cluster checker: split brain as the order of cell ticks shows it", "[
     CHECK(c.split_brain() == 1);
   }
   SECTION("one, the other, the first again, neither letting go") {
-    ClusterChecker c{log, now, {.nodes = 2, .cells = 4, .players = 1}};
     c.on_cell_tick(1, 2, 1);
     now = now + tick;
     c.on_cell_tick(2, 2, 2);
@@ -627,7 +626,6 @@ TEST_CASE("cluster checker: split brain as the order of cell ticks shows it", "[
     CHECK(c.split_brain() == 1);
   }
   SECTION("a handover of the cell: the first lets go before the second ticks") {
-    ClusterChecker c{log, now, {.nodes = 2, .cells = 4, .players = 1}};
     c.on_cell_tick(1, 2, 1);
     c.on_cell_release(1, 2);
     c.on_cell_tick(2, 2, 2);  // the same instant, but node-1 no longer holds it
@@ -638,7 +636,6 @@ TEST_CASE("cluster checker: split brain as the order of cell ticks shows it", "[
   SECTION("the second ticks a tick later, and the first lets go without ticking again") {
     // A node that fenced (or migrated the cell) without another tick simulated nothing beside the
     // new owner.
-    ClusterChecker c{log, now, {.nodes = 2, .cells = 4, .players = 1}};
     c.on_cell_tick(1, 2, 1);
     now = now + tick;
     c.on_cell_tick(2, 2, 2);
