@@ -1,12 +1,15 @@
 // engine/cluster + engine/world (cluster mode): the Phase B protocol driven by hand through the
-// harness in cluster_harness.h — leases and fencing, the cross-node handover state machine under
-// every single loss / duplication / reordering, cell migration while draining, the session store's
-// fencing, authentication, the cluster codec, and a ReliableChannel moved between hosts.
+// harness in cluster_harness.h — leases and fencing, the cross-node handover state machine and cell
+// migration while draining, each message of both (and of the lease) under every single loss /
+// duplication / reordering, the session store's fencing, authentication, the cluster codec, and a
+// ReliableChannel moved between hosts.
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -321,6 +324,188 @@ TEST_CASE("cluster lease: a repeated lease request after a lost ack gets the sam
     REQUIRE(sent.size() == 1);
     CHECK(open_as<cluster::Table>(sent[0].bytes, kDirectory, Msg::heartbeat_ack).lease == 0);
   }
+}
+
+// --- the lease messages under every single fault ---
+
+// Never a cell simulated without the directory's say-so: every tick of a cell was by the node the
+// directory had assigned it to at that epoch, after that assignment and before the next one. And a
+// node that keeps a cell ticks it every tick: a lease that lapsed, even briefly, shows as a gap.
+void check_ticks_assigned(Cluster& c) {
+  const auto assigns = c.tracer(kDirectory).all(TraceKind::cell_assign);
+  std::size_t unassigned = 0;
+  std::size_t overlapping = 0;
+  std::size_t gaps = 0;
+  std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t>, Time> last;  // node, cell, epoch
+  for (const auto& t : c.recorder().ticks) {
+    const TimedTracer::Event* mine = nullptr;
+    const TimedTracer::Event* next = nullptr;
+    for (const auto& a : assigns) {
+      if (a.a != t.cell) continue;
+      if (a.c == t.epoch) mine = &a;
+      if (a.c == t.epoch + 1) next = &a;
+    }
+    unassigned += mine == nullptr || mine->b != t.node || t.at < mine->at;
+    overlapping += next != nullptr && t.at >= next->at;
+    const auto key = std::tuple{t.node, t.cell, t.epoch};
+    if (const auto it = last.find(key); it != last.end()) gaps += t.at - it->second != kTick;
+    last[key] = t.at;
+  }
+  CHECK(!c.recorder().ticks.empty());
+  CHECK(unassigned == 0);
+  CHECK(overlapping == 0);
+  CHECK(gaps == 0);
+}
+
+// The three moments a node sends heartbeats that matter: its first request (lease 0 and a nonce),
+// a renewal, and the heartbeat that announces a drain (whose ack brings the migration).
+enum class LeaseMoment { request, renewal, drain };
+const char* lease_moment_name(LeaseMoment m) {
+  switch (m) {
+    case LeaseMoment::request: return "the first lease request";
+    case LeaseMoment::renewal: return "a renewal";
+    case LeaseMoment::drain: return "the heartbeat announcing a drain";
+  }
+  return "?";
+}
+
+// One heartbeat (or its ack) of `src`, the node holding the player, meets the fate. A single fault
+// is covered by the next heartbeat 250 ms later, well inside the 2 s lease: the node must keep its
+// lease (the same id: no fence, no re-registration), its cell at epoch 1 ticked without a gap, and
+// the player; or, when draining, still hand everything over and give the lease back.
+TEST_CASE("cluster lease: one heartbeat or heartbeat_ack lost or duplicated or late or held costs no lease and no cell",
+          "[engine][cluster]") {
+  const LeaseMoment moment = GENERATE(LeaseMoment::request, LeaseMoment::renewal, LeaseMoment::drain);
+  const bool ack = GENERATE(false, true);
+  const Fate fate = GENERATE(Fate::drop, Fate::duplicate, Fate::late, Fate::hold);
+  const char* message = ack ? "heartbeat_ack" : "heartbeat";
+  CAPTURE(lease_moment_name(moment), message, fate_name(fate));
+  Cluster c{Options{.move_to = std::nullopt}};
+  const std::uint32_t n = c.src_index();
+  const Pred match =
+      ack ? is(Msg::heartbeat_ack, kDirectory, c.src_host()) : is(Msg::heartbeat, c.src_host(), kDirectory);
+  std::size_t r = 0;
+  if (moment == LeaseMoment::request) r = c.rule(match, fate, 1);
+  boot(c);
+  const std::uint64_t lease = c.directory_state().leases[n - 1].id;
+  REQUIRE(lease != 0);
+  const std::size_t before = moment == LeaseMoment::request ? 0 : c.sent(match).size();
+  if (moment != LeaseMoment::request) r = c.rule(match, fate, 1);
+  if (moment == LeaseMoment::drain) c.src().drain();  // sends its heartbeat at once
+  c.run_for(Duration::seconds(3));
+  REQUIRE(c.hits(r) == 1);
+  // The message that met the fault is the one meant.
+  const Packet hit = c.sent(match).at(before);
+  if (ack) {
+    const auto t = hit.body<cluster::Table>(Msg::heartbeat_ack);
+    CHECK(t.lease == lease);
+    CHECK((t.nonce != 0) == (moment == LeaseMoment::request));
+  } else {
+    const auto hb = hit.body<cluster::Heartbeat>(Msg::heartbeat);
+    CHECK(hb.lease == (moment == LeaseMoment::request ? 0 : lease));
+    CHECK(hb.draining == (moment == LeaseMoment::drain));
+  }
+  // Late: delivered already, right after the next heartbeat (or ack). Held: delivered now, seconds late.
+  CHECK(c.held().size() == (fate == Fate::hold ? 1u : 0u));
+  c.release_held();
+  c.run_for(Duration::seconds(1));
+  CHECK(c.held().empty());
+
+  const auto& d = c.directory_state();
+  CHECK(c.src().stats().fences == 0);
+  CHECK(c.dst().stats().fences == 0);
+  CHECK(d.reassignments == 0);
+  CHECK(d.next_lease == 3);  // one lease per node: a repeated request created none
+  CHECK(d.leases[c.dst_index() - 1].id != 0);
+  CHECK(c.dst().has_lease());
+  // Granted once; and, when draining, given back once.
+  const auto changes = c.tracer(kDirectory).with_a(TraceKind::lease_change, n);
+  CHECK(changes.size() == (moment == LeaseMoment::drain ? 2u : 1u));
+  check_ticks_assigned(c);
+  CHECK(c.max_holders() == 1);
+  CHECK(c.client().resets() == 0);
+  CHECK(c.client().stats().anomalies == 0);
+  if (moment == LeaseMoment::drain) {
+    CHECK(c.src().drained());
+    CHECK_FALSE(c.src().has_lease());
+    CHECK(d.leases[n - 1].id == 0);
+    REQUIRE(changes.size() == 2);
+    CHECK(changes[1].c == 2);  // returned by the node's leave, not lapsed
+    CHECK(d.cells[0].owner == c.dst_index());
+    CHECK(d.cells[0].epoch == 2);
+    CHECK(d.migrations == 1);
+    check_settled(c, c.dst_index());
+    CHECK(c.record(kPlayer).gen == 2);
+  } else {
+    CHECK(c.src().has_lease());
+    CHECK(d.leases[n - 1].id == lease);
+    CHECK(d.cells[0].owner == n);
+    CHECK(d.cells[0].epoch == 1);
+    CHECK(c.src().cell_active(0));
+    CHECK(c.src().cell_epoch(0) == 1);
+    check_settled(c, n);
+    CHECK(c.record(kPlayer).gen == 1);
+  }
+}
+
+// The leave is sent once, when a drained node has nothing left: it is not retried. Lost, the lease
+// simply lapses at the directory (ttl + margin after the last heartbeat), which costs nothing since
+// the node owns no cell by then. Held for 0.5 s it still arrives in time; late, it has no successor
+// on its link (a drained node sends the directory nothing more) and arrives after the lapse.
+TEST_CASE("cluster lease: a leave lost or duplicated or late or held still ends the drain with the lease gone",
+          "[engine][cluster]") {
+  const Fate fate = GENERATE(Fate::drop, Fate::duplicate, Fate::late, Fate::hold);
+  CAPTURE(fate_name(fate));
+  Cluster c{Options{.move_to = std::nullopt}};
+  const std::uint32_t n = c.src_index();
+  const auto r = c.rule(is(Msg::leave, c.src_host(), kDirectory), fate, 1);
+  boot(c);
+  const std::uint64_t lease = c.directory_state().leases[n - 1].id;
+  c.src().drain();
+  REQUIRE(c.run_for(Duration::seconds(5), [&] { return c.src().drained(); }));
+  REQUIRE(c.hits(r) == 1);
+  const auto leaves = c.sent(is(Msg::leave, c.src_host(), kDirectory));
+  REQUIRE(leaves.size() == 1);
+  const auto l = leaves[0].body<cluster::Leave>(Msg::leave);
+  CHECK(l.node == n);
+  CHECK(l.lease == lease);
+  c.run_for(Duration::millis(500));
+  if (fate == Fate::hold) CHECK(c.deliver_matching(is(Msg::leave)) == 1);
+  // Long enough for a lease nobody gave back to lapse.
+  c.run_for(kLease + kDrift + Duration::seconds(1));
+  CHECK(c.held().size() == (fate == Fate::late ? 1u : 0u));
+  c.release_held();
+  c.run_for(Duration::seconds(1));
+  CHECK(c.held().empty());
+
+  const auto& d = c.directory_state();
+  CHECK(c.src().drained());
+  CHECK(d.leases[n - 1].id == 0);
+  // Granted, then ended once: given back (2) if a leave arrived while the lease was live, lapsed (0)
+  // otherwise. A leave arriving after the lapse changes nothing.
+  const auto changes = c.tracer(kDirectory).with_a(TraceKind::lease_change, n);
+  REQUIRE(changes.size() == 2);
+  CHECK(changes[0].c == 1);
+  const bool returned = fate == Fate::duplicate || fate == Fate::hold;
+  CHECK(changes[1].c == (returned ? 2u : 0u));
+  CHECK(d.rejected == 0);
+  // The drain itself: the cell moved once by migration, never by failover.
+  CHECK(d.cells[0].owner == c.dst_index());
+  CHECK(d.cells[0].epoch == 2);
+  CHECK(d.cells[1].owner == c.dst_index());
+  CHECK(d.cells[1].epoch == 1);
+  CHECK(d.migrations == 1);
+  CHECK(d.reassignments == 0);
+  CHECK_FALSE(c.src().cell_owned(0));
+  CHECK_FALSE(c.src().cell_owned(1));
+  CHECK(c.dst().has_lease());
+  CHECK(c.dst().stats().fences == 0);
+  check_ticks_assigned(c);
+  check_settled(c, c.dst_index());
+  CHECK(c.record(kPlayer).gen == 2);
+  CHECK(c.max_holders() == 1);
+  CHECK(c.client().resets() == 0);
+  CHECK(c.client().stats().anomalies == 0);
 }
 
 // ================================================================================================
@@ -696,6 +881,280 @@ TEST_CASE("cluster migration: one message lost or duplicated or late while drain
   CHECK((releases[0].c == 1 || releases[0].c == 2));
   check_settled(c, c.dst_index());
   CHECK(c.record(kPlayer).gen == 2);
+  CHECK(c.max_holders() == 1);
+  CHECK(c.client().resets() == 0);
+  CHECK(c.client().stats().anomalies == 0);
+}
+
+// ================================================================================================
+// The handover's other messages under every single fault
+// ================================================================================================
+// The enumerations above fault every message of a handover and a migration that succeed. These fault
+// the rest, each in a scenario that sends it: the gateway's hold, the target's reject and nack, and
+// the source's resolve through the store. Fate::hold is a message held until the protocol has
+// otherwise settled and then delivered: the most extreme reordering.
+
+const Fate kFates[] = {Fate::drop, Fate::duplicate, Fate::late, Fate::hold};
+
+// The hold tells the gateway to buffer a player's frames while it moves (sent by the source on
+// commit, and for each player of a cell it transfers). It is an optimisation: lost, the frames go
+// to the old owner and are retransmitted; late, it names a node and gen the route has left behind.
+TEST_CASE("cluster handover: the gateway's hold lost or duplicated or late or held still ends with one holder",
+          "[engine][cluster]") {
+  const bool migration = GENERATE(false, true);
+  const Fate fate = kFates[GENERATE(range(0, 4))];
+  const char* path = migration ? "a drain migration" : "a cross-node handover";
+  CAPTURE(path, fate_name(fate));
+  Cluster c{migration ? Options{.move_to = std::nullopt} : Options{}};
+  const auto r = c.rule(is(Msg::hold, c.src_host(), kGateway), fate, 1);
+  boot(c);
+  if (migration) c.src().drain();
+  c.run_for(Duration::seconds(4));
+  REQUIRE(c.hits(r) == 1);
+  const auto holds = c.sent(is(Msg::hold, c.src_host(), kGateway));
+  REQUIRE(holds.size() == 1);
+  const auto h = holds[0].body<cluster::RouteUpdate>(Msg::hold);
+  CHECK(h.player == kPlayer);
+  CHECK(h.gen == 1);
+  // Held or late (nothing follows it on its link: the source sends the gateway nothing more for
+  // this player), the hold reaches the gateway only now that the route names `dst` under gen 2.
+  CHECK(c.held().size() == (fate == Fate::hold || fate == Fate::late ? 1u : 0u));
+  c.release_held();
+  c.run_for(Duration::seconds(2));
+  CHECK(c.held().empty());
+  CHECK(c.gateway().stats().rejected == 0);
+  if (migration) {
+    CHECK(c.src().drained());
+    CHECK(c.directory_state().cells[0].owner == c.dst_index());
+    CHECK(c.directory_state().cells[0].epoch == 2);
+    CHECK(c.directory_state().migrations == 1);
+    CHECK(c.dst().stats().migrations_in == 1);
+    CHECK(c.tracer(c.src_host()).count(TraceKind::handover_start) == 0);
+  } else {
+    const std::uint64_t hid = c.first_handover();
+    CHECK(c.installed(hid));
+    CHECK_FALSE(c.aborted(hid));
+    CHECK(c.tracer(c.src_host()).count(TraceKind::handover_start) == 1);
+    CHECK(c.dst().stats().handovers_installed == 1);
+  }
+  check_settled(c, c.dst_index());
+  CHECK(c.record(kPlayer).gen == 2);
+  CHECK(c.gateway().route_of(kPlayer) == c.dst_index());
+  CHECK(c.max_holders() == 1);
+  CHECK(c.client().resets() == 0);
+  CHECK(c.client().stats().anomalies == 0);
+}
+
+// Every handover `src` started ended exactly once, and none of them at the target.
+void check_all_aborted(Cluster& c) {
+  const auto starts = c.tracer(c.src_host()).all(TraceKind::handover_start);
+  REQUIRE(!starts.empty());
+  for (const auto& s : starts) {
+    CAPTURE(s.a);
+    CHECK(c.tracer(c.src_host()).with_a(TraceKind::handover_abort, s.a).size() == 1);
+    CHECK_FALSE(c.installed(s.a));
+  }
+  CHECK(c.tracer(c.src_host()).count(TraceKind::handover_abort) == starts.size());
+  CHECK(c.dst().stats().handovers_installed == 0);
+}
+
+// A target that starts draining while a request is on its way refuses it: the cell is frozen for
+// its migration (reason 1). The source aborts and keeps the player, which reaches cell 1 without a
+// handover once the cell has migrated to the source.
+TEST_CASE("cluster handover: a reject lost or duplicated or late or held aborts once and the source keeps the player",
+          "[engine][cluster]") {
+  const Fate fate = kFates[GENERATE(range(0, 4))];
+  CAPTURE(fate_name(fate));
+  Cluster c;
+  const auto request = c.rule(is(Msg::ho_request, c.src_host(), c.dst_host()), Fate::hold, 1);
+  const auto r = c.rule(is(Msg::ho_reject, c.dst_host(), c.src_host()), fate, 1);
+  boot(c);
+  REQUIRE(c.run_for(Duration::seconds(2), [&] { return c.hits(request) == 1; }));
+  const std::uint64_t hid = c.first_handover();
+  c.dst().drain();
+  c.pump_all();
+  REQUIRE(c.dst().cell_owned(1));
+  REQUIRE_FALSE(c.dst().cell_active(1));
+  REQUIRE(c.deliver_matching(is(Msg::ho_request)) == 1);
+  REQUIRE(c.hits(r) == 1);
+  const auto reject =
+      c.sent(is(Msg::ho_reject, c.dst_host(), c.src_host())).front().body<cluster::HoReply>(Msg::ho_reject);
+  CHECK(reject.hid == hid);
+  CHECK(reject.reason == 1);
+  c.run_for(Duration::seconds(4));
+  CHECK(c.held().size() == (fate == Fate::hold ? 1u : 0u));  // late: delivered after its successor
+  c.release_held();
+  c.run_for(Duration::seconds(1));
+  CHECK(c.held().empty());
+
+  // A lost reject is made good by the retried request (rejected too); a second one is ignored.
+  const auto aborts = c.tracer(c.src_host()).with_a(TraceKind::handover_abort, hid);
+  REQUIRE(aborts.size() == 1);
+  CHECK(aborts[0].c == 11);  // 10 + the target's reason
+  check_all_aborted(c);
+  CHECK(c.src().stats().handovers_committed == 0);
+  CHECK(c.sent(is(Msg::ho_commit)).empty());
+  CHECK(c.dst().drained());
+  CHECK(c.directory_state().cells[1].owner == c.src_index());
+  CHECK(c.directory_state().cells[1].epoch == 2);
+  check_settled(c, c.src_index());
+  CHECK(c.entity(c.src_index(), kPlayer).pos.x >= 200'000);  // in cell 1 by now, moved locally
+  CHECK(c.record(kPlayer).gen == 1);                          // it never left the source
+  CHECK(c.max_holders() == 1);
+  CHECK(c.client().resets() == 0);
+  CHECK(c.client().stats().anomalies == 0);
+}
+
+// Where a target nacks: a commit it cannot take (here: its cell froze for a drain between ready and
+// commit), which the source answers by resolving through the store, which it wins; and a cas the
+// store refused because the source resolved first (the nack then finds the source moved on).
+enum class NackCase { commit_refused, cas_refused };
+
+TEST_CASE("cluster handover: a nack lost or duplicated or late or held still gives the handover one outcome",
+          "[engine][cluster]") {
+  const NackCase which = GENERATE(NackCase::commit_refused, NackCase::cas_refused);
+  const Fate fate = kFates[GENERATE(range(0, 4))];
+  const char* scenario =
+      which == NackCase::commit_refused ? "the commit is refused" : "the target cas is refused";
+  CAPTURE(scenario, fate_name(fate));
+  Cluster c;
+  std::size_t r = 0;
+  if (which == NackCase::commit_refused) {
+    const auto commit = c.rule(is(Msg::ho_commit, c.src_host(), c.dst_host()), Fate::hold, 1);
+    r = c.rule(is(Msg::ho_nack, c.dst_host(), c.src_host()), fate, 1);
+    boot(c);
+    REQUIRE(c.run_for(Duration::seconds(2), [&] { return c.hits(commit) == 1; }));
+    c.dst().drain();
+    c.pump_all();
+    REQUIRE_FALSE(c.dst().cell_active(1));
+    REQUIRE(c.deliver_matching(is(Msg::ho_commit)) == 1);
+    REQUIRE(c.hits(r) == 1);
+    c.run_for(Duration::seconds(4));
+  } else {
+    const auto cas = c.rule(is(Msg::store_cas, c.dst_host(), kStore), Fate::hold, -1);
+    r = c.rule(is(Msg::ho_nack, c.dst_host(), c.src_host()), fate, 1);
+    boot(c);
+    REQUIRE(c.run_for(Duration::seconds(3), [&] { return c.src().stats().handovers_aborted == 1; }));
+    c.stop(cas);
+    CHECK(c.deliver_matching(is(Msg::store_cas, c.dst_host(), kStore)) >= 2);
+    REQUIRE(c.hits(r) == 1);
+    c.run_for(Duration::seconds(3));
+  }
+  const std::uint64_t hid = c.first_handover();
+  const auto nack =
+      c.sent(is(Msg::ho_nack, c.dst_host(), c.src_host())).front().body<cluster::HoReply>(Msg::ho_nack);
+  CHECK(nack.hid == hid);
+  CHECK(c.held().size() == (fate == Fate::hold ? 1u : 0u));  // late: delivered after its successor
+  c.release_held();
+  c.run_for(Duration::seconds(1));
+  CHECK(c.held().empty());
+
+  // The first handover was taken back through the store (abort reason 5), once, and installed nowhere.
+  const auto aborts = c.tracer(c.src_host()).with_a(TraceKind::handover_abort, hid);
+  REQUIRE(aborts.size() == 1);
+  CHECK(aborts[0].c == 5);
+  CHECK_FALSE(c.installed(hid));
+  CHECK(c.src().stats().handovers_committed >= 1);
+  CHECK(c.max_holders() == 1);
+  CHECK(c.client().resets() == 0);
+  CHECK(c.client().stats().anomalies == 0);
+  if (which == NackCase::commit_refused) {
+    // No target ever installed anything; cell 1 came to the source with the drain.
+    check_all_aborted(c);
+    CHECK(c.sent(is(Msg::store_cas, c.dst_host(), kStore)).empty());
+    CHECK(c.dst().drained());
+    CHECK(c.directory_state().cells[1].owner == c.src_index());
+    check_settled(c, c.src_index());
+    CHECK(c.record(kPlayer).gen == 2);  // gen 1 -> 2 by the source's own resolve
+  } else {
+    // The next attempt went through.
+    CHECK(c.dst().stats().handovers_installed == 1);
+    check_settled(c, c.dst_index());
+    CHECK(c.record(kPlayer).gen == 3);
+  }
+}
+
+// The commit timed out and the source asks the store (a cas from the gen it sent, naming itself):
+// either it wins and takes the player back (the target's cas held up until then), or the target's
+// install had already won (every ack lost) and the source lets go. Its cas and the store's reply
+// each meet the fate. A retry of the cas must be answered like the first (the store's idempotent
+// retry), a second reply ignored.
+enum class ResolveWinner { source, target };
+
+TEST_CASE("cluster handover: the resolving cas or its reply lost or duplicated or late or held still gives one holder",
+          "[engine][cluster]") {
+  const ResolveWinner winner = GENERATE(ResolveWinner::source, ResolveWinner::target);
+  const bool reply = GENERATE(false, true);
+  const Fate fate = kFates[GENERATE(range(0, 4))];
+  const char* scenario = winner == ResolveWinner::source ? "the source cas wins" : "the target cas won";
+  const char* message = reply ? "store_cas_reply to the source" : "store_cas from the source";
+  CAPTURE(scenario, message, fate_name(fate));
+  Cluster c;
+  const Pred cas_from_src = is(Msg::store_cas, c.src_host(), kStore);
+  const Pred reply_to_src = is(Msg::store_cas_reply, kStore, c.src_host());
+  const auto blocker = winner == ResolveWinner::source
+                           ? c.rule(is(Msg::store_cas, c.dst_host(), kStore), Fate::hold, -1)
+                           : c.rule(is(Msg::ho_ack, c.dst_host(), c.src_host()), Fate::drop, -1);
+  boot(c);  // the join's cas and reply are behind us: the next ones are the resolve's
+  REQUIRE(c.sent(cas_from_src).size() == 1);
+  REQUIRE(c.sent(reply_to_src).size() == 1);
+  const auto r = c.rule(reply ? reply_to_src : cas_from_src, fate, 1);
+  REQUIRE(c.run_for(Duration::seconds(3), [&] {
+    return c.src().stats().handovers_committed == 1 && c.src().handovers_pending() == 0;
+  }));
+  REQUIRE(c.hits(r) == 1);
+  const std::uint64_t hid = c.first_handover();
+  c.stop(blocker);
+  // The faulted message is the resolve's: a cas from gen 1 naming the source.
+  const auto resolves = c.sent(cas_from_src);
+  REQUIRE(resolves.size() >= 2);
+  const auto resolve = resolves[1].body<cluster::StoreCas>(Msg::store_cas);
+  REQUIRE(resolve.entries.size() == 1);
+  CHECK(resolve.entries[0].expected == 1);
+  CHECK(resolve.entries[0].rec.owner == c.src_index());
+  CHECK(resolve.entries[0].rec.cell == 0);
+  // A lost (or held) cas or reply is made good by the retry, answered alike.
+  for (const auto& p : c.delivered(reply_to_src)) {
+    const auto res = p.body<cluster::StoreCasReply>(Msg::store_cas_reply);
+    if (res.req != resolve.req) continue;
+    REQUIRE(res.results.size() == 1);
+    CHECK(res.results[0].ok == (winner == ResolveWinner::source));
+    CHECK(res.results[0].gen == 2);
+    CHECK(res.results[0].owner == (winner == ResolveWinner::source ? c.src_index() : c.dst_index()));
+  }
+  if (fate == Fate::drop || fate == Fate::hold) CHECK(resolves.size() >= 3);  // retried
+  CHECK(c.record(kPlayer).gen == 2);
+
+  if (winner == ResolveWinner::source) {
+    const auto aborts = c.tracer(c.src_host()).with_a(TraceKind::handover_abort, hid);
+    REQUIRE(aborts.size() == 1);
+    CHECK(aborts[0].c == 5);
+    CHECK(c.holder(kPlayer) == c.src_index());
+    CHECK(c.entity(c.src_index(), kPlayer).gen == 2);
+    // The target's held cas arrives now: refused, nothing installed.
+    CHECK(c.deliver_matching(is(Msg::store_cas, c.dst_host(), kStore)) >= 2);
+    CHECK(c.dst().handovers_pending() == 0);
+    CHECK_FALSE(c.installed(hid));
+    CHECK(c.holder(kPlayer) == c.src_index());
+    CHECK(c.record(kPlayer).owner == c.src_index());
+  } else {
+    CHECK(c.installed(hid));
+    CHECK_FALSE(c.aborted(hid));
+    CHECK(c.src().stats().handovers_aborted == 0);
+    CHECK(c.holder(kPlayer) == c.dst_index());
+  }
+  CHECK(c.held().size() == (fate == Fate::hold ? 1u : 0u));  // late: delivered after its successor
+  c.release_held();  // a held resolve cas or reply, long after: the store refuses or the source ignores
+  c.run_for(Duration::seconds(3));
+  CHECK(c.held().empty());
+  CHECK(c.tracer(c.dst_host()).with_a(TraceKind::handover_install, hid).size() ==
+        (winner == ResolveWinner::target ? 1u : 0u));
+  CHECK(c.tracer(c.src_host()).with_a(TraceKind::handover_abort, hid).size() ==
+        (winner == ResolveWinner::source ? 1u : 0u));
+  check_settled(c, c.dst_index());
+  // Source wins: gen 2 by its resolve, 3 by the second attempt. Target won: 2, and nothing since.
+  CHECK(c.record(kPlayer).gen == (winner == ResolveWinner::source ? 3u : 2u));
+  CHECK(c.dst().stats().handovers_installed == 1);
   CHECK(c.max_holders() == 1);
   CHECK(c.client().resets() == 0);
   CHECK(c.client().stats().anomalies == 0);
