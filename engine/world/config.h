@@ -36,6 +36,7 @@ struct ClusterNodeConfig {
   bool bug_skip_lease_check{false};
   bool bug_ack_before_durable{false};
   bool bug_unfenced_abort{false};
+  bool bug_ghost_gap{false};
 };
 
 struct NodeConfig {

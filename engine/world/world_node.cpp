@@ -270,8 +270,14 @@ void WorldNode::control_density() {
 // in building indices twice the size); ghosts now exist only between nodes, where they are messages.
 void WorldNode::exchange_ghosts() {
   index_.clear();
+  // A cell frozen for a migration is not simulated, but its entities are still there to be seen,
+  // where they stopped, here and (below) on the nodes that border it, until its new owner's ghosts
+  // of them arrive (release_cell() keeps them as departed after that).
+  const auto visible = [&](std::size_t ci) {
+    return config_.cluster.bug_ghost_gap ? cell_active(ci) : cell_state_[ci].owned;
+  };
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
-    if (!cell_active(ci)) continue;
+    if (!visible(ci)) continue;
     for (const auto& e : cells_[ci].reals) index_.add(AoiEntry{e.id, e.pos, e.kind});
   }
   if (!config_.cluster.enabled) return;
@@ -291,7 +297,7 @@ void WorldNode::exchange_ghosts() {
     out.push_back(e);
   };
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
-    if (!cell_active(ci)) continue;
+    if (!visible(ci)) continue;
     const auto own_x = static_cast<std::int64_t>(ci) % config_.cells_x;
     const auto own_y = static_cast<std::int64_t>(ci) / config_.cells_x;
     const auto row = static_cast<std::size_t>(config_.cells_x);
@@ -337,7 +343,7 @@ void WorldNode::exchange_ghosts() {
   in_flight_ghosts_.clear();
   in_transit_ghosts(in_flight_ghosts_);
   for (const auto& e : in_flight_ghosts_) {
-    index_.add(AoiEntry{EntityId{e.id}, e.pos, wire::EntityKind::player, kSourceInFlight});
+    index_.add(AoiEntry{EntityId{e.id}, e.pos, static_cast<wire::EntityKind>(e.kind), kSourceInFlight});
     const CellSpan span = cells_around(e.pos, g);
     for (auto cy = span.y0; cy <= span.y1; ++cy) {
       for (auto cx = span.x0; cx <= span.x1; ++cx) {
@@ -353,9 +359,10 @@ void WorldNode::exchange_ghosts() {
     if (remote.entries.empty() || now - remote.received > config_.cluster.ghost_ttl) continue;
     const auto source = static_cast<std::uint16_t>(kSourceRemote + r);
     for (const auto& e : remote.entries) {
-      // A stale ghost of an entity that is real here now (it just moved in) must not shadow it.
+      // A stale ghost of a player that is real here now (it just moved in) is not indexed. (One of
+      // an NPC is, and loses to the real one in keep_one_per_id(): an NPC's id names the node that
+      // spawned it, which is not where it lives once its cell has migrated, so the id cannot say.)
       if (e.id >= 1 && e.id <= config_.max_players && player_cell_[e.id - 1] >= 0) continue;
-      if (e.id > config_.max_players && ((e.id - config_.max_players - 1) >> 32) == index()) continue;
       index_.add(AoiEntry{EntityId{e.id}, e.pos, static_cast<wire::EntityKind>(e.kind), source});
     }
   }
@@ -460,7 +467,9 @@ void WorldNode::publish_view(Entity& player) {
   // what it has would drop its new owner's first batches. The handover carries the last number
   // (PlayerTransfer::stream_tick); with clocks that agree this is always tick_.
   batch_.tick = std::max(tick_, session.last_tick + 1);
-  new_view_.resize(n);
+  const bool hold = session.hold_witness > 0;
+  if (hold) --session.hold_witness;
+  new_view_.resize(hold ? n + player.view.size() : n);  // a held witness entry is not a candidate
   if (updates_.size() < n) updates_.resize(n);  // grows to the high-water mark, then never again
   ViewEntry* out_view = new_view_.data();
   wire::AoiUpdate* out_update = updates_.data();
@@ -470,7 +479,10 @@ void WorldNode::publish_view(Entity& player) {
   const AoiEntry* const c_end = cand + n;
   while (v != v_end || c != c_end) {
     if (c == c_end || (v != v_end && v->id < c->id)) {
-      batch_.leaves.push_back(v->id);
+      if (hold)
+        *out_view++ = *v;  // not known here yet (Session::hold_witness): kept, not left
+      else
+        batch_.leaves.push_back(v->id);
       ++v;
     } else if (v == v_end || c->id < v->id) {
       if (dist2(c->pos, player.pos) <= r_in2) {

@@ -145,6 +145,11 @@ class WorldNode final : public Process {
     HostId client;                 // Phase A: the client; Phase B: the player's gateway
     bool live{true};
     bool frozen{false};            // Phase B: its player is migrating; the stream pauses
+    // Phase B: arrived with a migrated cell, whose neighbours' owners do not send us their ghosts
+    // until they learn from the directory that the cell is ours: for this many more ticks the
+    // witness keeps what the index does not show (publish_view), instead of telling the client it
+    // left. In the padding after `frozen`.
+    std::uint16_t hold_witness{0};
     std::uint64_t player_id{0};    // 0 until Join
     std::uint64_t last_tick{0};    // tick number of the stream's last AOI batch (0: none yet)
     std::uint64_t chan_epoch{0};   // Phase B: the stream's epoch
@@ -159,6 +164,7 @@ class WorldNode final : public Process {
     std::uint64_t epoch{0};
     std::uint32_t migrate_to{0};
     Time retry_at;
+    Time acquired;            // when it became ours (witness_hold_ticks())
   };
   // Source side of a cross-node handover.
   struct Outbound {
@@ -278,6 +284,15 @@ class WorldNode final : public Process {
   void send_restore();
   void orphan_players(const std::vector<cluster::PlayerTransfer>& players);
   void in_transit_ghosts(std::vector<cluster::GhostEntry>& out);
+  // Ticks for which a player arriving in cell `ci` keeps witness entries our index does not show
+  // (Session::hold_witness): other nodes learn that a cell is ours from the directory, a heartbeat
+  // or two after it became ours, and only then send us their ghosts around it.
+  std::uint16_t witness_hold_ticks(std::size_t ci) const;
+  // How long at most an entity that left us stays ghosted where it left (Departed), should no node
+  // send us a ghost of it: the new owner may hear of a migrated cell a heartbeat or more late.
+  Duration departed_for() const {
+    return std::max(config_.tick * 2, config_.cluster.heartbeat * 4 + config_.cluster.ghost_ttl);
+  }
   void retry_requests();
   std::uint32_t new_session(HostId peer, std::uint64_t player, std::uint64_t chan_epoch);
 
@@ -346,11 +361,16 @@ class WorldNode final : public Process {
   std::vector<cluster::TunnelView> tunnel_in_;  // decode buffers, reused (views: one message's items)
   cluster::Ghosts ghosts_in_;
   struct Departed {
-    std::uint64_t player;
+    std::uint64_t id;
+    wire::EntityKind kind;
     Vec2 pos;
     Time until;
+    bool seen_elsewhere{false};
   };
-  std::vector<Departed> departed_;  // handed off and acked: still ghosted here briefly
+  // Handed off and acked, or moved away with a migrated cell: still ghosted here, where they left,
+  // until a ghost TTL after a ghost of them first arrives from another node (the new owner's), or
+  // departed_for() has passed (ADR 0002 §7).
+  std::vector<Departed> departed_;
 };
 
 // Inline: it runs for every entity every tick, in the ghost exchange.

@@ -210,6 +210,7 @@ void WorldNode::acquire_cell(std::size_t ci, std::uint64_t epoch, std::uint64_t 
   cs = CellState{};
   cs.owned = true;
   cs.epoch = epoch;
+  cs.acquired = env_.clock.now();
   held_epoch_[ci] = std::max(held_epoch_[ci], epoch);
   env_.tracer.record(TraceKind::cell_acquire, ci, epoch, how);
   if (cobs_ != nullptr) cobs_->on_cell_acquire(index(), static_cast<std::uint32_t>(ci), epoch);
@@ -242,6 +243,12 @@ void WorldNode::send_restore() {
 
 void WorldNode::release_cell(std::size_t ci, std::uint64_t why) {
   Cell& cell = cells_[ci];
+  // Migrated (why 1): the cell's entities now live on its new owner, whose ghosts of them reach
+  // our viewers a tick and a network delay from now. Until then they stay where they stood.
+  if (why == 1 && !config_.cluster.bug_ghost_gap) {
+    const Time until = env_.clock.now() + departed_for();
+    for (const auto& e : cell.reals) departed_.push_back({e.id.value(), e.kind, e.pos, until});
+  }
   for (auto& e : cell.reals) {
     if (e.kind != wire::EntityKind::player) continue;
     drop_player_session(e);
@@ -360,12 +367,23 @@ void WorldNode::install_player(std::size_t ci, const cluster::PlayerTransfer& t,
       ++stats_.decode_errors;
     } else {
       s.last_tick = t.stream_tick;
+      // Into a cell that became ours moments ago (migrated with it, or handed over into it): see
+      // witness_hold_ticks().
+      s.hold_witness = witness_hold_ticks(ci);
     }
   }
   player_cell_[r.player - 1] = static_cast<std::int32_t>(ci);
   cells_[ci].reals.push_back(std::move(e));
   cluster::RouteUpdate ru{r.player, gen};
   send_cluster(HostId{r.gateway}, Msg::route_update, ru);
+}
+
+std::uint16_t WorldNode::witness_hold_ticks(std::size_t ci) const {
+  if (config_.cluster.bug_ghost_gap) return 0;
+  const Time until = cell_state_[ci].acquired + config_.cluster.heartbeat * 2 + config_.cluster.ghost_ttl;
+  const Time now = env_.clock.now();
+  if (now >= until) return 0;
+  return static_cast<std::uint16_t>(std::min<std::int64_t>((until - now).us() / config_.tick.us() + 1, 0xffff));
 }
 
 std::uint64_t WorldNode::store_request(StoreReq::Kind kind, std::uint64_t key, Msg type,
@@ -550,9 +568,12 @@ void WorldNode::abort_outbound(std::uint64_t hid, std::uint64_t reason) {
 void WorldNode::on_ho_ack(const cluster::HoReply& m) {
   auto it = outbound_.find(m.hid);
   if (it == outbound_.end() || it->second.phase == Outbound::Phase::requested) return;
-  // Still shown where it left for two more ticks, until the new owner's own ghosts arrive.
-  departed_.push_back({it->second.player, it->second.commit.player.rec.pos,
-                       env_.clock.now() + config_.tick * 2});
+  // Still shown where it left until the new owner's own ghost of it has arrived (two ticks, as
+  // before, was not enough: one lost ghost message from the new owner and viewers here saw the
+  // player blink).
+  if (!config_.cluster.bug_ghost_gap)
+    departed_.push_back({it->second.player, wire::EntityKind::player, it->second.commit.player.rec.pos,
+                         env_.clock.now() + departed_for()});
   outbound_.erase(it);
 }
 
@@ -705,8 +726,13 @@ void WorldNode::on_cas_reply(cluster::StoreCasReply& m) {
       ++stats_.handovers_aborted;
       env_.tracer.record(TraceKind::handover_abort, req.key, o.player, 5);
       if (cobs_ != nullptr) cobs_->on_handover_end(req.key, o.player, false);
+      return;
     }
-    // Otherwise the target (or a restorer) holds it: nothing left for us to do.
+    // Otherwise the target (or a restorer) holds it: nothing left for us to do but show it where
+    // it left until that node's ghost of it arrives, as after an ack.
+    if (!config_.cluster.bug_ghost_gap)
+      departed_.push_back({o.player, wire::EntityKind::player, o.commit.player.rec.pos,
+                           env_.clock.now() + departed_for()});
     return;
   }
   if (req.kind == StoreReq::Kind::migrate) {
@@ -1005,8 +1031,24 @@ void WorldNode::in_transit_ghosts(std::vector<cluster::GhostEntry>& out) {
   for (const auto& [hid, o] : outbound_)
     if (o.phase != Outbound::Phase::requested) out.push_back({o.player, player, o.commit.player.rec.pos});
   const Time now = env_.clock.now();
-  std::erase_if(departed_, [&](const Departed& d) { return d.until <= now; });
-  for (const auto& d : departed_) out.push_back({d.player, player, d.pos});
+  // A departed copy goes one ghost TTL after a ghost of the entity has first come from another
+  // node (the new owner's, which ranks above it here anyway; the TTL is for the nodes we ghost it
+  // to, whose own copy from the new owner may come a message later), and at the latest at `until`.
+  std::erase_if(departed_, [&](Departed& d) {
+    if (d.until <= now) return true;
+    if (d.seen_elsewhere) return false;
+    for (const auto& remote : remote_ghosts_) {
+      if (now - remote.received > config_.cluster.ghost_ttl) continue;
+      for (const auto& g : remote.entries) {
+        if (g.id != d.id) continue;
+        d.seen_elsewhere = true;
+        d.until = std::min(d.until, now + config_.cluster.ghost_ttl);
+        return false;
+      }
+    }
+    return false;
+  });
+  for (const auto& d : departed_) out.push_back({d.id, static_cast<std::uint8_t>(d.kind), d.pos});
 }
 
 void WorldNode::in_transit(std::vector<std::uint64_t>& out) const {

@@ -281,12 +281,57 @@ void ContinuityChecker::on_batch(std::uint64_t player_id, const wire::AoiBatch& 
     }
     from = vis.erase(it);
   }
+  if (reentry_ticks_ > 0 && (!batch.leaves.empty() || !recent_leaves_[player_id].empty()))
+    check_reentry(player_id, batch, now);
 }
 
 void ContinuityChecker::on_reset(std::uint64_t player_id, Time) {
   if (player_id >= visible_.size()) return;
   visible_[player_id].clear();
   last_tick_[player_id] = 0;
+  recent_leaves_[player_id].clear();
+}
+
+Duration ContinuityChecker::reentry_window_for(std::int64_t hysteresis_mm, std::int64_t max_speed_mm_s,
+                                               Duration tick) {
+  if (hysteresis_mm <= 0 || max_speed_mm_s <= 0 || tick.us() <= 0) return Duration::zero();
+  // hysteresis / (2 v) seconds = hysteresis_mm * 1e6 / (2 v) microseconds; a quarter of it.
+  const std::int64_t bound_us = hysteresis_mm * 1'000'000 / (2 * max_speed_mm_s);
+  const std::int64_t ticks = bound_us / 4 / tick.us();
+  return Duration::micros(ticks * tick.us());
+}
+
+namespace {
+std::string format_ms(Duration d) { return fmt::format("{}.{:03} ms", d.us() / 1000, d.us() % 1000); }
+}  // namespace
+
+// Leaves are rare (a few per thousand batches), so each player's recent ones sit in a short vector,
+// pruned as new ones come; the common batch, with no enter and no leave, costs one test.
+void ContinuityChecker::check_reentry(std::uint64_t player_id, const wire::AoiBatch& batch, Time now) {
+  auto& recent = recent_leaves_[player_id];
+  auto stale = [&](const Leave& l) {
+    return batch.tick > l.tick + reentry_ticks_ || now - l.at > reentry_window_;
+  };
+  if (!recent.empty()) {
+    std::erase_if(recent, stale);
+    for (const auto& e : batch.enters) {
+      const auto it = std::find_if(recent.begin(), recent.end(),
+                                   [&](const Leave& l) { return l.id == e.id.value(); });
+      if (it == recent.end()) continue;
+      const Leave left = *it;
+      const bool excused = left.excused || !quiet(now);
+      recent.erase(it);
+      if (excused) continue;
+      ++violations_;
+      ++reentries_;
+      log_.add("aoi.continuity_violations", now, player_id,
+               fmt::format("entity {} left at tick {} and entered again at tick {} ({} later): "
+                           "faster than it can cross the hysteresis, a spurious leave/enter",
+                           e.id.value(), left.tick, batch.tick, format_ms(now - left.at)));
+    }
+  }
+  const bool excused = !quiet(now);
+  for (const auto& id : batch.leaves) recent.push_back({id.value(), batch.tick, now, excused});
 }
 
 void DensityChecker::check(const WorldNode& node, Time now) {

@@ -3,7 +3,8 @@
 //   AuthorityChecker   every joined player is real in exactly one cell          players.lost / .duplicated
 //   OracleChecker      each server-side AOI view agrees with a brute-force oracle aoi.oracle_mismatches
 //   ContinuityChecker  each client's stream: enter first, updates while visible,  aoi.continuity_violations
-//                      leave last, no duplicate enter, ticks in order
+//                      leave last, no duplicate enter, ticks in order, no leave
+//                      then enter of one entity faster than anything can move
 //   DensityChecker     right after each density pass, every cell's NPC count is   bots.density_violations
 //                      within [min, max]
 //
@@ -146,21 +147,68 @@ class ContinuityChecker final : public StreamObserver {
  public:
   // A stream's tick numbers must rise strictly, across handovers between nodes whose clocks
   // disagree too (the new owner numbers its batches above the last one the stream carried).
-  ContinuityChecker(ViolationLog& log, std::uint32_t players, Duration tick)
-      : log_{log}, visible_(players + 1), last_tick_(players + 1, 0), tick_{tick} {}
+  //
+  // No spurious leave/enter: an entity leaves a view only beyond radius + hysteresis and enters only
+  // inside the radius, so between a leave and an enter of the same entity the two have moved apart
+  // and back by the hysteresis: at least hysteresis / (2 x max speed) of simulated time. An enter
+  // within `reentry_window` of the leave, by both the batches' tick numbers and their arrival
+  // times, is a blink the server should not have sent (a handover, a ghost gone missing for a tick).
+  // The window is a quarter of that bound (reentry_window_for), so ghost lag, retransmission delays
+  // and stream tick numbers raised at a handover cannot make a real leave and return look that fast.
+  // A zero window (no hysteresis) turns the check off.
+  //
+  // Faults excuse a re-entry: a node paused or cut off for about the ghost TTL makes its entities
+  // vanish from other nodes' views and come back, which is degradation, not a protocol error. The
+  // runner brackets each fault (not a planned drain) with disturbance_begin/_end, giving the time
+  // by which the cluster has settled after it; a leave or an enter inside a disturbance is not
+  // counted. Planned drains and migrations, and handovers with no fault about, are.
+  ContinuityChecker(ViolationLog& log, std::uint32_t players, Duration tick,
+                    Duration reentry_window = Duration::zero())
+      : log_{log},
+        visible_(players + 1),
+        last_tick_(players + 1, 0),
+        recent_leaves_(players + 1),
+        tick_{tick},
+        reentry_window_{reentry_window},
+        reentry_ticks_{tick.us() > 0 ? static_cast<std::uint64_t>(reentry_window.us() / tick.us()) : 0} {}
+  // hysteresis / (2 x max speed) / 4, in whole ticks; zero if that is less than one tick.
+  static Duration reentry_window_for(std::int64_t hysteresis_mm, std::int64_t max_speed_mm_s,
+                                     Duration tick);
   void on_batch(std::uint64_t player_id, const wire::AoiBatch& batch, Time now) override;
   // A stream rebuilt from durable state after a failover starts from an empty view.
   void on_reset(std::uint64_t player_id, Time now) override;
   std::uint64_t violations() const { return violations_; }
+  std::uint64_t reentries() const { return reentries_; }
+  void disturbance_begin() { ++disturbances_; }
+  void disturbance_end(Time settled) {
+    if (disturbances_ > 0) --disturbances_;
+    settled_ = std::max(settled_, settled);
+  }
+  void disturbance_at(Time settled) { settled_ = std::max(settled_, settled); }
+  bool quiet(Time now) const { return disturbances_ == 0 && now >= settled_; }
   Duration max_lag() const { return max_lag_; }
 
  private:
+  struct Leave {
+    std::uint64_t id;
+    std::uint64_t tick;
+    Time at;
+    bool excused;  // left during a disturbance
+  };
+  void check_reentry(std::uint64_t player_id, const wire::AoiBatch& batch, Time now);
+
   ViolationLog& log_;
   std::vector<std::vector<std::uint64_t>> visible_;  // per player, sorted
   std::vector<std::uint64_t> last_tick_;
+  std::vector<std::vector<Leave>> recent_leaves_;  // per player, within the window; usually empty
   Duration tick_;
+  Duration reentry_window_;
+  std::uint64_t reentry_ticks_;
   Duration max_lag_{Duration::zero()};
   std::uint64_t violations_{0};
+  std::uint64_t reentries_{0};
+  int disturbances_{0};
+  Time settled_{Time::zero()};
 };
 
 class DensityChecker {

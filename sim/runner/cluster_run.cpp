@@ -110,7 +110,7 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   cc.transit_bound = spec.cluster.lease + spec.cluster.heartbeat * 4 + Duration::seconds(1);
   const Time& now_ref = sim.now_ref();
   ClusterChecker checker{log, now_ref, cc};
-  ContinuityChecker continuity{log, players, spec.tick};
+  ContinuityChecker continuity{log, players, spec.tick, reentry_window(spec)};
   DensityChecker density{log};
   // What the clients see goes to the continuity checker; the acknowledgements of their durable
   // actions to the cluster checker.
@@ -204,6 +204,7 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   cl.bug_skip_lease_check = has_bug(spec, scenario::Bug::skip_lease_check);
   cl.bug_ack_before_durable = has_bug(spec, scenario::Bug::ack_before_durable);
   cl.bug_unfenced_abort = has_bug(spec, scenario::Bug::unfenced_abort);
+  cl.bug_ghost_gap = has_bug(spec, scenario::Bug::ghost_gap);
 
   for (std::uint32_t i = 0; i < n_nodes; ++i) {
     SHARD_ASSERT(sim.add_host(spec.node_names[i], [&, i](Env& env) -> std::unique_ptr<Process> {
@@ -269,19 +270,32 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   struct Hooks final : FaultHooks {
     Simulator& sim;
     ClusterChecker& checker;
+    ContinuityChecker& continuity;
+    Duration settle;
     std::vector<HostId>& node_hosts;
     std::vector<WorldNode*>& nodes;
     int active{0};
     Time last_end;  // the last fault transition known so far (triggered faults move it)
     std::function<void()> on_last_end_moved;
-    Hooks(Simulator& s, ClusterChecker& c, std::vector<HostId>& h, std::vector<WorldNode*>& n)
-        : sim{s}, checker{c}, node_hosts{h}, nodes{n} {}
+    Hooks(Simulator& s, ClusterChecker& c, ContinuityChecker& k, Duration d, std::vector<HostId>& h,
+          std::vector<WorldNode*>& n)
+        : sim{s}, checker{c}, continuity{k}, settle{d}, node_hosts{h}, nodes{n} {}
     void drain(HostId h) override {
       for (std::size_t i = 0; i < node_hosts.size(); ++i)
         if (node_hosts[i] == h && nodes[i] != nullptr) nodes[i]->drain();
     }
     void on_fault(const RealizedFault& f, bool begin) override {
       if (fault_has_end(f.spec)) active += begin ? 1 : -1;
+      // Faults excuse spurious leave/enter until the cluster has settled (ContinuityChecker); a
+      // planned drain does not.
+      if (f.spec.kind != scenario::FaultKind::drain) {
+        if (!fault_has_end(f.spec))
+          continuity.disturbance_at(sim.now() + settle);
+        else if (begin)
+          continuity.disturbance_begin();
+        else
+          continuity.disturbance_end(sim.now() + settle);
+      }
       if (begin && fault_end(f.spec) > last_end) {
         last_end = fault_end(f.spec);
         if (on_last_end_moved) on_last_end_moved();
@@ -291,7 +305,7 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
           if (sim.host_name(node_hosts[i]) == f.spec.host) checker.on_node_down(i + 1);
       }
     }
-  } hooks{sim, checker, node_hosts, nodes};
+  } hooks{sim, checker, continuity, cc.transit_bound, node_hosts, nodes};
   hooks.last_end = last_fault_end(faults);
   schedule_faults(sim, network, faults, host_of, hooks, triggered ? &triggers : nullptr);
 
@@ -386,6 +400,7 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
     if (name == "players.lost") return static_cast<double>(checker.lost());
     if (name == "players.duplicated") return static_cast<double>(checker.duplicated());
     if (name == "aoi.continuity_violations") return static_cast<double>(continuity.violations());
+    if (name == "aoi.reentries") return static_cast<double>(continuity.reentries());
     if (name == "aoi.oracle_mismatches") return 0;  // not run in Phase B (see the scenario guide)
     if (name == "aoi.messages") return static_cast<double>(ns.aoi_messages);
     if (name == "aoi.bytes") return static_cast<double>(ns.aoi_bytes);

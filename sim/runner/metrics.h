@@ -27,7 +27,11 @@ inline constexpr MetricInfo kMetrics[] = {
     {"players.lost", MetricUnit::count, "players authoritative in no cell (checked every tick)"},
     {"players.duplicated", MetricUnit::count, "players authoritative in more than one cell"},
     {"aoi.continuity_violations", MetricUnit::count,
-     "client AOI stream anomalies: duplicate enter, update or leave of an entity not in view"},
+     "client AOI stream anomalies: duplicate enter, update or leave of an entity not in view, "
+     "ticks out of order, a spurious leave/enter (aoi.reentries)"},
+    {"aoi.reentries", MetricUnit::count,
+     "of those, an entity that left a client's view and entered it again faster than it can "
+     "cross the hysteresis, outside faults"},
     {"aoi.oracle_mismatches", MetricUnit::count,
      "server AOI views disagreeing with the brute-force oracle beyond hysteresis + one tick"},
     {"aoi.messages", MetricUnit::count, "AOI batches sent to clients"},

@@ -119,6 +119,11 @@ std::string RunResult::replay_command() const {
                      swarm_run ? " --swarm" : "", digest_hex());
 }
 
+Duration reentry_window(const scenario::ScenarioSpec& spec) {
+  const std::int64_t fastest = std::max(spec.players.speed_max_mm_s, spec.bots.speed_max_mm_s);
+  return ContinuityChecker::reentry_window_for(spec.world.hysteresis_mm, fastest, spec.tick);
+}
+
 void prepare_trace(const RunOptions& options, Trace& trace, Simulator& sim,
                    net::NetworkModel& network, const scenario::ScenarioSpec& spec) {
   if (options.trace_checkpoints != nullptr) trace.keep_checkpoints(options.trace_checkpoints);
@@ -192,7 +197,7 @@ RunResult run_scenario(const scenario::ScenarioSpec& spec, const RunOptions& opt
   ViolationLog log;
   CheckingObserver observer{log, sim};
   const auto players = static_cast<std::uint32_t>(spec.players.count);
-  ContinuityChecker continuity{log, players, spec.tick};
+  ContinuityChecker continuity{log, players, spec.tick, reentry_window(spec)};
 
   const NodeConfig config = node_config(spec, seed);
   // Phase A: the first node owns every cell. (Hosts are numbered in creation order: node first.)
@@ -293,6 +298,7 @@ RunResult run_scenario(const scenario::ScenarioSpec& spec, const RunOptions& opt
     if (name == "players.lost") return static_cast<double>(observer.authority.lost());
     if (name == "players.duplicated") return static_cast<double>(observer.authority.duplicated());
     if (name == "aoi.continuity_violations") return static_cast<double>(continuity.violations());
+    if (name == "aoi.reentries") return static_cast<double>(continuity.reentries());
     if (name == "aoi.oracle_mismatches") return static_cast<double>(observer.oracle.mismatches());
     if (name == "aoi.messages") return static_cast<double>(ns.aoi_messages);
     if (name == "aoi.bytes") return static_cast<double>(ns.aoi_bytes);

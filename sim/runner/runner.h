@@ -39,6 +39,10 @@ struct RunOptions {
 void prepare_trace(const RunOptions& options, Trace& trace, class Simulator& sim,
                    net::NetworkModel& network, const scenario::ScenarioSpec& spec);
 
+// The continuity checker's re-entry window for this scenario (ContinuityChecker::reentry_window_for):
+// from the hysteresis and the fastest thing that moves, players or NPCs.
+Duration reentry_window(const scenario::ScenarioSpec& spec);
+
 struct ExpectationResult {
   scenario::Expectation expectation;
   double actual{0};

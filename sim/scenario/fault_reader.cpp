@@ -481,10 +481,11 @@ ChaosSpec read_chaos(Diagnostics& diag, const Entry& e, const Hosts* hosts,
 }
 
 std::vector<Bug> read_bugs(Diagnostics& diag, const Entry& e) {
-  static constexpr std::array<std::pair<std::string_view, Bug>, 3> kBugs{
+  static constexpr std::array<std::pair<std::string_view, Bug>, 4> kBugs{
       {{"skip_lease_check", Bug::skip_lease_check},
        {"ack_before_durable", Bug::ack_before_durable},
-       {"unfenced_abort", Bug::unfenced_abort}}};
+       {"unfenced_abort", Bug::unfenced_abort},
+       {"ghost_gap", Bug::ghost_gap}}};
   const auto items = read_list(diag, e, "a list of bug names such as [skip_lease_check]");
   if (!items) return {};
   std::vector<Bug> out;

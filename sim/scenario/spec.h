@@ -151,6 +151,8 @@ enum class Bug : std::uint8_t {
   ack_before_durable,  // actions acknowledged before the store has them -> ledger.acked_lost
   unfenced_abort,      // a timed-out handover source takes the player back without fencing the
                        // target in the store -> players.duplicated
+  ghost_gap,           // a node forgets entities the moment they leave it (a handover's ack, a
+                       // migrating cell) -> aoi.continuity_violations (spurious leave/enter)
 };
 
 struct BotsSpec {

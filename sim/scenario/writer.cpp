@@ -82,6 +82,7 @@ std::string_view bug_text(Bug b) {
     case Bug::skip_lease_check: return "skip_lease_check";
     case Bug::ack_before_durable: return "ack_before_durable";
     case Bug::unfenced_abort: return "unfenced_abort";
+    case Bug::ghost_gap: return "ghost_gap";
   }
   return "skip_lease_check";
 }

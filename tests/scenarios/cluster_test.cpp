@@ -584,6 +584,20 @@ TEST_CASE("bugs: unfenced_abort is caught by players.duplicated", "[scenario][cl
   require_caught("bug_unfenced_abort.yaml", "players.duplicated");
 }
 
+TEST_CASE("bugs: ghost_gap is caught by aoi.reentries", "[scenario][cluster][slow]") {
+  require_caught("bug_ghost_gap.yaml", "aoi.reentries");
+  // The same run without the bug: not one spurious leave/enter, and the continuity checker has
+  // nothing else to say either (the handovers and the drain's migrations keep every stream whole).
+  ScenarioSpec spec = load_shipped("bug_ghost_gap.yaml");
+  spec.bugs.clear();
+  spec.expect.clear();
+  const RunResult clean = run(spec, 1);
+  require_clean(clean);
+  CHECK(clean.metric("aoi.reentries") == 0);
+  CHECK(clean.metric("handover.cross_node.count") > 50);
+  CHECK(clean.metric("cell.migrations") > 0);
+}
+
 TEST_CASE("cluster: cross_node false runs the same scenario on Phase A paths", "[scenario][cluster]") {
   ScenarioSpec spec = load_shipped("cross_node.yaml");
   spec.duration = Duration::seconds(20);

@@ -51,7 +51,7 @@ inline sim::RunResult run(const scenario::ScenarioSpec& spec,
 
 inline void require_clean(const sim::RunResult& r) {
   CHECK(r.violation_count == 0);
-  for (const char* m : {"players.lost", "players.duplicated", "aoi.continuity_violations",
+  for (const char* m : {"players.lost", "players.duplicated", "aoi.continuity_violations", "aoi.reentries",
                         "aoi.oracle_mismatches", "bots.density_violations", "net.decode_errors",
                         "channel.overflows", "split_brain.violations", "epoch.violations",
                         "ledger.acked_lost", "ledger.corrupt", "migration.lost",

@@ -503,6 +503,71 @@ TEST_CASE("checkers: continuity counts what a plain set model counts, for lists 
   CHECK(expected > 1000);  // the lists did break the stream, often
 }
 
+TEST_CASE("checkers: continuity counts a leave then enter faster than the hysteresis allows",
+          "[sim][checkers][continuity]") {
+  // 10 m of hysteresis at 6 m/s each way: 833 ms at the least between a real leave and return; a
+  // quarter of that, in whole 50 ms ticks, is the window.
+  const Duration tick = Duration::millis(50);
+  const Duration window = ContinuityChecker::reentry_window_for(10'000, 6'000, tick);
+  CHECK(window == Duration::millis(200));
+  CHECK(ContinuityChecker::reentry_window_for(0, 6'000, tick) == Duration::zero());
+  CHECK(ContinuityChecker::reentry_window_for(1'000, 6'000, tick) == Duration::zero());  // < 1 tick
+
+  ViolationLog log;
+  ContinuityChecker checker{log, 1, tick, window};
+  const auto at = [](std::int64_t ms) { return Time::zero() + Duration::millis(ms); };
+  auto batch = [](std::uint64_t t, std::vector<std::uint64_t> enters, std::vector<std::uint64_t> leaves) {
+    wire::AoiBatch b;
+    b.tick = t;
+    for (auto id : enters) b.enters.push_back({EntityId{id}, wire::EntityKind::npc, {0, 0}});
+    for (auto id : leaves) b.leaves.push_back(EntityId{id});
+    return b;
+  };
+  checker.on_batch(1, batch(1, {5, 6}, {}), at(52));
+  checker.on_batch(1, batch(2, {}, {5, 6}), at(102));  // both leave at tick 2
+  REQUIRE(checker.violations() == 0);
+
+  SECTION("back two ticks later: a blink") {
+    checker.on_batch(1, batch(4, {5}, {}), at(202));
+    CHECK(checker.violations() == 1);
+    CHECK(checker.reentries() == 1);
+    CHECK(log.first().back().detail ==
+          "entity 5 left at tick 2 and entered again at tick 4 (100.000 ms later): faster than it "
+          "can cross the hysteresis, a spurious leave/enter");
+    // Counted once: the leave it matched is used up.
+    checker.on_batch(1, batch(5, {}, {5}), at(252));
+    checker.on_batch(1, batch(11, {5}, {}), at(552));
+    CHECK(checker.reentries() == 1);
+  }
+  SECTION("back at the edge of the window, or beyond it") {
+    checker.on_batch(1, batch(6, {5}, {}), at(302));  // 4 ticks, 200 ms: still inside
+    CHECK(checker.reentries() == 1);
+    checker.on_batch(1, batch(11, {6}, {}), at(552));  // 9 ticks
+    CHECK(checker.reentries() == 1);
+  }
+  SECTION("close in tick numbers but not in arrival: the leave came late") {
+    checker.on_batch(1, batch(3, {5}, {}), at(400));
+    CHECK(checker.reentries() == 0);
+  }
+  SECTION("a fault excuses it, until the cluster has settled") {
+    checker.disturbance_begin();
+    checker.on_batch(1, batch(3, {5}, {}), at(152));  // back during the fault
+    checker.on_batch(1, batch(4, {}, {5}), at(202));  // and gone again
+    checker.disturbance_end(at(400));
+    checker.on_batch(1, batch(5, {5}, {}), at(252));  // left during the fault
+    CHECK(checker.reentries() == 0);
+    checker.on_batch(1, batch(9, {}, {5}), at(452));  // settled: counted again
+    checker.on_batch(1, batch(10, {5}, {}), at(502));
+    CHECK(checker.reentries() == 1);
+  }
+  SECTION("a reset stream starts with no leaves behind it") {
+    checker.on_reset(1, at(150));
+    checker.on_batch(1, batch(4, {5}, {}), at(202));
+    CHECK(checker.reentries() == 0);
+  }
+  CHECK(checker.violations() == checker.reentries());
+}
+
 TEST_CASE("checkers: continuity reports the longest lag between a tick and its batch",
           "[sim][checkers][continuity]") {
   ViolationLog log;

@@ -138,7 +138,8 @@ TEST_CASE("runner: checkers observe the run without perturbing it", "[sim][runne
   for (std::size_t i = 0; i < with.metrics.size(); ++i) {
     const auto& name = with.metrics[i].first;
     if (name == "players.lost" || name == "players.duplicated" ||
-        name == "aoi.continuity_violations" || name == "aoi.oracle_mismatches" ||
+        name == "aoi.continuity_violations" || name == "aoi.reentries" ||
+        name == "aoi.oracle_mismatches" ||
         name == "bots.density_violations" || name == "client.view_lag.max")
       continue;
     INFO(name);
