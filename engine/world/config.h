@@ -37,6 +37,7 @@ struct ClusterNodeConfig {
   bool bug_ack_before_durable{false};
   bool bug_unfenced_abort{false};
   bool bug_ghost_gap{false};
+  bool bug_ghost_no_corners{false};
 };
 
 struct NodeConfig {

@@ -298,6 +298,7 @@ void WorldNode::exchange_ghosts() {
   };
   for (std::size_t ci = 0; ci < cells_.size(); ++ci) {
     if (!visible(ci)) continue;
+    const bool corners = !config_.cluster.bug_ghost_no_corners;  // the deliberate bug skips them
     const auto own_x = static_cast<std::int64_t>(ci) % config_.cells_x;
     const auto own_y = static_cast<std::int64_t>(ci) / config_.cells_x;
     const auto row = static_cast<std::size_t>(config_.cells_x);
@@ -316,16 +317,16 @@ void WorldNode::exchange_ghosts() {
         const bool n = span.y1 > own_y;
         if (!(w || east || s || n)) continue;  // deep inside: a ghost nowhere
         if (s) {
-          if (w) elsewhere(ci - row - 1);
+          if (w && corners) elsewhere(ci - row - 1);
           elsewhere(ci - row);
-          if (east) elsewhere(ci - row + 1);
+          if (east && corners) elsewhere(ci - row + 1);
         }
         if (w) elsewhere(ci - 1);
         if (east) elsewhere(ci + 1);
         if (n) {
-          if (w) elsewhere(ci + row - 1);
+          if (w && corners) elsewhere(ci + row - 1);
           elsewhere(ci + row);
-          if (east) elsewhere(ci + row + 1);
+          if (east && corners) elsewhere(ci + row + 1);
         }
         continue;
       }
@@ -333,7 +334,7 @@ void WorldNode::exchange_ghosts() {
       for (auto cy = span.y0; cy <= span.y1; ++cy) {
         for (auto cx = span.x0; cx <= span.x1; ++cx) {
           const auto k = static_cast<std::size_t>(cy * config_.cells_x + cx);
-          if (k != ci) elsewhere(k);
+          if (k != ci && (corners || cx == own_x || cy == own_y)) elsewhere(k);
         }
       }
     }

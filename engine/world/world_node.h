@@ -288,8 +288,9 @@ class WorldNode final : public Process {
   // (Session::hold_witness): other nodes learn that a cell is ours from the directory, a heartbeat
   // or two after it became ours, and only then send us their ghosts around it.
   std::uint16_t witness_hold_ticks(std::size_t ci) const;
-  // How long at most an entity that left us stays ghosted where it left (Departed), should no node
-  // send us a ghost of it: the new owner may hear of a migrated cell a heartbeat or more late.
+  // How long an entity that left us stays ghosted where it left (Departed): the new owner sends
+  // ghosts by its cell table, which may show who owns the cells around a migrated cell a heartbeat
+  // or more late.
   Duration departed_for() const {
     return std::max(config_.tick * 2, config_.cluster.heartbeat * 4 + config_.cluster.ghost_ttl);
   }
@@ -365,11 +366,10 @@ class WorldNode final : public Process {
     wire::EntityKind kind;
     Vec2 pos;
     Time until;
-    bool seen_elsewhere{false};
   };
   // Handed off and acked, or moved away with a migrated cell: still ghosted here, where they left,
-  // until a ghost TTL after a ghost of them first arrives from another node (the new owner's), or
-  // departed_for() has passed (ADR 0002 §7).
+  // for departed_for(), until the new owner's ghosts of them have surely reached every node that
+  // watches them (ADR 0002 §7). A fresh ghost from the new owner ranks above the copy.
   std::vector<Departed> departed_;
 };
 

@@ -1031,23 +1031,10 @@ void WorldNode::in_transit_ghosts(std::vector<cluster::GhostEntry>& out) {
   for (const auto& [hid, o] : outbound_)
     if (o.phase != Outbound::Phase::requested) out.push_back({o.player, player, o.commit.player.rec.pos});
   const Time now = env_.clock.now();
-  // A departed copy goes one ghost TTL after a ghost of the entity has first come from another
-  // node (the new owner's, which ranks above it here anyway; the TTL is for the nodes we ghost it
-  // to, whose own copy from the new owner may come a message later), and at the latest at `until`.
-  std::erase_if(departed_, [&](Departed& d) {
-    if (d.until <= now) return true;
-    if (d.seen_elsewhere) return false;
-    for (const auto& remote : remote_ghosts_) {
-      if (now - remote.received > config_.cluster.ghost_ttl) continue;
-      for (const auto& g : remote.entries) {
-        if (g.id != d.id) continue;
-        d.seen_elsewhere = true;
-        d.until = std::min(d.until, now + config_.cluster.ghost_ttl);
-        return false;
-      }
-    }
-    return false;
-  });
+  // Not dropped when the new owner's ghost of it first reaches us (it ranks above a departed copy
+  // anyway): the nodes we ghost it to may not get the new owner's yet, if its table does not show
+  // them owning the cells around it (a drain moves many cells at once).
+  std::erase_if(departed_, [&](const Departed& d) { return d.until <= now; });
   for (const auto& d : departed_) out.push_back({d.id, static_cast<std::uint8_t>(d.kind), d.pos});
 }
 

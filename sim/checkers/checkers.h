@@ -80,6 +80,7 @@ class OracleChecker {
   explicit OracleChecker(ViolationLog& log) : log_{log} {}
   void check(const WorldNode& node, Time now);
   std::uint64_t mismatches() const { return mismatches_; }
+  std::uint64_t views_checked() const { return views_; }
 
  private:
   struct Item {

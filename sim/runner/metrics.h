@@ -33,7 +33,9 @@ inline constexpr MetricInfo kMetrics[] = {
      "of those, an entity that left a client's view and entered it again faster than it can "
      "cross the hysteresis, outside faults"},
     {"aoi.oracle_mismatches", MetricUnit::count,
-     "server AOI views disagreeing with the brute-force oracle beyond hysteresis + one tick"},
+     "server AOI views disagreeing with the brute-force oracle: on one node beyond hysteresis + "
+     "one tick; in a cluster, sampled once a second with slack for ghost lag (cluster_oracle.h)"},
+    {"aoi.oracle_views", MetricUnit::count, "player views the AOI oracle compared"},
     {"aoi.messages", MetricUnit::count, "AOI batches sent to clients"},
     {"aoi.bytes", MetricUnit::bytes, "AOI payload bytes sent to clients"},
     {"aoi.bytes_per_client_tick", MetricUnit::bytes, "mean AOI payload bytes per client per tick"},

@@ -300,6 +300,7 @@ RunResult run_scenario(const scenario::ScenarioSpec& spec, const RunOptions& opt
     if (name == "aoi.continuity_violations") return static_cast<double>(continuity.violations());
     if (name == "aoi.reentries") return static_cast<double>(continuity.reentries());
     if (name == "aoi.oracle_mismatches") return static_cast<double>(observer.oracle.mismatches());
+    if (name == "aoi.oracle_views") return static_cast<double>(observer.oracle.views_checked());
     if (name == "aoi.messages") return static_cast<double>(ns.aoi_messages);
     if (name == "aoi.bytes") return static_cast<double>(ns.aoi_bytes);
     if (name == "aoi.bytes_per_client_tick")

@@ -481,11 +481,12 @@ ChaosSpec read_chaos(Diagnostics& diag, const Entry& e, const Hosts* hosts,
 }
 
 std::vector<Bug> read_bugs(Diagnostics& diag, const Entry& e) {
-  static constexpr std::array<std::pair<std::string_view, Bug>, 4> kBugs{
+  static constexpr std::array<std::pair<std::string_view, Bug>, 5> kBugs{
       {{"skip_lease_check", Bug::skip_lease_check},
        {"ack_before_durable", Bug::ack_before_durable},
        {"unfenced_abort", Bug::unfenced_abort},
-       {"ghost_gap", Bug::ghost_gap}}};
+       {"ghost_gap", Bug::ghost_gap},
+       {"ghost_no_corners", Bug::ghost_no_corners}}};
   const auto items = read_list(diag, e, "a list of bug names such as [skip_lease_check]");
   if (!items) return {};
   std::vector<Bug> out;

@@ -153,6 +153,8 @@ enum class Bug : std::uint8_t {
                        // target in the store -> players.duplicated
   ghost_gap,           // a node forgets entities the moment they leave it (a handover's ack, a
                        // migrating cell) -> aoi.continuity_violations (spurious leave/enter)
+  ghost_no_corners,    // ghosts go to the nodes owning the four side neighbours of an entity's
+                       // cell, not the diagonal ones -> aoi.oracle_mismatches
 };
 
 struct BotsSpec {

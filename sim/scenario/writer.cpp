@@ -83,6 +83,7 @@ std::string_view bug_text(Bug b) {
     case Bug::ack_before_durable: return "ack_before_durable";
     case Bug::unfenced_abort: return "unfenced_abort";
     case Bug::ghost_gap: return "ghost_gap";
+    case Bug::ghost_no_corners: return "ghost_no_corners";
   }
   return "skip_lease_check";
 }

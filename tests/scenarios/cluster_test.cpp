@@ -598,6 +598,17 @@ TEST_CASE("bugs: ghost_gap is caught by aoi.reentries", "[scenario][cluster][slo
   CHECK(clean.metric("cell.migrations") > 0);
 }
 
+TEST_CASE("bugs: ghost_no_corners is caught by the cluster AOI oracle", "[scenario][cluster][slow]") {
+  require_caught("bug_ghost_no_corners.yaml", "aoi.oracle_mismatches");
+  // Without the bug the oracle compares thousands of views and finds nothing.
+  ScenarioSpec spec = load_shipped("bug_ghost_no_corners.yaml");
+  spec.bugs.clear();
+  spec.expect.clear();
+  const RunResult clean = run(spec, 1);
+  require_clean(clean);
+  CHECK(clean.metric("aoi.oracle_views") > 10000);
+}
+
 TEST_CASE("cluster: cross_node false runs the same scenario on Phase A paths", "[scenario][cluster]") {
   ScenarioSpec spec = load_shipped("cross_node.yaml");
   spec.duration = Duration::seconds(20);

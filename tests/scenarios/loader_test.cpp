@@ -818,8 +818,8 @@ constexpr BadCase kBadCases[] = {
      "`chaos` needs a cluster of at least 2 nodes (`cluster.nodes`), this scenario has 1", 1},
     // bugs
     {"unknown_bug", 13, 8,
-     "`bugs[0]` must be one of skip_lease_check, ack_before_durable, unfenced_abort or ghost_gap, got "
-     "`skip_lease_chek`; did you mean `skip_lease_check`?",
+     "`bugs[0]` must be one of skip_lease_check, ack_before_durable, unfenced_abort, ghost_gap or "
+     "ghost_no_corners, got `skip_lease_chek`; did you mean `skip_lease_check`?",
      1},
     {"duplicate_bug", 13, 44, "duplicate bug `unfenced_abort` in `bugs` (first listed at line 13)",
      1},
@@ -870,7 +870,8 @@ TEST_CASE("loader: a file with several mistakes reports all of them, in file ord
       path + ":15:9: error: `network.loss` must be between 0% and 100%, got 101%",
       path +
           ":17:5: error: `bugs[0]` must be one of skip_lease_check, ack_before_durable, "
-          "unfenced_abort or ghost_gap, got `skip_lease_chek`; did you mean `skip_lease_check`?",
+          "unfenced_abort, ghost_gap or ghost_no_corners, got `skip_lease_chek`; did you mean "
+          "`skip_lease_check`?",
       path +
           ":19:3: error: unknown metric `players.lostt` in `expect`; did you mean "
           "`players.lost`?",
