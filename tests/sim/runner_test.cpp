@@ -139,7 +139,7 @@ TEST_CASE("runner: checkers observe the run without perturbing it", "[sim][runne
     const auto& name = with.metrics[i].first;
     if (name == "players.lost" || name == "players.duplicated" ||
         name == "aoi.continuity_violations" || name == "aoi.reentries" ||
-        name == "aoi.oracle_mismatches" ||
+        name == "aoi.oracle_mismatches" || name == "aoi.oracle_views" ||
         name == "bots.density_violations" || name == "client.view_lag.max")
       continue;
     INFO(name);
