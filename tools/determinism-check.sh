@@ -34,12 +34,14 @@ done
 # test and by `sweep --recheck`.)
 # (scenario, seed) pairs: quickstart at the acceptance seeds, then other shipped scenarios, among them
 # control_plane_outage (store and directory crashes and cuts, 40 s) and two_gateways (the only one
-# with more than one gateway, 30 s) at full length.
+# with more than one gateway, 30 s) at full length, and the two ghost bugs (20 s each: a drain's
+# migrations and departed copies; the cluster AOI oracle's samples).
 checks=("scenarios/quickstart.yaml 7" "scenarios/quickstart.yaml 8"
         "scenarios/border_oscillation.yaml 3" "$tmp/flash_crowd.yaml 5" "$tmp/entities_10k.yaml 10"
         "$tmp/cross_node.yaml 1" "$tmp/partition.yaml 2" "$tmp/drain.yaml 1"
         "$tmp/rapid_recovery.yaml 3" "$tmp/protocol_faults.yaml 1"
-        "scenarios/control_plane_outage.yaml 2" "scenarios/two_gateways.yaml 1")
+        "scenarios/control_plane_outage.yaml 2" "scenarios/two_gateways.yaml 1"
+        "scenarios/bug_ghost_gap.yaml 2" "scenarios/bug_ghost_no_corners.yaml 1")
 for c in "${checks[@]}"; do
   set -- $c
   a=$(digest "$release/shardsim" "$1" "$2")

@@ -16,7 +16,7 @@ WorldNode::WorldNode(Env env, NodeConfig config, TickObserver* observer,
     : env_{env},
       config_{std::move(config)},
       observer_{observer},
-      // NPC ids: above the player ids; in a cluster each node draws from its own range.
+      // NPC ids: above the player ids; in a cluster each lease draws from its own range (on_table).
       next_bot_id_{config_.max_players + 1ULL + (std::uint64_t{config_.cluster.index} << 32)},
       cobs_{cluster_observer},
       auth_{config_.cluster.auth_key},

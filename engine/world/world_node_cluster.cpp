@@ -129,6 +129,10 @@ void WorldNode::on_table(const cluster::Table& t) {
     if (lease_nonce_ == 0 || t.nonce != lease_nonce_) return;
     lease_id_ = t.lease;
     lease_nonce_ = 0;
+    // NPC ids come from the lease: the directory never grants one twice, so ids stay unique across
+    // a restart (a restarted node counting again from its index reused the ids of NPCs its former
+    // self had migrated away, which the cluster AOI oracle found as one id in two places).
+    next_bot_id_ = config_.max_players + 1ULL + (lease_id_ << 32);
   }
   if (t.lease != lease_id_) return;  // an ack for a lease we no longer hold
   const auto sent = hb_sent_.find(t.seq);
@@ -1036,6 +1040,15 @@ void WorldNode::in_transit_ghosts(std::vector<cluster::GhostEntry>& out) {
   // them owning the cells around it (a drain moves many cells at once).
   std::erase_if(departed_, [&](const Departed& d) { return d.until <= now; });
   for (const auto& d : departed_) out.push_back({d.id, static_cast<std::uint8_t>(d.kind), d.pos});
+  // A migrated cell's entities between the transfer reaching us and the directory's ack making the
+  // cell ours: real nowhere, and their source may have let go of them (a drain that finished), so
+  // we show them, where they stopped, until we install them.
+  if (config_.cluster.bug_ghost_gap) return;
+  for (const auto& [cell, mg] : migrations_in_) {
+    for (const auto& p : mg.transfer.players) out.push_back({p.rec.player, player, p.rec.pos});
+    for (const auto& n : mg.transfer.npcs)
+      out.push_back({n.id, static_cast<std::uint8_t>(wire::EntityKind::npc), n.pos});
+  }
 }
 
 void WorldNode::in_transit(std::vector<std::uint64_t>& out) const {
