@@ -312,6 +312,12 @@ struct HoCommit {
   }
 };
 
+// GhostEntry::kind: the entity's wire::EntityKind, with this bit set for a copy standing where the
+// entity left its sender (a handover in flight or just acked, a migrated cell's entities): a
+// receiver ranks it below every live ghost, whoever its table says owns the cell it stands in.
+inline constexpr std::uint8_t kGhostStanding = 0x80;
+inline constexpr std::uint8_t kGhostKindMask = 0x7f;
+
 struct GhostEntry {
   std::uint64_t id{0};
   std::uint8_t kind{0};

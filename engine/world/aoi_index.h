@@ -23,7 +23,8 @@ namespace shardsim {
 
 // An entity as the AOI index holds it. `source` says where the copy came from, for a node whose
 // index can hold an entity twice (Phase B): kSourceReal, kSourceRemote + the slot (from 0) of the
-// node that sent the ghost, or kSourceInFlight (our own copy of a player handed away). Which copy
+// node that sent the ghost, or kSourceInFlight (a copy standing where an entity left a node: ours,
+// or another node's sent with cluster::kGhostStanding; see WorldNode::authority_rank). Which copy
 // is authoritative is decided only where an id turns up twice (keep_one_per_id). In the padding:
 // 32 bytes.
 inline constexpr std::uint16_t kSourceReal = 0;

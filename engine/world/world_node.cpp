@@ -16,7 +16,8 @@ WorldNode::WorldNode(Env env, NodeConfig config, TickObserver* observer,
     : env_{env},
       config_{std::move(config)},
       observer_{observer},
-      // NPC ids: above the player ids; in a cluster each lease draws from its own range (on_table).
+      // NPC ids: above the player ids. This range serves Phase A (index 0); in a cluster no NPC is
+      // spawned before the first lease, and each lease draws from its own range (on_table).
       next_bot_id_{config_.max_players + 1ULL + (std::uint64_t{config_.cluster.index} << 32)},
       cobs_{cluster_observer},
       auth_{config_.cluster.auth_key},
@@ -343,8 +344,10 @@ void WorldNode::exchange_ghosts() {
   // they left, so those watching them here see no leave/enter while they are in flight.
   in_flight_ghosts_.clear();
   in_transit_ghosts(in_flight_ghosts_);
-  for (const auto& e : in_flight_ghosts_) {
+  for (auto e : in_flight_ghosts_) {
     index_.add(AoiEntry{EntityId{e.id}, e.pos, static_cast<wire::EntityKind>(e.kind), kSourceInFlight});
+    // Sent marked as standing, so that a receiver ranks it below the new owner's live ghost.
+    if (!config_.cluster.bug_ghost_gap) e.kind |= cluster::kGhostStanding;
     const CellSpan span = cells_around(e.pos, g);
     for (auto cy = span.y0; cy <= span.y1; ++cy) {
       for (auto cx = span.x0; cx <= span.x1; ++cx) {
@@ -364,7 +367,9 @@ void WorldNode::exchange_ghosts() {
       // an NPC is, and loses to the real one in keep_one_per_id(): an NPC's id names the node that
       // spawned it, which is not where it lives once its cell has migrated, so the id cannot say.)
       if (e.id >= 1 && e.id <= config_.max_players && player_cell_[e.id - 1] >= 0) continue;
-      index_.add(AoiEntry{EntityId{e.id}, e.pos, static_cast<wire::EntityKind>(e.kind), source});
+      const bool standing = (e.kind & cluster::kGhostStanding) != 0;
+      const auto kind = static_cast<wire::EntityKind>(e.kind & cluster::kGhostKindMask);
+      index_.add(AoiEntry{EntityId{e.id}, e.pos, kind, standing ? kSourceInFlight : source});
     }
   }
 }
@@ -432,9 +437,10 @@ AoiEntry* WorldNode::sort_candidates(AoiEntry* cand, std::size_t n) {
 
 // Which copy of an entity the index holds twice a view keeps (lowest first): the real one; then a
 // ghost from the node our cell table names as owner of the cell the ghost stands in; then a ghost
-// from any other node (a former owner's last word, fresh for up to the ghost TTL, or its frozen
-// in-flight copy); then our own in-flight copy, which stands where the player left while the new
-// owner's ghost moves. Among ghosts of one kind, the lowest node slot. Asked only for duplicates,
+// from any other node (a former owner's last word, fresh for up to the ghost TTL); then a copy
+// standing where the entity left a node (ours, or another node's sent with kGhostStanding: a
+// handover in flight or just acked, a migrated cell's entities, a migration's transfer), while the
+// new owner's ghost moves. Among ghosts of one kind, the lowest node slot. Asked only for duplicates,
 // in the tick that filled the index (the table does not change in between).
 std::uint32_t WorldNode::authority_rank(const AoiEntry& e) const {
   if (e.source == kSourceReal) return 0;

@@ -129,6 +129,9 @@ class WorldNode final : public Process {
   std::uint32_t index() const { return config_.cluster.index; }
   // Players this node has given up but nobody is known to hold yet (commit sent, cell transfer sent).
   void in_transit(std::vector<std::uint64_t>& out) const;
+  // The ids (players and NPCs) of the cells migrating to us whose transfer we hold but have not
+  // installed yet: real nowhere meanwhile (for the checkers).
+  void migrating_in(std::vector<std::uint64_t>& out) const;
   std::size_t handovers_pending() const { return outbound_.size() + installing_.size(); }
   // How long the oldest cross-node handover this node started has been open (zero if none).
   Duration oldest_handover_age() const;
@@ -145,10 +148,11 @@ class WorldNode final : public Process {
     HostId client;                 // Phase A: the client; Phase B: the player's gateway
     bool live{true};
     bool frozen{false};            // Phase B: its player is migrating; the stream pauses
-    // Phase B: arrived with a migrated cell, whose neighbours' owners do not send us their ghosts
-    // until they learn from the directory that the cell is ours: for this many more ticks the
-    // witness keeps what the index does not show (publish_view), instead of telling the client it
-    // left. In the padding after `frozen`.
+    // Phase B: arrived (with a migrated cell, or by a handover) in a cell that became ours moments
+    // ago, whose neighbours' owners do not send us their ghosts until they learn from the directory
+    // that the cell is ours: for this many more published ticks the witness keeps what the index
+    // does not show (publish_view), instead of telling the client it left (witness_hold_ticks()).
+    // In the padding after `frozen`.
     std::uint16_t hold_witness{0};
     std::uint64_t player_id{0};    // 0 until Join
     std::uint64_t last_tick{0};    // tick number of the stream's last AOI batch (0: none yet)
@@ -204,6 +208,7 @@ class WorldNode final : public Process {
     std::uint64_t req{0};
     bool directory_done{false};
     Time retry_at;
+    Time arrived;  // when the transfer reached us (its entities are shown for departed_for())
   };
 
   void run_tick();

@@ -384,10 +384,13 @@ void WorldNode::install_player(std::size_t ci, const cluster::PlayerTransfer& t,
 
 std::uint16_t WorldNode::witness_hold_ticks(std::size_t ci) const {
   if (config_.cluster.bug_ghost_gap) return 0;
-  const Time until = cell_state_[ci].acquired + config_.cluster.heartbeat * 2 + config_.cluster.ghost_ttl;
+  const Duration hold = config_.cluster.heartbeat * 2 + config_.cluster.ghost_ttl;
+  const Time until = cell_state_[ci].acquired + hold;
   const Time now = env_.clock.now();
   if (now >= until) return 0;
-  return static_cast<std::uint16_t>(std::min<std::int64_t>((until - now).us() / config_.tick.us() + 1, 0xffff));
+  // At most the nominal hold, should the clock have jumped back since the cell became ours.
+  const std::int64_t ticks = std::min((until - now).us(), hold.us()) / config_.tick.us() + 1;
+  return static_cast<std::uint16_t>(std::min<std::int64_t>(ticks, 0xffff));
 }
 
 std::uint64_t WorldNode::store_request(StoreReq::Kind kind, std::uint64_t key, Msg type,
@@ -480,7 +483,10 @@ void WorldNode::cluster_tick() {
   if (draining_ && !left_) {
     bool owns = false;
     for (const auto& cs : cell_state_) owns = owns || cs.owned;
-    if (!owns && outbound_.empty() && installing_.empty() && lease_id_ != 0) {
+    // The departed copies of the last cells go on being ghosted (departed_for()) until the new
+    // owners' ghosts have surely reached every node that watches them; without a lease we could
+    // not send them.
+    if (!owns && outbound_.empty() && installing_.empty() && departed_.empty() && lease_id_ != 0) {
       // Everything has moved and is durable at its new owners: give the lease back.
       cluster::Leave l{index(), lease_id_};
       send_cluster(config_.cluster.directory, Msg::leave, l);
@@ -732,8 +738,9 @@ void WorldNode::on_cas_reply(cluster::StoreCasReply& m) {
       if (cobs_ != nullptr) cobs_->on_handover_end(req.key, o.player, false);
       return;
     }
-    // Otherwise the target (or a restorer) holds it: nothing left for us to do but show it where
-    // it left until that node's ghost of it arrives, as after an ack.
+    // Otherwise the target (or a restorer) holds it, or nobody does (our cas won but the cell is no
+    // longer ours: the orphan restore takes it): nothing left for us to do but show it where it
+    // left for a while, as after an ack.
     if (!config_.cluster.bug_ghost_gap)
       departed_.push_back({o.player, wire::EntityKind::player, o.commit.player.rec.pos,
                            env_.clock.now() + departed_for()});
@@ -931,6 +938,7 @@ void WorldNode::on_cell_transfer(HostId from, cluster::CellTransfer& m) {
   mg.transfer = std::move(m);
   mg.source = from;
   mg.req = store_request(StoreReq::Kind::migrate, cell, Msg::store_cas, sealed_);
+  mg.arrived = env_.clock.now();
   migrations_in_.emplace(cell, std::move(mg));
 }
 
@@ -1038,16 +1046,29 @@ void WorldNode::in_transit_ghosts(std::vector<cluster::GhostEntry>& out) {
   // Not dropped when the new owner's ghost of it first reaches us (it ranks above a departed copy
   // anyway): the nodes we ghost it to may not get the new owner's yet, if its table does not show
   // them owning the cells around it (a drain moves many cells at once).
-  std::erase_if(departed_, [&](const Departed& d) { return d.until <= now; });
+  std::erase_if(departed_, [&](Departed& d) {
+    d.until = std::min(d.until, now + departed_for());  // a clock jumped back must not stretch it
+    return d.until <= now;
+  });
   for (const auto& d : departed_) out.push_back({d.id, static_cast<std::uint8_t>(d.kind), d.pos});
   // A migrated cell's entities between the transfer reaching us and the directory's ack making the
   // cell ours: real nowhere, and their source may have let go of them (a drain that finished), so
   // we show them, where they stopped, until we install them.
+  // Not for longer than a departed copy: a migration the directory called off (its source's lease
+  // lapsed) can leave its entry here long after its entities were restored elsewhere or lost.
   if (config_.cluster.bug_ghost_gap) return;
   for (const auto& [cell, mg] : migrations_in_) {
+    if (now - mg.arrived > departed_for()) continue;
     for (const auto& p : mg.transfer.players) out.push_back({p.rec.player, player, p.rec.pos});
     for (const auto& n : mg.transfer.npcs)
       out.push_back({n.id, static_cast<std::uint8_t>(wire::EntityKind::npc), n.pos});
+  }
+}
+
+void WorldNode::migrating_in(std::vector<std::uint64_t>& out) const {
+  for (const auto& [cell, mg] : migrations_in_) {
+    for (const auto& p : mg.transfer.players) out.push_back(p.rec.player);
+    for (const auto& n : mg.transfer.npcs) out.push_back(n.id);
   }
 }
 

@@ -34,6 +34,7 @@ void ClusterOracle::take_truth(std::span<WorldNode* const> nodes) {
     if (node == nullptr) continue;
     scratch_.clear();
     node->in_transit(scratch_);
+    node->migrating_in(scratch_);
     transit_.insert(transit_.end(), scratch_.begin(), scratch_.end());
     for (std::size_t ci = 0; ci < node->cells().size(); ++ci) {
       if (!node->cell_owned(ci)) continue;
@@ -46,7 +47,12 @@ void ClusterOracle::take_truth(std::span<WorldNode* const> nodes) {
       }
     }
   }
-  std::sort(by_id_.begin(), by_id_.end(), [](const Item& a, const Item& b) { return a.id < b.id; });
+  // By id, then position: an id can be real twice (a frozen source and its installed target, for a
+  // sweep), and which one find() returns must not depend on the sort.
+  std::sort(by_id_.begin(), by_id_.end(), [](const Item& a, const Item& b) {
+    if (a.id != b.id) return a.id < b.id;
+    return a.pos.x != b.pos.x ? a.pos.x < b.pos.x : a.pos.y < b.pos.y;
+  });
   std::sort(transit_.begin(), transit_.end());
   // Grouped by bucket (a counting sort, stable, so each bucket stays in id order).
   const auto bucket_of = [&](Vec2 p) {

@@ -3,15 +3,16 @@
 // Phase A's OracleChecker compares each view with the positions on its one node, every tick. Across
 // nodes a view is built partly from ghosts, which arrive a tick and a network delay late and are
 // lost with the network's loss; an exact per-tick comparison would flag every ghost in flight. So
-// this oracle compares at samples (one a second by default), with slack for that lag, and only
-// what has been steady for a whole sample interval:
+// this oracle compares at samples (every 1.25 s by default: cluster_run.cpp), with slack for that lag,
+// and only what was in place at two samples a whole interval apart (not necessarily throughout):
 //
 //   truth     every real entity of every running node's owned cells (a frozen migrating cell's
 //             too: its entities are still there to be seen), by id and position
 //   missing   a player's view (its witness: what its client has been sent, on the node that holds
 //             it) lacks an entity that is real within radius - margin of the player
 //   stale     a view holds an entity that is real beyond radius + hysteresis + margin, or that was
-//             real nowhere, and in nobody's transit, both now and at the previous sample
+//             real nowhere, and in nobody's transit (a handover, a migration's transfer), both now
+//             and at the previous sample
 //
 // margin = 2 x the fastest speed x (2 heartbeats + ghost TTL + 2 ticks): how far apart the player
 // and a ghost's last word can have drifted since the view was built. Ghosts go where a node's cell
@@ -24,7 +25,7 @@
 //
 // The truth is bucketed in a grid of cells of radius + hysteresis + margin, so a player's
 // candidates are in the 3 x 3 buckets around it; ids are looked up in an id-sorted copy (Phase B
-// NPC ids carry the spawning node in their high bits, so they are not dense).
+// NPC ids carry their spawner's lease in their high bits, so they are not dense).
 #pragma once
 
 #include <cstdint>

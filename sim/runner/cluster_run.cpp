@@ -320,8 +320,9 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   };
   const Time end = Time::zero() + spec.duration;
   NodeLoad load{n_nodes};
-  // The AOI oracle samples once a second, or once per witness hold (Session::hold_witness) if that
-  // is longer, so that a steady player's view holds nothing its node has merely not heard of yet.
+  // The AOI oracle samples once a second, or more rarely if a departed copy (WorldNode::
+  // departed_for(): 4 heartbeats + the ghost TTL) or a witness hold lasts longer, so that what it
+  // flags outlived every bound the protocol sets itself.
   ClusterOracle::Config oc;
   oc.width_mm = spec.world.width_mm;
   oc.height_mm = spec.world.height_mm;
@@ -332,7 +333,7 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   oc.players = players;
   ClusterOracle oracle{log, oc};
   const Duration oracle_every_d =
-      std::max(Duration::seconds(1), cl.heartbeat * 2 + cl.ghost_ttl + spec.tick);
+      std::max(Duration::seconds(1), cl.heartbeat * 4 + cl.ghost_ttl + spec.tick);
   const std::int64_t oracle_every = (oracle_every_d.us() + spec.tick.us() - 1) / spec.tick.us();
   std::int64_t sweeps = 0;
   std::function<void()> sweep = [&] {

@@ -469,6 +469,7 @@ void FaultScheduler::end(std::size_t i) {
       // Restart only the host this crash took down: not one restarted and crashed again since.
       if (sim_.is_up(s.host) || sim_.incarnation(s.host) != s.incarnation) {
         record(kFaultOpEndSkipped, i);
+        applied_end(i);  // it was applied, and is over all the same: the runner's brackets close
         return;
       }
       sim_.restart(s.host);
@@ -480,6 +481,7 @@ void FaultScheduler::end(std::size_t i) {
       if (owner == i) owner.reset();
       if (!ours) {  // crashed since (and maybe restarted), or resumed by someone else
         record(kFaultOpEndSkipped, i);
+        applied_end(i);
         return;
       }
       sim_.resume(s.host);

@@ -34,7 +34,8 @@ inline constexpr MetricInfo kMetrics[] = {
      "cross the hysteresis, outside faults"},
     {"aoi.oracle_mismatches", MetricUnit::count,
      "server AOI views disagreeing with the brute-force oracle: on one node beyond hysteresis + "
-     "one tick; in a cluster, sampled once a second with slack for ghost lag (cluster_oracle.h)"},
+     "one tick; in a cluster, sampled every 1.25 s (defaults) with slack for ghost lag "
+     "(cluster_oracle.h)"},
     {"aoi.oracle_views", MetricUnit::count, "player views the AOI oracle compared"},
     {"aoi.messages", MetricUnit::count, "AOI batches sent to clients"},
     {"aoi.bytes", MetricUnit::bytes, "AOI payload bytes sent to clients"},

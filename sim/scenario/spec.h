@@ -152,7 +152,8 @@ enum class Bug : std::uint8_t {
   unfenced_abort,      // a timed-out handover source takes the player back without fencing the
                        // target in the store -> players.duplicated
   ghost_gap,           // a node forgets entities the moment they leave it (a handover's ack, a
-                       // migrating cell) -> aoi.continuity_violations (spurious leave/enter)
+                       // frozen or migrated cell, a migration's transfer not yet installed), and
+                       // no witness hold on arrival -> aoi.reentries (spurious leave/enter)
   ghost_no_corners,    // ghosts go to the nodes owning the four side neighbours of an entity's
                        // cell, not the diagonal ones -> aoi.oracle_mismatches
 };
