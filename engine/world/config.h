@@ -2,6 +2,7 @@
 // scenario into this; a real deployment would read it from its own config).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -81,6 +82,16 @@ struct NodeConfig {
   std::int64_t ghost_margin_mm() const {
     return (owner_slack_mm() * 14'143 + 9'999) / 10'000 + aoi_outer_mm();
   }
+  // Phase B. How long an entity that left a node stays ghosted where it left (WorldNode::Departed):
+  // the new owner sends ghosts by its cell table, which may show who owns the cells around a
+  // migrated cell a heartbeat or more late.
+  Duration departed_for() const {
+    return std::max(tick * 2, cluster.heartbeat * 4 + cluster.ghost_ttl);
+  }
+  // Phase B. How long a player arriving in a cell that just became its node's keeps witness
+  // entries the node has no ghost of yet (WorldNode::Session::hold_witness): until the other
+  // nodes' tables name the cell's new owner (a heartbeat or two) and their ghosts arrive.
+  Duration witness_hold() const { return cluster.heartbeat * 2 + cluster.ghost_ttl; }
 };
 
 }  // namespace shardsim

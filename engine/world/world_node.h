@@ -293,11 +293,11 @@ class WorldNode final : public Process {
   // (Session::hold_witness): other nodes learn that a cell is ours from the directory, a heartbeat
   // or two after it became ours, and only then send us their ghosts around it.
   std::uint16_t witness_hold_ticks(std::size_t ci) const;
-  // How long an entity that left us stays ghosted where it left (Departed): the new owner sends
-  // ghosts by its cell table, which may show who owns the cells around a migrated cell a heartbeat
-  // or more late.
-  Duration departed_for() const {
-    return std::max(config_.tick * 2, config_.cluster.heartbeat * 4 + config_.cluster.ghost_ttl);
+  Duration departed_for() const { return config_.departed_for(); }
+  // Keeps an entity that just left us as a Departed copy where it stood (not with bug_ghost_gap).
+  void depart(std::uint64_t id, wire::EntityKind kind, Vec2 pos) {
+    if (config_.cluster.bug_ghost_gap) return;
+    departed_.push_back({id, kind, pos, env_.clock.now() + departed_for()});
   }
   void retry_requests();
   std::uint32_t new_session(HostId peer, std::uint64_t player, std::uint64_t chan_epoch);

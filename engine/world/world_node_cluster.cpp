@@ -249,10 +249,8 @@ void WorldNode::release_cell(std::size_t ci, std::uint64_t why) {
   Cell& cell = cells_[ci];
   // Migrated (why 1): the cell's entities now live on its new owner, whose ghosts of them reach
   // our viewers a tick and a network delay from now. Until then they stay where they stood.
-  if (why == 1 && !config_.cluster.bug_ghost_gap) {
-    const Time until = env_.clock.now() + departed_for();
-    for (const auto& e : cell.reals) departed_.push_back({e.id.value(), e.kind, e.pos, until});
-  }
+  if (why == 1)
+    for (const auto& e : cell.reals) depart(e.id.value(), e.kind, e.pos);
   for (auto& e : cell.reals) {
     if (e.kind != wire::EntityKind::player) continue;
     drop_player_session(e);
@@ -384,7 +382,7 @@ void WorldNode::install_player(std::size_t ci, const cluster::PlayerTransfer& t,
 
 std::uint16_t WorldNode::witness_hold_ticks(std::size_t ci) const {
   if (config_.cluster.bug_ghost_gap) return 0;
-  const Duration hold = config_.cluster.heartbeat * 2 + config_.cluster.ghost_ttl;
+  const Duration hold = config_.witness_hold();
   const Time until = cell_state_[ci].acquired + hold;
   const Time now = env_.clock.now();
   if (now >= until) return 0;
@@ -581,9 +579,7 @@ void WorldNode::on_ho_ack(const cluster::HoReply& m) {
   // Still shown where it left until the new owner's own ghost of it has arrived (two ticks, as
   // before, was not enough: one lost ghost message from the new owner and viewers here saw the
   // player blink).
-  if (!config_.cluster.bug_ghost_gap)
-    departed_.push_back({it->second.player, wire::EntityKind::player, it->second.commit.player.rec.pos,
-                         env_.clock.now() + departed_for()});
+  depart(it->second.player, wire::EntityKind::player, it->second.commit.player.rec.pos);
   outbound_.erase(it);
 }
 
@@ -741,9 +737,7 @@ void WorldNode::on_cas_reply(cluster::StoreCasReply& m) {
     // Otherwise the target (or a restorer) holds it, or nobody does (our cas won but the cell is no
     // longer ours: the orphan restore takes it): nothing left for us to do but show it where it
     // left for a while, as after an ack.
-    if (!config_.cluster.bug_ghost_gap)
-      departed_.push_back({o.player, wire::EntityKind::player, o.commit.player.rec.pos,
-                           env_.clock.now() + departed_for()});
+    depart(o.player, wire::EntityKind::player, o.commit.player.rec.pos);
     return;
   }
   if (req.kind == StoreReq::Kind::migrate) {

@@ -7,9 +7,8 @@
 
 namespace shardsim::sim {
 
-std::int64_t ClusterOracle::margin_for(std::int64_t max_speed_mm_s, Duration heartbeat,
-                                       Duration ghost_ttl, Duration tick) {
-  const std::int64_t lag_us = (heartbeat * 2 + ghost_ttl + tick * 2).us();
+std::int64_t ClusterOracle::margin_for(std::int64_t max_speed_mm_s, Duration lag) {
+  const std::int64_t lag_us = lag.us();
   return (2 * max_speed_mm_s * lag_us + 999'999) / 1'000'000;
 }
 
@@ -18,10 +17,10 @@ ClusterOracle::ClusterOracle(ViolationLog& log, Config config)
       config_{config},
       holder_(config.players + 1, 0),
       prev_holder_(config.players + 1, 0) {
-  bucket_mm_ = std::max<std::int64_t>(1, config_.outer_mm + config_.margin_mm);
-  cols_ = std::max<std::int64_t>(1, (config_.width_mm + bucket_mm_ - 1) / bucket_mm_);
-  rows_ = std::max<std::int64_t>(1, (config_.height_mm + bucket_mm_ - 1) / bucket_mm_);
-  bucket_start_.assign(static_cast<std::size_t>(cols_ * rows_ + 1), 0);
+  const std::int64_t side = std::max<std::int64_t>(1, config_.outer_mm + config_.margin_mm);
+  cols_ = GridAxis{0, side, std::max<std::int64_t>(1, (config_.width_mm + side - 1) / side)};
+  rows_ = GridAxis{0, side, std::max<std::int64_t>(1, (config_.height_mm + side - 1) / side)};
+  bucket_start_.assign(static_cast<std::size_t>(cols_.buckets() * rows_.buckets() + 1), 0);
 }
 
 void ClusterOracle::take_truth(std::span<WorldNode* const> nodes) {
@@ -55,11 +54,6 @@ void ClusterOracle::take_truth(std::span<WorldNode* const> nodes) {
   });
   std::sort(transit_.begin(), transit_.end());
   // Grouped by bucket (a counting sort, stable, so each bucket stays in id order).
-  const auto bucket_of = [&](Vec2 p) {
-    const std::int64_t c = std::clamp<std::int64_t>(p.x / bucket_mm_, 0, cols_ - 1);
-    const std::int64_t r = std::clamp<std::int64_t>(p.y / bucket_mm_, 0, rows_ - 1);
-    return static_cast<std::size_t>(r * cols_ + c);
-  };
   std::fill(bucket_start_.begin(), bucket_start_.end(), 0);
   for (const auto& it : by_id_) ++bucket_start_[bucket_of(it.pos) + 1];
   for (std::size_t b = 1; b < bucket_start_.size(); ++b) bucket_start_[b] += bucket_start_[b - 1];
@@ -99,11 +93,13 @@ void ClusterOracle::check_view(const Entity& player, Time now) {
     return static_cast<std::int64_t>(std::sqrt(static_cast<double>(dist2(p, player.pos))));
   };
   // Missing: a steady real entity well inside the radius that the view lacks.
-  const std::int64_t pc = std::clamp<std::int64_t>(player.pos.x / bucket_mm_, 0, cols_ - 1);
-  const std::int64_t pr = std::clamp<std::int64_t>(player.pos.y / bucket_mm_, 0, rows_ - 1);
-  for (std::int64_t r = std::max<std::int64_t>(0, pr - 1); r <= std::min(rows_ - 1, pr + 1); ++r) {
-    for (std::int64_t c = std::max<std::int64_t>(0, pc - 1); c <= std::min(cols_ - 1, pc + 1); ++c) {
-      const auto b = static_cast<std::size_t>(r * cols_ + c);
+  const std::int64_t ncols = cols_.buckets();
+  const std::int64_t nrows = rows_.buckets();
+  const std::int64_t pc = cols_(player.pos.x);
+  const std::int64_t pr = rows_(player.pos.y);
+  for (std::int64_t r = std::max<std::int64_t>(0, pr - 1); r <= std::min(nrows - 1, pr + 1); ++r) {
+    for (std::int64_t c = std::max<std::int64_t>(0, pc - 1); c <= std::min(ncols - 1, pc + 1); ++c) {
+      const auto b = static_cast<std::size_t>(r * ncols + c);
       for (std::uint32_t k = bucket_start_[b]; k < bucket_start_[b + 1]; ++k) {
         const Item& e = by_bucket_[k];
         if (dist2(e.pos, player.pos) > in2 || !was_real(e.id) || in_view(e.id)) continue;

@@ -32,6 +32,7 @@
 #include <span>
 #include <vector>
 
+#include "engine/core/divider.h"
 #include "engine/world/world_node.h"
 #include "sim/checkers/checkers.h"
 
@@ -47,9 +48,9 @@ class ClusterOracle {
     std::int64_t margin_mm{0};  // slack for ghost lag (see above)
     std::uint32_t players{0};
   };
-  // margin_for: 2 x fastest speed x (2 heartbeats + ghost TTL + 2 ticks), rounded up to a mm.
-  static std::int64_t margin_for(std::int64_t max_speed_mm_s, Duration heartbeat, Duration ghost_ttl,
-                                 Duration tick);
+  // margin_for: 2 x fastest speed x lag, rounded up to a mm; the runner passes the witness hold
+  // (2 heartbeats + ghost TTL) + 2 ticks.
+  static std::int64_t margin_for(std::int64_t max_speed_mm_s, Duration lag);
 
   ClusterOracle(ViolationLog& log, Config config);
   // nodes[i]: node i+1 if running (up, not paused), else null. `quiet`: no fault is active or
@@ -72,9 +73,11 @@ class ClusterOracle {
 
   ViolationLog& log_;
   Config config_;
-  std::int64_t bucket_mm_{1};
-  std::int64_t cols_{1};
-  std::int64_t rows_{1};
+  GridAxis cols_;  // buckets of radius + hysteresis + margin, clamped to the world
+  GridAxis rows_;
+  std::size_t bucket_of(Vec2 p) const {
+    return static_cast<std::size_t>(rows_(p.y) * cols_.buckets() + cols_(p.x));
+  }
   std::vector<Item> by_id_;                // this sample's truth, sorted by id
   std::vector<Item> by_bucket_;            // the same, grouped by bucket
   std::vector<std::uint32_t> bucket_start_;  // cols * rows + 1 offsets into by_bucket_

@@ -320,7 +320,7 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   };
   const Time end = Time::zero() + spec.duration;
   NodeLoad load{n_nodes};
-  // The AOI oracle samples once a second, or more rarely if a departed copy (WorldNode::
+  // The AOI oracle samples once a second, or more rarely if a departed copy (NodeConfig::
   // departed_for(): 4 heartbeats + the ghost TTL) or a witness hold lasts longer, so that what it
   // flags outlived every bound the protocol sets itself.
   ClusterOracle::Config oc;
@@ -329,11 +329,11 @@ RunResult run_cluster(const scenario::ScenarioSpec& spec, const RunOptions& opti
   oc.radius_mm = base.aoi_radius_mm;
   oc.outer_mm = base.aoi_outer_mm();
   oc.margin_mm =
-      ClusterOracle::margin_for(base.max_speed_mm_s(), cl.heartbeat, cl.ghost_ttl, spec.tick);
+      ClusterOracle::margin_for(base.max_speed_mm_s(), base.witness_hold() + spec.tick * 2);
   oc.players = players;
   ClusterOracle oracle{log, oc};
   const Duration oracle_every_d =
-      std::max(Duration::seconds(1), cl.heartbeat * 4 + cl.ghost_ttl + spec.tick);
+      std::max(Duration::seconds(1), std::max(base.departed_for(), base.witness_hold()) + spec.tick);
   const std::int64_t oracle_every = (oracle_every_d.us() + spec.tick.us() - 1) / spec.tick.us();
   std::int64_t sweeps = 0;
   std::function<void()> sweep = [&] {
